@@ -1,0 +1,549 @@
+// core/config.cpp — TOML to Config; a trusted but hand-written file: each mistake is reported with its line.
+#include "core/config.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <span>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <toml++/toml.h>
+
+#include "core/address.hpp"
+#include "core/size.hpp"
+
+namespace mk {
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace ip = boost::asio::ip;
+
+// Unprivileged loopback ports by default, so that a first run works without root.
+struct ListenKey {
+    std::string_view key;
+    std::vector<Endpoint> ListenConfig::*field;
+    std::string_view fallback;
+};
+constexpr ListenKey kListenKeys[] = {
+    {"smtp", &ListenConfig::smtp, "127.0.0.1:2525"},
+    {"submission", &ListenConfig::submission, "127.0.0.1:2587"},
+    {"submissions", &ListenConfig::submissions, "127.0.0.1:2465"},
+    {"pop3", &ListenConfig::pop3, "127.0.0.1:2110"},
+    {"pop3s", &ListenConfig::pop3s, "127.0.0.1:2995"},
+};
+constexpr const char* kListenForm = " (want \"a.b.c.d:port\" or \"[v6]:port\")";
+// The [listen] keys, taken from the table above so the two cannot drift apart.
+constexpr auto kListenNames = [] {
+    std::array<std::string_view, std::size(kListenKeys)> names{};
+    for (std::size_t i = 0; i < names.size(); ++i) names[i] = kListenKeys[i].key;
+    return names;
+}();
+constexpr std::size_t kReadChunk = 64 * 1024;   // bytes per read(2) of the config file
+constexpr std::string_view kDefaultTrusted[] = {"127.0.0.0/8", "::1/128"};
+
+constexpr std::string_view kTopKeys[] = {"hostname", "data_dir", "local_domains", "postmaster",
+                                         "trusted_networks", "run_as", "catch_all", "listen",
+                                         "tls", "limits", "user", "alias"};
+constexpr std::string_view kTlsKeys[] = {"cert", "key"};
+constexpr std::string_view kLimitsKeys[] = {"max_message_size", "max_recipients", "max_connections",
+                                            "max_connections_per_ip"};
+constexpr std::string_view kUserKeys[] = {"name", "password", "addresses", "forward_to", "keep_copy"};
+// catch_all is top-level, but a key written below [[alias]] lands in that table; accepted there too.
+constexpr std::string_view kAliasKeys[] = {"address", "to", "catch_all"};
+
+// A string from the file and the line it is on.
+struct Text {
+    std::string value;
+    std::size_t line = 0;
+};
+
+// line_of - where n is in the file (1-based).
+std::size_t line_of(const toml::node& n) { return n.source().begin.line; }
+
+// in_quotes - s in single quotes, for messages.
+std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// parse_port - 1..65535 in plain decimal; 0 would make bind pick a port nobody knows.
+std::optional<std::uint16_t> parse_port(std::string_view s) {
+    if (s.empty() || s[0] == '0') return std::nullopt;
+    std::uint16_t port = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), port);
+    if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    return port;
+}
+
+// parse_endpoint - "1.2.3.4:25" or "[::1]:25"; the host must be a literal address.
+std::optional<Endpoint> parse_endpoint(std::string_view text) {
+    bool v6 = text.starts_with('[');
+    auto sep = v6 ? text.find("]:") : text.find(':');
+    if (sep == std::string_view::npos) return std::nullopt;
+    std::string host(v6 ? text.substr(1, sep - 1) : text.substr(0, sep));
+    auto port = parse_port(text.substr(sep + (v6 ? 2 : 1)));
+    if (!port || host.find('%') != std::string::npos) return std::nullopt;
+    boost::system::error_code ec;
+    ip::address addr = v6 ? ip::address(ip::make_address_v6(host, ec))
+                          : ip::address(ip::make_address_v4(host, ec));
+    if (ec) return std::nullopt;
+    return Endpoint{addr.to_string(), *port};
+}
+
+// parse_domain - a lowercased domain name, judged by the mailbox grammar's domain rule.
+std::optional<std::string> parse_domain(std::string_view d) {
+    auto m = parse_mailbox("postmaster@" + std::string(d));
+    if (!m || d.starts_with('[')) return std::nullopt;   // an address literal is no domain name
+    return m->domain;
+}
+
+// Builder - fills a Config from a parsed TOML document, collecting every error.
+class Builder {
+public:
+    Builder(std::string file, Config& cfg) : file_(std::move(file)), cfg_(cfg) {}
+
+    // read - the whole document; the order matters: domains before addresses, users before aliases.
+    void read(const toml::table& root) {
+        reject_unknown(root, "", kTopKeys);
+        read_top(root);
+        read_listen(table(root, "listen"));
+        read_tls(table(root, "tls"));
+        read_limits(table(root, "limits"));
+        for (const toml::table* t : table_array(root, "user")) read_user(*t);
+        for (const toml::table* t : table_array(root, "alias")) read_alias(*t);
+        check_catch_all();
+        check_postmaster();
+    }
+
+    std::vector<ConfigError> errors;
+
+private:
+    std::string file_;
+    Config& cfg_;
+    std::map<std::string, std::size_t> users_;   // name -> line of its definition
+    std::map<std::string, std::size_t> taken_;   // address -> line that claimed it
+    std::optional<Text> catch_all_;
+    std::size_t postmaster_line_ = 0;            // 0 while it is the default
+
+    // error - record a problem at line (0 = not tied to a line).
+    void error(std::size_t line, std::string what) { errors.push_back({file_, line, std::move(what)}); }
+
+    // reject_unknown - an error for each key of t not in known: typos must not pass silently.
+    void reject_unknown(const toml::table& t, std::string_view section, std::span<const std::string_view> known) {
+        for (auto&& [key, node] : t) {
+            if (std::find(known.begin(), known.end(), key.str()) != known.end()) continue;
+            error(key.source().begin.line,
+                  "unknown key " + in_quotes(key.str()) + (section.empty() ? "" : " in " + std::string(section)));
+        }
+    }
+
+    // The readers below return nothing for an absent key and report a wrongly typed one.
+    // text - a string.
+    std::optional<Text> text(const toml::table& t, std::string_view key) {
+        const toml::node* n = t.get(key);
+        if (!n) return std::nullopt;
+        if (auto s = n->as_string()) return Text{s->get(), line_of(*n)};
+        error(line_of(*n), std::string(key) + " must be a string");
+        return std::nullopt;
+    }
+
+    // texts - a list of strings, each with its own line.
+    std::optional<std::vector<Text>> texts(const toml::table& t, std::string_view key) {
+        const toml::node* n = t.get(key);
+        if (!n) return std::nullopt;
+        const toml::array* a = n->as_array();
+        if (!a) {
+            error(line_of(*n), std::string(key) + " must be a list of strings");
+            return std::nullopt;
+        }
+        std::vector<Text> out;
+        for (const toml::node& el : *a) {
+            if (auto s = el.as_string()) out.push_back({s->get(), line_of(el)});
+            else error(line_of(el), std::string(key) + " must be a list of strings");
+        }
+        return out;
+    }
+
+    // positive - an integer above zero.
+    std::optional<std::uint64_t> positive(const toml::table& t, std::string_view key) {
+        const toml::node* n = t.get(key);
+        if (!n) return std::nullopt;
+        if (auto i = n->as_integer(); i && i->get() > 0) return static_cast<std::uint64_t>(i->get());
+        error(line_of(*n), std::string(key) + " must be a positive integer");
+        return std::nullopt;
+    }
+
+    // boolean - true or false.
+    std::optional<bool> boolean(const toml::table& t, std::string_view key) {
+        const toml::node* n = t.get(key);
+        if (!n) return std::nullopt;
+        if (auto b = n->as_boolean()) return b->get();
+        error(line_of(*n), std::string(key) + " must be true or false");
+        return std::nullopt;
+    }
+
+    // table - a [section].
+    const toml::table* table(const toml::table& t, std::string_view key) {
+        const toml::node* n = t.get(key);
+        if (!n) return nullptr;
+        if (auto tt = n->as_table()) return tt;
+        error(line_of(*n), std::string(key) + " must be a table [" + std::string(key) + "]");
+        return nullptr;
+    }
+
+    // table_array - the [[key]] tables, in file order.
+    std::vector<const toml::table*> table_array(const toml::table& t, std::string_view key) {
+        std::vector<const toml::table*> out;
+        const toml::node* n = t.get(key);
+        if (!n) return out;
+        const toml::array* a = n->as_array();
+        if (a && a->is_array_of_tables()) {
+            for (const toml::node& el : *a) out.push_back(el.as_table());
+            return out;
+        }
+        error(line_of(*n), std::string(key) + " must be written as [[" + std::string(key) + "]] tables");
+        return out;
+    }
+
+    // claim - a user's or alias's own address: valid, in a local domain, not used before.
+    std::optional<std::string> claim(const Text& raw) {
+        auto m = parse_mailbox(raw.value);
+        if (!m) {
+            error(raw.line, "address " + in_quotes(raw.value) + " is not a valid address");
+            return std::nullopt;
+        }
+        if (!cfg_.is_local_domain(m->domain)) {
+            error(raw.line, "address " + in_quotes(raw.value) + " is not in a local domain");
+            return std::nullopt;
+        }
+        std::string address = m->str();
+        if (auto [it, fresh] = taken_.emplace(address, raw.line); !fresh) {
+            error(raw.line,
+                  "address " + in_quotes(address) + " is already used at line " + std::to_string(it->second));
+            return std::nullopt;
+        }
+        return address;
+    }
+
+    // read_top - the top-level keys.
+    void read_top(const toml::table& root) {
+        if (auto v = text(root, "hostname")) {
+            if (auto d = parse_domain(v->value)) cfg_.hostname = *d;
+            else error(v->line, "hostname " + in_quotes(v->value) + " is not a domain name");
+        }
+        if (auto v = text(root, "data_dir")) {
+            if (v->value.empty()) error(v->line, "data_dir is empty");
+            cfg_.data_dir = v->value;
+        }
+        if (auto list = texts(root, "local_domains")) {
+            cfg_.local_domains.clear();
+            for (const Text& d : *list) {
+                if (auto dom = parse_domain(d.value)) cfg_.local_domains.push_back(*dom);
+                else error(d.line, "local domain " + in_quotes(d.value) + " is not a domain name");
+            }
+            if (list->empty()) error(line_of(*root.get("local_domains")), "local_domains is empty");
+        }
+        if (auto v = text(root, "postmaster")) {
+            cfg_.postmaster = v->value;
+            postmaster_line_ = v->line;
+        }
+        auto nets = texts(root, "trusted_networks");
+        if (!nets) {
+            nets.emplace();
+            for (std::string_view d : kDefaultTrusted) nets->push_back({std::string(d), 0});
+        }
+        for (const Text& n : *nets) {
+            if (auto c = Cidr::parse(n.value)) cfg_.trusted_networks.push_back(*c);
+            else error(n.line, "bad CIDR " + in_quotes(n.value) + " in trusted_networks");
+        }
+        if (auto v = text(root, "run_as")) cfg_.run_as = v->value;
+        if (auto v = text(root, "catch_all")) set_catch_all(*v);
+    }
+
+    // read_listen - [listen]; a service not mentioned keeps its default endpoint.
+    void read_listen(const toml::table* t) {
+        if (t) reject_unknown(*t, "[listen]", kListenNames);
+        for (const ListenKey& k : kListenKeys) {
+            auto list = t ? texts(*t, k.key) : std::nullopt;
+            if (!list) list.emplace(std::vector<Text>{{std::string(k.fallback), 0}});
+            for (const Text& e : *list) {
+                if (auto ep = parse_endpoint(e.value)) (cfg_.listen.*k.field).push_back(*ep);
+                else error(e.line, "bad listen address " + in_quotes(e.value) + kListenForm);
+            }
+        }
+    }
+
+    // read_tls - [tls]; paths stay relative (Config::resolve puts them under data_dir).
+    void read_tls(const toml::table* t) {
+        if (!t) return;
+        reject_unknown(*t, "[tls]", kTlsKeys);
+        if (auto v = text(*t, "cert")) cfg_.tls_cert = v->value;
+        if (auto v = text(*t, "key")) cfg_.tls_key = v->value;
+    }
+
+    // read_limits - [limits].
+    void read_limits(const toml::table* t) {
+        if (!t) return;
+        reject_unknown(*t, "[limits]", kLimitsKeys);
+        if (const toml::node* n = t->get("max_message_size")) {
+            std::optional<std::uint64_t> size;
+            if (auto s = n->as_string()) size = parse_size(s->get());
+            else if (auto i = n->as_integer(); i && i->get() > 0) size = static_cast<std::uint64_t>(i->get());
+            if (size && *size > 0) cfg_.limits.max_message_size = *size;
+            else error(line_of(*n), "max_message_size must be a size like \"25M\" or a positive number of bytes");
+        }
+        if (auto v = positive(*t, "max_recipients")) cfg_.limits.max_recipients = *v;
+        if (auto v = positive(*t, "max_connections")) cfg_.limits.max_connections = *v;
+        if (auto v = positive(*t, "max_connections_per_ip")) cfg_.limits.max_connections_per_ip = *v;
+    }
+
+    // read_user - one [[user]].
+    void read_user(const toml::table& t) {
+        reject_unknown(t, "[[user]]", kUserKeys);
+        UserConfig u;
+        if (auto name = text(t, "name")) {
+            u.name = name->value;
+            if (!valid_user_name(u.name))
+                error(name->line, "user name " + in_quotes(u.name) + " must be " + kUserNameRule);
+            else if (auto [it, fresh] = users_.emplace(u.name, name->line); !fresh)
+                error(name->line, "duplicate user " + in_quotes(u.name) + " (first at line " +
+                                      std::to_string(it->second) + ")");
+        } else if (!t.contains("name")) {
+            error(line_of(t), "[[user]] without a name");
+        }
+        if (auto v = text(t, "password")) u.password_hash = v->value;
+        for (const Text& a : texts(t, "addresses").value_or(std::vector<Text>{}))
+            if (auto address = claim(a)) u.addresses.push_back(*address);
+        for (const Text& f : texts(t, "forward_to").value_or(std::vector<Text>{})) {
+            if (auto m = parse_mailbox(f.value)) u.forward_to.push_back(m->str());
+            else error(f.line, "forward_to " + in_quotes(f.value) + " is not a valid address");
+        }
+        if (auto v = boolean(t, "keep_copy")) u.keep_copy = *v;
+        cfg_.users.push_back(std::move(u));
+    }
+
+    // read_alias - one [[alias]], or a table that only carries a misplaced catch_all.
+    void read_alias(const toml::table& t) {
+        reject_unknown(t, "[[alias]]", kAliasKeys);
+        if (auto v = text(t, "catch_all")) set_catch_all(*v);
+        if (t.size() == 1 && t.contains("catch_all")) return;   // only the misplaced key, no alias
+        AliasConfig a;
+        if (auto v = text(t, "address")) {
+            if (auto address = claim(*v)) a.address = *address;
+        } else if (!t.contains("address")) {
+            error(line_of(t), "[[alias]] without an address");
+        }
+        auto targets = texts(t, "to");
+        if (!targets && !t.contains("to")) error(line_of(t), "[[alias]] without a 'to' list");
+        if (targets && targets->empty()) error(line_of(*t.get("to")), "alias 'to' list is empty");
+        for (const Text& target : targets.value_or(std::vector<Text>{})) {
+            if (target.value.find('@') != std::string::npos) {
+                if (auto m = parse_mailbox(target.value)) a.to.push_back(m->str());
+                else error(target.line, "alias target " + in_quotes(target.value) + " is not a valid address");
+            } else if (users_.contains(target.value)) {
+                a.to.push_back(target.value);
+            } else {
+                error(target.line,
+                      "alias target " + in_quotes(target.value) + " is neither a user nor an address");
+            }
+        }
+        cfg_.aliases.push_back(std::move(a));
+    }
+
+    // set_catch_all - from the top level or an [[alias]]; only once.
+    void set_catch_all(const Text& v) {
+        if (catch_all_) {
+            error(v.line, "catch_all is already set at line " + std::to_string(catch_all_->line));
+            return;
+        }
+        catch_all_ = v;
+        cfg_.catch_all = v.value;
+    }
+
+    // check_catch_all - it names a user (known only after every [[user]] is read).
+    void check_catch_all() {
+        if (catch_all_ && !users_.contains(catch_all_->value))
+            error(catch_all_->line, "catch_all " + in_quotes(catch_all_->value) + " is not a user");
+    }
+
+    // check_postmaster - RFC 5321 4.5.1: postmaster must be deliverable. A file without users is the first-run
+    // template, to which the postmaster's [[user]] is appended, so it is checked once users exist.
+    void check_postmaster() {
+        if (cfg_.postmaster.empty()) {
+            error(postmaster_line_, "postmaster address missing");
+            return;
+        }
+        auto m = parse_mailbox(cfg_.postmaster);
+        if (!m) {
+            error(postmaster_line_, "postmaster " + in_quotes(cfg_.postmaster) + " is not a valid address");
+            return;
+        }
+        cfg_.postmaster = m->str();
+        bool delivered = taken_.contains(cfg_.postmaster) || catch_all_;
+        if (!cfg_.users.empty() && cfg_.is_local_domain(m->domain) && !delivered)
+            error(postmaster_line_, "postmaster address " + in_quotes(cfg_.postmaster) +
+                                        " missing: give it to a user or an alias, or set catch_all");
+    }
+};
+
+}  // namespace
+
+const UserConfig* Config::find_user(std::string_view name) const {
+    auto it = std::find_if(users.begin(), users.end(), [&](const UserConfig& u) { return u.name == name; });
+    return it == users.end() ? nullptr : &*it;
+}
+
+bool Config::is_local_domain(std::string_view domain) const {
+    return std::find(local_domains.begin(), local_domains.end(), domain) != local_domains.end();
+}
+
+std::string ConfigError::to_string() const {
+    return line == 0 ? file + ": " + what : file + ":" + std::to_string(line) + ": " + what;
+}
+
+bool valid_user_name(std::string_view name) {
+    if (name.empty() || name.size() > kMaxUserName || name.front() == '.') return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    });
+}
+
+std::string toml_quote(std::string_view s) {
+    std::string out = "\"";
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\b': out += "\\b"; break;
+            case '\t': out += "\\t"; break;
+            case '\n': out += "\\n"; break;
+            case '\f': out += "\\f"; break;
+            case '\r': out += "\\r"; break;
+            default:
+                if (u < 0x20 || u == 0x7f) {   // TOML 1.0: other controls only as \uXXXX
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04X", u);
+                    out += buf;
+                } else {
+                    out += c;
+                }
+        }
+    }
+    return out + "\"";
+}
+
+ConfigResult parse_config(std::string_view text, const std::string& file) {
+    ConfigResult result;
+    auto cfg = std::make_shared<Config>();
+    cfg->source = file;
+    toml::table root;
+    try {
+        root = toml::parse(text, file);
+    } catch (const toml::parse_error& e) {
+        result.errors.push_back({file, e.source().begin.line, std::string(e.description())});
+        return result;
+    }
+    Builder builder(file, *cfg);
+    builder.read(root);
+    if (cfg->data_dir.is_relative())
+        cfg->data_dir = (fs::path(file).parent_path() / cfg->data_dir).lexically_normal();
+    result.errors = std::move(builder.errors);
+    // In file order, so the admin can fix them top to bottom; those tied to no line come last.
+    std::stable_sort(result.errors.begin(), result.errors.end(), [](const ConfigError& a, const ConfigError& b) {
+        return (a.line == 0 ? SIZE_MAX : a.line) < (b.line == 0 ? SIZE_MAX : b.line);
+    });
+    if (result.errors.empty()) result.config = std::move(cfg);
+    return result;
+}
+
+std::optional<std::string> read_config_file(const fs::path& file, std::string& error) {
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        error = std::string("cannot read: ") + std::strerror(errno);
+        return std::nullopt;
+    }
+    std::string text;
+    struct stat st {};
+    // A directory opens fine and reads as nothing: it must not pass for an empty config.
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        error = "cannot read: not a regular file";
+        ::close(fd);
+        return std::nullopt;
+    }
+    char buf[kReadChunk];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            error = std::string("cannot read: ") + std::strerror(errno);
+            ::close(fd);
+            return std::nullopt;
+        }
+        if (n == 0) break;
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);   // read-only: a failing close loses nothing
+    return text;
+}
+
+ConfigResult load_config(const fs::path& file) {
+    // Absolute, so that data_dir and a reload on SIGHUP do not depend on the working directory.
+    fs::path path = fs::absolute(file);
+    std::string error;
+    auto text = read_config_file(path, error);
+    if (!text) return ConfigResult{nullptr, {{path.string(), 0, error}}};
+    return parse_config(*text, path.string());
+}
+
+std::string default_config_text(const fs::path& data_dir) {
+    return R"TOML(# mailkeep.toml — configuration of the mailkeep mail gateway, read at start and on SIGHUP.
+# Relative paths are relative to this file's directory, except the [tls] files (relative to data_dir).
+
+hostname = "mail.home.arpa"          # the name in the SMTP greeting and in Received: lines
+data_dir = )TOML" + toml_quote(data_dir.string()) +
+           R"TOML(   # mailboxes, queue, state database, TLS files
+local_domains = ["home.arpa"]        # mail for these domains is kept here; other mail is forwarded
+postmaster = "postmaster@home.arpa"  # must reach a user, an alias or the catch_all
+trusted_networks = ["127.0.0.0/8", "::1/128"]   # CIDR list of clients allowed to relay
+# run_as = "mailkeep"                # drop root to this account after binding the ports
+# catch_all = "postmaster"           # a user name: unknown local recipients go there
+
+[listen]
+# Each a list of "address:port" ("[::1]:25" for IPv6); an empty list turns the service off.
+smtp = ["127.0.0.1:2525"]            # incoming mail (port 25 in production)
+submission = ["127.0.0.1:2587"]      # clients sending, STARTTLS + AUTH (587)
+submissions = ["127.0.0.1:2465"]     # clients sending, implicit TLS + AUTH (465)
+pop3 = ["127.0.0.1:2110"]            # clients reading, STLS (110)
+pop3s = ["127.0.0.1:2995"]           # clients reading, implicit TLS (995)
+
+[tls]
+cert = "tls/cert.pem"                # relative to data_dir
+key = "tls/key.pem"
+
+[limits]
+max_message_size = "25M"             # bytes, or with K, M, G (binary multiples)
+max_recipients = 100                 # per message
+max_connections = 200                # in total
+max_connections_per_ip = 20
+
+# Users: `mailkeep user add NAME --address A --password-stdin` appends one; by hand:
+# [[user]]
+# name = "anna"                      # [a-z0-9._-]+
+# password = "$y$..."                # crypt(3) hash
+# addresses = ["anna@home.arpa"]     # in a local domain, each used once
+# forward_to = []                    # also send to these addresses
+# keep_copy = true                   # with forward_to: keep a copy in the own mailbox too
+#
+# [[alias]]
+# address = "family@home.arpa"
+# to = ["anna", "ben"]               # user names or full addresses
+)TOML";
+}
+
+}  // namespace mk

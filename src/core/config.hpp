@@ -1,0 +1,100 @@
+// core/config.hpp — the typed, validated configuration; built from TOML, trusted once validated.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/cidr.hpp"
+
+namespace mk {
+
+struct Endpoint {
+    std::string host;  // literal address: "127.0.0.1" or "::1"
+    std::uint16_t port = 0;
+};
+
+struct UserConfig {
+    std::string name;
+    std::string password_hash;             // crypt(3) string; empty = cannot log in
+    std::vector<std::string> addresses;    // lowercase domain, local part as written
+    std::vector<std::string> forward_to;   // remote or local addresses
+    bool keep_copy = true;                 // with forward_to: also deliver to the own mailbox
+};
+
+struct AliasConfig {
+    std::string address;
+    std::vector<std::string> to;           // user names or full addresses
+};
+
+struct ListenConfig {
+    std::vector<Endpoint> smtp, submission, submissions, pop3, pop3s;
+};
+
+struct LimitsConfig {
+    std::uint64_t max_message_size = 25ull * 1024 * 1024;   // bytes, as stored
+    std::size_t max_recipients = 100;
+    std::size_t max_connections = 200;
+    std::size_t max_connections_per_ip = 20;
+};
+
+struct Config {
+    std::filesystem::path source;          // the file it came from; empty for the embedded default
+    std::string hostname = "mail.home.arpa";
+    std::filesystem::path data_dir = "mailkeep-data";
+    std::vector<std::string> local_domains{"home.arpa"};
+    std::string postmaster = "postmaster@home.arpa";
+    std::vector<Cidr> trusted_networks;
+    std::string run_as;                    // drop to this user after binding; empty = stay
+    ListenConfig listen;
+    std::filesystem::path tls_cert = "tls/cert.pem";   // resolved against data_dir
+    std::filesystem::path tls_key = "tls/key.pem";
+    LimitsConfig limits;
+    std::vector<UserConfig> users;
+    std::vector<AliasConfig> aliases;
+    std::string catch_all;                 // user name; empty = unknown recipients are refused
+
+    std::filesystem::path resolve(const std::filesystem::path& p) const {
+        return p.is_absolute() ? p : data_dir / p;
+    }
+    const UserConfig* find_user(std::string_view name) const;
+    bool is_local_domain(std::string_view domain) const;   // domain already lowercase
+};
+
+using ConfigPtr = std::shared_ptr<const Config>;
+
+struct ConfigError {
+    std::string file;
+    std::size_t line = 0;   // 0 = not tied to a line
+    std::string what;
+    std::string to_string() const;   // "file:line: what"
+};
+
+struct ConfigResult {
+    std::shared_ptr<Config> config;      // null when errors is not empty
+    std::vector<ConfigError> errors;
+};
+
+// load_config - read and validate a TOML file; every problem is reported, not just the first.
+ConfigResult load_config(const std::filesystem::path& file);
+// parse_config - the same from text (file names the source in errors).
+ConfigResult parse_config(std::string_view text, const std::string& file);
+// read_config_file - the whole text of a regular file; nullopt, with the reason in error, otherwise.
+std::optional<std::string> read_config_file(const std::filesystem::path& file, std::string& error);
+// default_config_text - the commented mailkeep.toml written on first run.
+std::string default_config_text(const std::filesystem::path& data_dir);
+
+// Longest user name: it becomes a directory name, so well under NAME_MAX (255).
+constexpr std::size_t kMaxUserName = 64;
+// valid_user_name - [a-z0-9._-]+, at most kMaxUserName, not starting with '.' ("..", hidden dirs).
+bool valid_user_name(std::string_view name);
+// The rule of valid_user_name, for error messages.
+constexpr const char* kUserNameRule = "[a-z0-9._-]+, at most 64 characters, not starting with '.'";
+// toml_quote - s as a TOML basic string, quotes included, with '"', '\' and controls escaped.
+std::string toml_quote(std::string_view s);
+
+}  // namespace mk

@@ -1,0 +1,23 @@
+// core/password.hpp — crypt(3) password hashes (libxcrypt): yescrypt for new ones, any for checks.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace mk {
+
+// hash_password - a new "$y$..." hash with a fresh salt from the system's random source.
+std::string hash_password(std::string_view password);
+// verify_password - constant-time comparison of crypt(password, hash) with hash; false on any error.
+bool verify_password(std::string_view password, const std::string& hash);
+// random_password - a printable password for first-run accounts (144 bits, base64url).
+std::string random_password();
+
+}  // namespace mk
+
+namespace mk {
+struct Config;
+struct UserConfig;
+// authenticate - the user whose name or one of whose addresses is login, if password matches.
+const UserConfig* authenticate(const Config& config, std::string_view login, std::string_view password);
+}  // namespace mk

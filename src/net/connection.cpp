@@ -1,0 +1,148 @@
+// net/connection.cpp — bounded line reading and TLS upgrade over one TCP connection.
+#include "net/connection.hpp"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+namespace mk {
+
+namespace {
+// An over-long line is read to its end so the session can answer and go on, but not forever.
+constexpr std::size_t kDrainMax = 1024 * 1024;
+}  // namespace
+
+Connection::Connection(tcp::socket socket)
+    : socket_(std::move(socket)), watchdog_(socket_.get_executor()) {
+    boost::system::error_code ec;
+    auto r = socket_.remote_endpoint(ec);
+    if (!ec) {
+        remote_ = r.address();
+        remote_port_ = r.port();
+    }
+    auto l = socket_.local_endpoint(ec);
+    if (!ec) local_ = l.address();
+    socket_.set_option(tcp::no_delay(true), ec);
+}
+
+Connection::~Connection() { close(); }
+
+void Connection::close() {
+    boost::system::error_code ec;
+    watchdog_.cancel();
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+}
+
+// arm - start the watchdog: when it fires, the pending operation is cancelled and timed_out() set.
+void Connection::arm(std::chrono::steady_clock::duration timeout) {
+    watchdog_.expires_after(timeout);
+    watchdog_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;   // re-armed or disarmed
+        // A completion already queued when the timer was re-armed must not fire the new deadline.
+        if (watchdog_.expiry() > std::chrono::steady_clock::now()) return;
+        timed_out_ = true;
+        boost::system::error_code ignore;
+        socket_.cancel(ignore);
+    });
+}
+
+void Connection::disarm() { watchdog_.cancel(); }
+
+// fill - read one more chunk into the buffer; 0 means closed, failed or timed out.
+awaitable<std::size_t> Connection::fill(std::chrono::steady_clock::duration timeout) {
+    if (pos_ > 0 && pos_ == in_.size()) {
+        in_.clear();
+        pos_ = 0;
+    } else if (pos_ > kReadChunk) {
+        in_.erase(0, pos_);
+        pos_ = 0;
+    }
+    std::size_t old = in_.size();
+    in_.resize(old + kReadChunk);
+    auto buf = asio::buffer(in_.data() + old, kReadChunk);
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    arm(timeout);
+    auto token = asio::redirect_error(asio::use_awaitable, ec);
+    if (ssl_) n = co_await ssl_->async_read_some(buf, token);
+    else n = co_await socket_.async_read_some(buf, token);
+    disarm();
+    in_.resize(old + (ec ? 0 : n));
+    co_return ec ? 0 : n;
+}
+
+awaitable<LineResult> Connection::read_line(std::size_t max, std::chrono::steady_clock::duration timeout) {
+    std::size_t scanned = pos_;
+    std::size_t drained = 0;
+    bool overlong = false;
+    for (;;) {
+        std::size_t nl = in_.find('\n', scanned);
+        if (nl != std::string::npos) {
+            std::size_t start = pos_;
+            pos_ = nl + 1;
+            if (overlong) co_return LineResult{ReadStatus::too_long, {}, false};
+            bool crlf = nl > start && in_[nl - 1] == '\r';
+            std::size_t len = nl - start - (crlf ? 1 : 0);
+            if (len > max) co_return LineResult{ReadStatus::too_long, {}, crlf};
+            co_return LineResult{ReadStatus::ok, std::string_view(in_).substr(start, len), crlf};
+        }
+        if (in_.size() - pos_ > max + 1) {
+            // Too long already: drop what we have and keep reading to the terminator.
+            overlong = true;
+            drained += in_.size() - pos_;
+            pos_ = in_.size();
+            if (drained > kDrainMax) co_return LineResult{ReadStatus::too_long, {}, false};
+        }
+        scanned = in_.size();
+        std::size_t consumed_before = pos_;
+        std::size_t n = co_await fill(timeout);
+        if (n == 0)
+            co_return LineResult{timed_out_ ? ReadStatus::timeout : ReadStatus::closed, {}, false};
+        // fill() may have compacted the buffer: keep scanned relative to pos_.
+        if (pos_ != consumed_before) scanned = scanned - consumed_before + pos_;
+        if (scanned > in_.size()) scanned = pos_;
+    }
+}
+
+awaitable<std::string_view> Connection::peek_some(std::chrono::steady_clock::duration timeout) {
+    // XXX g++ 12 miscompiles co_await inside && and ?: (SIGILL): keep every co_await a statement.
+    if (buffered() == 0) {
+        std::size_t n = co_await fill(timeout);
+        if (n == 0) co_return std::string_view{};
+    }
+    co_return std::string_view(in_).substr(pos_);
+}
+
+awaitable<void> Connection::write(std::string_view data, std::chrono::steady_clock::duration timeout) {
+    boost::system::error_code ec;
+    arm(timeout);
+    auto token = asio::redirect_error(asio::use_awaitable, ec);
+    if (ssl_) co_await asio::async_write(*ssl_, asio::buffer(data), token);
+    else co_await asio::async_write(socket_, asio::buffer(data), token);
+    disarm();
+    if (ec) throw boost::system::system_error(ec);
+}
+
+awaitable<void> Connection::start_tls(asio::ssl::context& ctx, std::chrono::steady_clock::duration timeout) {
+    // RFC 3207 6: anything the client sent before the handshake is discarded, never interpreted.
+    in_.clear();
+    pos_ = 0;
+    ssl_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, ctx);
+    boost::system::error_code ec;
+    arm(timeout);
+    co_await ssl_->async_handshake(asio::ssl::stream_base::server,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+    disarm();
+    if (ec) throw boost::system::system_error(ec);
+}
+
+std::string Connection::tls_description() const {
+    if (!ssl_) return {};
+    SSL* s = const_cast<asio::ssl::stream<tcp::socket&>&>(*ssl_).native_handle();
+    return std::string(SSL_get_version(s)) + " " + SSL_get_cipher_name(s);
+}
+
+}  // namespace mk

@@ -1,0 +1,83 @@
+// net/connection.hpp — one client connection, plaintext or TLS (upgradable by STARTTLS/STLS), with a
+// bounded line reader and a watchdog deadline; everything read from it is untrusted.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace mk {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using tcp = asio::ip::tcp;
+
+enum class ReadStatus { ok, too_long, timeout, closed };
+
+struct LineResult {
+    ReadStatus status = ReadStatus::closed;
+    std::string_view line;   // without the terminator; valid until the next read
+    bool crlf = false;       // ended in CRLF (false: a bare LF)
+};
+
+class Connection {
+public:
+    explicit Connection(tcp::socket socket);
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    // read_line - the next line of at most max bytes (terminator excluded). An over-long line is
+    // drained up to its terminator (bounded by drain_max) and reported as too_long.
+    awaitable<LineResult> read_line(std::size_t max, std::chrono::steady_clock::duration timeout);
+    // peek_some - raw bytes (buffered first) without consuming them, for DATA; an empty view means
+    // closed or timed out. consume() then takes what was used; the rest stays for the next command.
+    awaitable<std::string_view> peek_some(std::chrono::steady_clock::duration timeout);
+    void consume(std::size_t n) { pos_ += n; }
+    // write - the whole buffer, or throw. Writes are bounded by the same watchdog.
+    awaitable<void> write(std::string_view data, std::chrono::steady_clock::duration timeout);
+
+    // buffered - bytes already read but not consumed (STARTTLS must refuse when this is non-zero).
+    std::size_t buffered() const { return in_.size() - pos_; }
+    // start_tls - server-side handshake; throws on failure. Buffered plaintext is discarded.
+    awaitable<void> start_tls(asio::ssl::context& ctx, std::chrono::steady_clock::duration timeout);
+    bool tls() const { return ssl_ != nullptr; }
+    std::string tls_description() const;   // "TLSv1.3 TLS_AES_256_GCM_SHA384", or empty
+
+    bool timed_out() const { return timed_out_; }
+    // idle - the session waits for a command: a draining daemon may close it without losing anything.
+    bool idle() const { return idle_; }
+    void set_idle(bool idle) { idle_ = idle; }
+    const asio::ip::address& remote_address() const { return remote_; }
+    std::uint16_t remote_port() const { return remote_port_; }
+    const asio::ip::address& local_address() const { return local_; }
+    void close();
+
+private:
+    awaitable<std::size_t> fill(std::chrono::steady_clock::duration timeout);
+    void arm(std::chrono::steady_clock::duration timeout);
+    void disarm();
+
+    tcp::socket socket_;
+    std::unique_ptr<asio::ssl::stream<tcp::socket&>> ssl_;
+    asio::steady_timer watchdog_;
+    std::string in_;
+    std::size_t pos_ = 0;
+    bool timed_out_ = false;
+    bool idle_ = false;
+    asio::ip::address remote_, local_;
+    std::uint16_t remote_port_ = 0;
+};
+
+// Socket reads come in chunks of this size; a line may span several.
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+}  // namespace mk

@@ -1,0 +1,138 @@
+// pop3/command.hpp — POP3 command parser and response encoders (RFC 1939, 2449, 3206, 5034); parses
+// untrusted client lines; pure code, no I/O and no Boost, so the fuzz target builds with the compiler alone.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mk::pop3 {
+
+// A command line may be 255 octets, CRLF included (RFC 2449 4, raised from RFC 1939's 47).
+constexpr std::size_t kMaxCommandLine = 255;
+// What the line reader may hand the parser: the command line without its CRLF.
+constexpr std::size_t kMaxCommandText = kMaxCommandLine - 2;
+// An AUTH continuation line (base64 SASL response). RFC 5034 4 sets no figure; 12288 octets is the one
+// RFC 4954 4 gives SMTP AUTH, far above what PLAIN needs.
+constexpr std::size_t kMaxAuthLine = 12288;
+// Keywords are three or four characters (RFC 1939 3).
+constexpr std::size_t kMinKeyword = 3;
+constexpr std::size_t kMaxKeyword = 4;
+// POP3 commands take at most two arguments (TOP msg n).
+constexpr std::size_t kMaxArgs = 2;
+// A unique-id listing is 1 to 70 characters in 0x21..0x7E (RFC 1939 7, UIDL).
+constexpr std::size_t kMaxUniqueId = 70;
+
+enum class Verb { user, pass, auth, stat, list, retr, dele, noop, rset, quit, top, uidl, capa, stls };
+
+// Why a line is not a command; each maps to one short -ERR text (error_text).
+enum class ParseError {
+    none,
+    empty,             // nothing on the line
+    too_long,          // over kMaxCommandText
+    bad_keyword,       // not 3-4 ASCII letters
+    unknown_command,   // well-formed keyword that we do not implement (APOP, XTND, ...)
+    bad_spacing,       // leading or doubled space: arguments are separated by exactly one SP
+    bad_character,     // a control character (NUL, TAB, bare CR, DEL) in the line
+    missing_argument,
+    extra_argument,
+    bad_number,        // not a plain decimal: sign, '+', letters, empty
+    no_such_message,   // message number 0, or too large to name any message
+    number_too_large,  // TOP line count past 2^64-1
+};
+
+struct Command {
+    Verb verb = Verb::noop;
+    std::vector<std::string> args;     // as sent; PASS: the rest of the line, spaces included
+    std::optional<std::uint64_t> msg;  // LIST/UIDL (if given), RETR, DELE, TOP: message number, >= 1
+    std::uint64_t lines = 0;           // TOP: body lines wanted
+};
+
+struct ParseResult {
+    ParseError error = ParseError::none;
+    Command command;   // meaningful only when ok()
+    bool ok() const { return error == ParseError::none; }
+};
+
+// parse_command - one command line (terminator already removed) into a verb and checked arguments.
+ParseResult parse_command(std::string_view line);
+
+struct NumberResult {
+    ParseError error = ParseError::none;   // none, bad_number or number_too_large
+    std::uint64_t value = 0;
+};
+// parse_number - a non-empty run of ASCII digits, no sign, overflow detected rather than wrapped.
+NumberResult parse_number(std::string_view text);
+
+// verb_name - the keyword as RFC 1939 spells it, for logs.
+std::string_view verb_name(Verb verb);
+// error_text - the short text after "-ERR " for a parse error; never echoes client input.
+std::string_view error_text(ParseError error);
+
+// Extended response codes (RFC 2449 8, RFC 3206 4-5), sent in brackets after -ERR.
+enum class RespCode { none, auth, in_use, login_delay, sys_temp, sys_perm };
+
+// A status line as a typed value; format_reply turns it into wire bytes.
+struct Reply {
+    bool ok = true;
+    RespCode code = RespCode::none;
+    std::string text;
+
+    static Reply success(std::string text) { return Reply{true, RespCode::none, std::move(text)}; }
+    static Reply failure(std::string text, RespCode code = RespCode::none) {
+        return Reply{false, code, std::move(text)};
+    }
+};
+
+// resp_code_text - "AUTH", "IN-USE", "SYS/TEMP"..., empty for none.
+std::string_view resp_code_text(RespCode code);
+// format_reply - "+OK text\r\n" or "-ERR [CODE] text\r\n"; control characters in text become spaces.
+std::string format_reply(const Reply& reply);
+
+// DotStuffer - encodes a stored message (CRLF lines) as a RETR/TOP multi-line response body (RFC 1939 3):
+// a line beginning with '.' gets one more, a bare LF becomes CRLF, a last line without CRLF gets one,
+// and finish() adds the ".\r\n" terminator. State carries across chunks, so a message of any size
+// goes through bounded memory and the output does not depend on where the chunks are cut.
+class DotStuffer {
+public:
+    // feed - append the encoding of the next chunk of the message to out.
+    void feed(std::string_view chunk, std::string& out);
+    // finish - close the last line if it is open and append the terminating ".\r\n".
+    void finish(std::string& out);
+
+private:
+    bool line_start_ = true;   // the next byte begins a line
+    bool last_cr_ = false;     // the last byte written was CR (so an LF completes a CRLF)
+};
+
+// TopFilter - the part of a message that TOP msg n returns (RFC 1939 7): the header, the blank line
+// and the first n body lines; the whole message when it has fewer. Fed in chunks like DotStuffer.
+class TopFilter {
+public:
+    explicit TopFilter(std::uint64_t body_lines) : remaining_(body_lines) {}
+    // feed - the prefix of chunk that belongs to the output (all of it, part, or none once done()).
+    std::string_view feed(std::string_view chunk);
+    // done - everything wanted has passed; the rest of the file need not be read.
+    bool done() const { return done_; }
+
+private:
+    std::uint64_t remaining_;   // body lines still to pass
+    bool in_header_ = true;
+    bool done_ = false;
+    std::size_t line_len_ = 0;  // bytes of the current line seen so far, its LF excluded
+    bool line_cr_only_ = false; // the current line so far is exactly "\r"
+};
+
+// dot_stuff - the whole RETR body of a message held in memory (tests; the session streams).
+std::string dot_stuff(std::string_view message);
+// top_of - the whole TOP body (dot-stuffed, terminated) of a message held in memory.
+std::string top_of(std::string_view message, std::uint64_t body_lines);
+
+// unique_id - the UIDL of a message from its Maildir uid: the uid itself when RFC 1939 allows it,
+// otherwise a stable digest of it (same uid, same UIDL, in every session, which is what clients rely on).
+std::string unique_id(std::string_view maildir_uid);
+
+}  // namespace mk::pop3

@@ -1,0 +1,255 @@
+// server/daemon.cpp — listeners, connection caps, signals and privilege drop around the sessions.
+#include "server/daemon.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <map>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "net/connection.hpp"
+#include "net/tls.hpp"
+#include "pop3/server_session.hpp"
+#include "smtp/server_session.hpp"
+#include "store/intake.hpp"
+
+namespace mk {
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+enum class Service { smtp, submission, submissions, pop3, pop3s };
+
+const char* service_name(Service s) {
+    switch (s) {
+        case Service::smtp: return "smtp";
+        case Service::submission: return "submission";
+        case Service::submissions: return "submissions";
+        case Service::pop3: return "pop3";
+        case Service::pop3s: return "pop3s";
+    }
+    return "?";
+}
+
+bool implicit_tls(Service s) { return s == Service::submissions || s == Service::pop3s; }
+bool is_smtp(Service s) { return s == Service::smtp || s == Service::submission || s == Service::submissions; }
+
+class Daemon {
+public:
+    Daemon(std::shared_ptr<Config> config, asio::io_context& ioc)
+        : ioc_(ioc), intake_(config->data_dir), signals_(ioc, SIGTERM, SIGINT), hup_(ioc, SIGHUP) {
+        services_.config = config;
+        services_.intake = &intake_;
+    }
+
+    int run();
+
+private:
+    void bind_all();
+    void drop_privileges();
+    awaitable<void> accept_loop(tcp::acceptor& acceptor, Service service);
+    awaitable<void> serve_connection(tcp::socket socket, Service service);
+    void drain();
+    void reload();
+    void wait_hup();
+
+    asio::io_context& ioc_;
+    Intake intake_;
+    Services services_;
+    std::vector<std::pair<std::unique_ptr<tcp::acceptor>, Service>> acceptors_;
+    std::map<asio::ip::address, std::size_t> per_ip_;
+    std::size_t total_ = 0;
+    asio::signal_set signals_, hup_;
+    std::unique_ptr<asio::steady_timer> drain_timer_;
+};
+
+void Daemon::bind_all() {
+    const Config& c = *services_.config;
+    auto add = [&](const std::vector<Endpoint>& eps, Service s) {
+        for (const Endpoint& ep : eps) {
+            tcp::endpoint where(asio::ip::make_address(ep.host), ep.port);
+            auto a = std::make_unique<tcp::acceptor>(ioc_);
+            a->open(where.protocol());
+            a->set_option(tcp::acceptor::reuse_address(true));
+            if (where.address().is_v6()) a->set_option(asio::ip::v6_only(true));
+            boost::system::error_code ec;
+            a->bind(where, ec);
+            if (ec) throw std::runtime_error(fmt::format("cannot listen on {}:{} ({}): {}", ep.host, ep.port, service_name(s), ec.message()));
+            a->listen(asio::socket_base::max_listen_connections);
+            std::string shown = where.address().is_v6() ? fmt::format("[{}]:{}", ep.host, ep.port)
+                                                        : fmt::format("{}:{}", ep.host, ep.port);
+            std::cout << fmt::format("mailkeep: {} listening on {}\n", service_name(s), shown);
+            acceptors_.emplace_back(std::move(a), s);
+        }
+    };
+    add(c.listen.smtp, Service::smtp);
+    add(c.listen.submission, Service::submission);
+    add(c.listen.submissions, Service::submissions);
+    add(c.listen.pop3, Service::pop3);
+    add(c.listen.pop3s, Service::pop3s);
+    std::cout << std::flush;
+}
+
+// drop_privileges - after binding: the ports below 1024 are open, root is no longer needed.
+void Daemon::drop_privileges() {
+    const std::string& user = services_.config->run_as;
+    if (user.empty() || ::geteuid() != 0) return;
+    struct passwd* pw = ::getpwnam(user.c_str());
+    if (!pw) throw std::runtime_error(fmt::format("run_as: no such user '{}'", user));
+    std::error_code ec;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(services_.config->data_dir, ec))
+        ::lchown(e.path().c_str(), pw->pw_uid, pw->pw_gid);
+    ::chown(services_.config->data_dir.c_str(), pw->pw_uid, pw->pw_gid);
+    if (::setgroups(0, nullptr) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0)
+        throw std::runtime_error(fmt::format("run_as: cannot become '{}'", user));
+    if (::setuid(0) == 0) throw std::runtime_error("run_as: privileges were not dropped");
+    spdlog::info("running as {} (uid {})", user, pw->pw_uid);
+}
+
+awaitable<void> Daemon::accept_loop(tcp::acceptor& acceptor, Service service) {
+    for (;;) {
+        boost::system::error_code ec;
+        tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == asio::error::operation_aborted || services_.draining) co_return;
+        if (ec) {
+            spdlog::warn("{}: accept: {}", service_name(service), ec.message());
+            continue;
+        }
+        asio::co_spawn(ioc_, serve_connection(std::move(socket), service), asio::detached);
+    }
+}
+
+awaitable<void> Daemon::serve_connection(tcp::socket socket, Service service) {
+    Connection conn(std::move(socket));
+    const auto addr = conn.remote_address();
+    const LimitsConfig& limits = services_.config->limits;
+    if (total_ >= limits.max_connections || per_ip_[addr] >= limits.max_connections_per_ip) {
+        spdlog::warn("{}: too many connections, refusing {}", service_name(service), addr.to_string());
+        std::string_view refusal = is_smtp(service) ? "421 4.7.0 too many connections, try again later\r\n"
+                                                    : "-ERR [SYS/TEMP] too many connections, try again later\r\n";
+        if (!implicit_tls(service)) {
+            try {
+                co_await conn.write(refusal, 5s);
+            } catch (const std::exception&) {
+            }
+        }
+        if (per_ip_[addr] == 0) per_ip_.erase(addr);
+        co_return;
+    }
+    ++total_;
+    ++per_ip_[addr];
+    services_.connections.insert(&conn);
+    spdlog::info("{}: connect from [{}]:{}", service_name(service), addr.to_string(), conn.remote_port());
+    try {
+        if (implicit_tls(service)) co_await conn.start_tls(*services_.tls, 30s);
+        switch (service) {
+            case Service::smtp: co_await smtp_session(conn, services_, SmtpRole::mx); break;
+            case Service::submission: co_await smtp_session(conn, services_, SmtpRole::submission); break;
+            case Service::submissions: co_await smtp_session(conn, services_, SmtpRole::submissions); break;
+            case Service::pop3:
+            case Service::pop3s: co_await pop3_session(conn, services_); break;
+        }
+    } catch (const std::exception& e) {
+        spdlog::info("{}: [{}]: {}", service_name(service), addr.to_string(), e.what());
+    }
+    services_.connections.erase(&conn);
+    --total_;
+    if (--per_ip_[addr] == 0) per_ip_.erase(addr);
+    spdlog::info("{}: disconnect from [{}]:{}", service_name(service), addr.to_string(), conn.remote_port());
+    if (services_.draining && services_.connections.empty() && drain_timer_) drain_timer_->cancel();
+}
+
+// drain - SIGTERM: accept nothing more, close sessions that wait for a command, give the others
+// kDrainTimeout to finish (a DATA in progress is completed and acknowledged), then close them.
+void Daemon::drain() {
+    spdlog::info("shutting down: draining {} session(s)", services_.connections.size());
+    services_.draining = true;
+    for (auto& [a, s] : acceptors_) {
+        boost::system::error_code ec;
+        a->close(ec);
+    }
+    hup_.cancel();
+    for (Connection* c : std::vector<Connection*>(services_.connections.begin(), services_.connections.end()))
+        if (c->idle()) c->close();
+    if (services_.connections.empty()) return;
+    drain_timer_ = std::make_unique<asio::steady_timer>(ioc_, kDrainTimeout);
+    drain_timer_->async_wait([this](boost::system::error_code) {
+        for (Connection* c : std::vector<Connection*>(services_.connections.begin(), services_.connections.end()))
+            c->close();
+    });
+}
+
+void Daemon::reload() {
+    const Config& old = *services_.config;
+    if (old.source.empty()) return;
+    ConfigResult r = load_config(old.source);
+    if (!r.errors.empty()) {
+        for (const ConfigError& e : r.errors) spdlog::error("reload refused, keeping the running config: {}", e.to_string());
+        return;
+    }
+    if (r.config->data_dir != old.data_dir)
+        spdlog::warn("reload: data_dir changes need a restart; still using {}", old.data_dir.string());
+    r.config->data_dir = old.data_dir;
+    services_.config = r.config;
+    spdlog::info("reloaded {}: {} user(s), {} alias(es); listener changes need a restart", old.source.string(),
+                 r.config->users.size(), r.config->aliases.size());
+}
+
+void Daemon::wait_hup() {
+    hup_.async_wait([this](boost::system::error_code ec, int) {
+        if (ec) return;
+        reload();
+        wait_hup();
+    });
+}
+
+int Daemon::run() {
+    const Config& c = *services_.config;
+    bool want_tls = !c.listen.submission.empty() || !c.listen.submissions.empty() || !c.listen.pop3s.empty() ||
+                    !c.listen.smtp.empty() || !c.listen.pop3.empty();
+    if (want_tls) {
+        try {
+            services_.tls = make_server_context(c.resolve(c.tls_cert), c.resolve(c.tls_key));
+        } catch (const std::exception& e) {
+            if (!c.listen.submissions.empty() || !c.listen.pop3s.empty() || !c.listen.submission.empty()) throw;
+            spdlog::warn("no TLS: {}", e.what());
+        }
+    }
+    intake_.recover();
+    bind_all();
+    drop_privileges();
+    for (auto& [a, s] : acceptors_) asio::co_spawn(ioc_, accept_loop(*a, s), asio::detached);
+    signals_.async_wait([this](boost::system::error_code ec, int) {
+        if (!ec) drain();
+    });
+    wait_hup();
+    spdlog::info("mailkeep started: hostname {}, data {}", c.hostname, c.data_dir.string());
+    ioc_.run();
+    spdlog::info("mailkeep stopped: {} message(s) accepted in {} commit batch(es)", intake_.stats().messages,
+                 intake_.stats().batches);
+    return 0;
+}
+
+}  // namespace
+
+int serve(std::shared_ptr<Config> config) {
+    asio::io_context ioc(1);
+    Daemon d(std::move(config), ioc);
+    return d.run();
+}
+
+}  // namespace mk

@@ -1,0 +1,597 @@
+// smtp/server_session.cpp — SMTP server session; talks to untrusted peers; writes only through the intake.
+//
+// One coroutine per connection: read a command, check it against the command table (legal state),
+// run its handler, which checks first and acts after. Replies are queued and flushed whenever the
+// client has nothing more in flight, which is all PIPELINING (RFC 2920) asks of a server.
+#include "smtp/server_session.hpp"
+
+#include <array>
+#include <ctime>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/base64.hpp"
+#include "core/ids.hpp"
+#include "core/password.hpp"
+#include "net/sasl.hpp"
+#include "route/router.hpp"
+#include "smtp/command.hpp"
+#include "smtp/dot_decoder.hpp"
+#include "smtp/reply.hpp"
+#include "store/intake.hpp"
+
+namespace mk {
+
+namespace {
+
+using namespace std::chrono_literals;
+using smtp::Reply;
+namespace esc = smtp::esc;
+
+// RFC 5321 4.5.3.2.7: the server waits at least 5 minutes for the next command.
+constexpr auto kCommandTimeout = 5min;
+// RFC 5321 4.5.3.2.6: data block timeout, 3 minutes between reads of DATA.
+constexpr auto kDataTimeout = 3min;
+constexpr auto kWriteTimeout = 2min;
+constexpr auto kTlsHandshakeTimeout = 30s;
+// Postfix smtpd_hard_error_limit: a client this wrong is broken or hostile.
+constexpr unsigned kMaxBadCommands = 20;
+// A session is a handful of transactions; this many commands is a client stuck in a loop.
+constexpr unsigned kMaxCommands = 10000;
+// RFC 4954 4: an AUTH response line may be up to 12288 octets.
+constexpr std::size_t kMaxAuthLine = 12288;
+// DATA is written to the spool in pieces of this size.
+constexpr std::size_t kSpoolChunk = 64 * 1024;
+
+enum class State { fresh, greeted, mail, rcpt };
+constexpr unsigned bit(State s) { return 1u << static_cast<unsigned>(s); }
+constexpr unsigned kAnyState = bit(State::fresh) | bit(State::greeted) | bit(State::mail) | bit(State::rcpt);
+constexpr unsigned kGreeted = bit(State::greeted) | bit(State::mail) | bit(State::rcpt);
+
+const char* state_name(State s) {
+    switch (s) {
+        case State::fresh: return "fresh";
+        case State::greeted: return "greeted";
+        case State::mail: return "mail";
+        case State::rcpt: return "rcpt";
+    }
+    return "?";
+}
+
+bool is_loopback(const boost::asio::ip::address& a) {
+    if (a.is_loopback()) return true;
+    return a.is_v6() && a.to_v6().is_v4_mapped() &&
+           boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).is_loopback();
+}
+
+std::string rfc5322_date(std::time_t t) {
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z", &tm);
+    return buf;
+}
+
+struct AcceptedRcpt {
+    smtp::RcptArgs args;
+    std::vector<Target> targets;
+};
+
+class Session {
+public:
+    Session(Connection& conn, Services& svc, SmtpRole role)
+        : conn_(conn), svc_(svc), config_(svc.config), role_(role) {}
+
+    awaitable<void> run();
+
+private:
+    using Handler = awaitable<void> (Session::*)(std::string_view args);
+    struct Row {
+        smtp::Verb verb;
+        Handler handler;
+        unsigned states;   // where the verb is legal; elsewhere 503 5.5.1
+    };
+    static const std::array<Row, 13> kTable;
+
+    awaitable<void> on_ehlo(std::string_view args) { return greet(args, true); }
+    awaitable<void> on_helo(std::string_view args) { return greet(args, false); }
+    awaitable<void> greet(std::string_view args, bool esmtp);
+    awaitable<void> on_mail(std::string_view args);
+    awaitable<void> on_rcpt(std::string_view args);
+    awaitable<void> on_data(std::string_view args);
+    awaitable<void> on_rset(std::string_view args);
+    awaitable<void> on_noop(std::string_view args);
+    awaitable<void> on_quit(std::string_view args);
+    awaitable<void> on_vrfy(std::string_view args);
+    awaitable<void> on_help(std::string_view args);
+    awaitable<void> on_starttls(std::string_view args);
+    awaitable<void> on_auth(std::string_view args);
+    awaitable<void> on_unsupported(std::string_view args);
+
+    // receive_data - read the message after 354 into the spool; returns the final reply.
+    awaitable<Reply> receive_data();
+    awaitable<std::optional<std::string>> auth_response(std::string_view challenge);
+    awaitable<void> auth_failed(std::string_view login);
+
+    void reply(const Reply& r) { out_ += r.format(esmtp_); }
+    void reply(int code, std::string_view e, std::string text) { reply(Reply{code, e, std::move(text)}); }
+    awaitable<void> flush();
+    void set_state(State s);
+    void reset_transaction();
+    bool relay_allowed() const;
+    bool auth_offered() const;
+    bool sender_owned(const Address& sender) const;
+    std::string trace_headers() const;
+    std::string client() const { return fmt::format("{}[{}]", helo_.empty() ? "unknown" : helo_, conn_.remote_address().to_string()); }
+
+    Connection& conn_;
+    Services& svc_;
+    ConfigPtr config_;   // one snapshot for the whole session, whatever SIGHUP does meanwhile
+    SmtpRole role_;
+    State state_ = State::fresh;
+    bool esmtp_ = false;
+    bool quit_ = false;
+    std::string helo_;
+    std::string auth_user_;   // the local user's name once authenticated
+    std::string out_;         // replies not yet written
+    unsigned bad_ = 0;
+
+    // The transaction.
+    std::string id_;
+    smtp::MailArgs mail_;
+    std::vector<AcceptedRcpt> rcpts_;
+};
+
+const std::array<Session::Row, 13> Session::kTable{{
+    {smtp::Verb::ehlo, &Session::on_ehlo, kAnyState},
+    {smtp::Verb::helo, &Session::on_helo, kAnyState},
+    {smtp::Verb::mail, &Session::on_mail, bit(State::greeted)},
+    {smtp::Verb::rcpt, &Session::on_rcpt, bit(State::mail) | bit(State::rcpt)},
+    {smtp::Verb::data, &Session::on_data, bit(State::rcpt)},
+    {smtp::Verb::rset, &Session::on_rset, kAnyState},
+    {smtp::Verb::noop, &Session::on_noop, kAnyState},
+    {smtp::Verb::quit, &Session::on_quit, kAnyState},
+    {smtp::Verb::vrfy, &Session::on_vrfy, kAnyState},
+    {smtp::Verb::help, &Session::on_help, kAnyState},
+    {smtp::Verb::starttls, &Session::on_starttls, bit(State::greeted)},
+    {smtp::Verb::auth, &Session::on_auth, bit(State::greeted)},
+    {smtp::Verb::expn, &Session::on_unsupported, kAnyState},
+}};
+
+void Session::set_state(State s) {
+    if (s != state_) spdlog::debug("smtp {}: state {} -> {}", client(), state_name(state_), state_name(s));
+    state_ = s;
+}
+
+void Session::reset_transaction() {
+    id_.clear();
+    mail_ = {};
+    rcpts_.clear();
+    if (state_ != State::fresh) set_state(State::greeted);
+}
+
+bool Session::relay_allowed() const {
+    if (!auth_user_.empty()) return true;
+    return role_ == SmtpRole::mx && in_any(config_->trusted_networks, conn_.remote_address());
+}
+
+// AUTH is offered over TLS, or in the clear only to loopback clients (nothing crosses a wire).
+bool Session::auth_offered() const { return conn_.tls() || is_loopback(conn_.remote_address()); }
+
+bool Session::sender_owned(const Address& sender) const {
+    const UserConfig* u = config_->find_user(auth_user_);
+    if (!u) return false;
+    if (sender.empty()) return true;   // DSNs from a client's own filters
+    std::string want = lowercase_ascii(sender.str());
+    for (const std::string& a : u->addresses)
+        if (lowercase_ascii(a) == want) return true;
+    return config_->is_local_domain(sender.domain) && lowercase_ascii(sender.local) == u->name;
+}
+
+awaitable<void> Session::flush() {
+    if (out_.empty()) co_return;
+    std::string data;
+    data.swap(out_);
+    co_await conn_.write(data, kWriteTimeout);
+}
+
+awaitable<void> Session::run() {
+    reply(220, {}, fmt::format("{} ESMTP mailkeep", config_->hostname));
+    unsigned commands = 0;
+    while (!quit_) {
+        if (conn_.buffered() == 0) co_await flush();
+        if (svc_.draining) {
+            reply(421, esc::kOther, fmt::format("{} shutting down", config_->hostname));
+            break;
+        }
+        conn_.set_idle(true);
+        LineResult line = co_await conn_.read_line(smtp::kMaxCommandLine, kCommandTimeout);
+        conn_.set_idle(false);
+        if (line.status == ReadStatus::closed) co_return;
+        if (line.status == ReadStatus::timeout) {
+            reply(421, esc::kTimeout, fmt::format("{} timeout, closing", config_->hostname));
+            break;
+        }
+        if (line.status == ReadStatus::too_long) {
+            // RFC 5321 4.5.3.1.4; the client is out of step with us, so it is not kept.
+            reply(500, esc::kSyntax, "line too long");
+            break;
+        }
+        if (++commands > kMaxCommands) {
+            reply(421, esc::kOther, "too many commands, closing");
+            break;
+        }
+        smtp::Command cmd = smtp::parse_command(line.line);
+        const Row* row = nullptr;
+        for (const Row& r : kTable)
+            if (r.verb == cmd.verb) row = &r;
+        if (!row) {
+            reply(cmd.verb == smtp::Verb::bdat ? 502 : 500, esc::kInvalidCommand, "command not recognized");
+        } else if (!(row->states & bit(state_))) {
+            reply(503, esc::kBadSequence, state_ == State::fresh ? "send HELO/EHLO first" : "bad sequence of commands");
+            ++bad_;
+        } else {
+            co_await (this->*(row->handler))(cmd.args);
+        }
+        if (!row) ++bad_;
+        if (bad_ >= kMaxBadCommands) {
+            reply(421, esc::kOther, "too many errors, closing");
+            break;
+        }
+    }
+    co_await flush();
+}
+
+awaitable<void> Session::greet(std::string_view args, bool esmtp) {
+    if (args.empty()) {
+        reply(501, esc::kBadArgs, esmtp ? "syntax: EHLO hostname" : "syntax: HELO hostname");
+        ++bad_;
+        co_return;
+    }
+    helo_ = std::string(args.substr(0, args.find(' ')));
+    esmtp_ = esmtp;
+    set_state(State::greeted);
+    reset_transaction();
+    if (!esmtp) {
+        reply(250, {}, config_->hostname);
+        co_return;
+    }
+    std::string text = fmt::format("{}\nPIPELINING\nSIZE {}\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\nDSN",
+                                   config_->hostname, config_->limits.max_message_size);
+    if (!conn_.tls() && svc_.tls) text += "\nSTARTTLS";
+    if (auth_offered() && auth_user_.empty()) text += "\nAUTH PLAIN LOGIN";
+    reply(Reply{250, {}, text});
+}
+
+awaitable<void> Session::on_mail(std::string_view args) {
+    if (role_ != SmtpRole::mx && auth_user_.empty()) {
+        reply(530, esc::kAuthRequired, "authentication required");
+        co_return;
+    }
+    auto parsed = smtp::parse_mail_args(args);
+    if (!parsed.ok()) {
+        reply(parsed.error.code, parsed.error.esc, parsed.error.text);
+        ++bad_;
+        co_return;
+    }
+    const smtp::MailArgs& m = *parsed.value;
+    if (m.size && *m.size > config_->limits.max_message_size) {
+        reply(552, esc::kTooBig, "message size exceeds fixed limit");   // RFC 1870 6.1
+        co_return;
+    }
+    if (!auth_user_.empty() && !sender_owned(m.sender)) {
+        spdlog::warn("smtp {}: user {} may not send as <{}>", client(), auth_user_, m.sender.str());
+        reply(553, esc::kRelayDenied, "sender address not owned by you");
+        co_return;
+    }
+    mail_ = m;
+    id_ = new_queue_id();
+    set_state(State::mail);
+    reply(250, "1.0", "ok");
+}
+
+awaitable<void> Session::on_rcpt(std::string_view args) {
+    auto parsed = smtp::parse_rcpt_args(args, mail_.smtputf8);
+    if (!parsed.ok()) {
+        reply(parsed.error.code, parsed.error.esc, parsed.error.text);
+        ++bad_;
+        co_return;
+    }
+    if (rcpts_.size() >= config_->limits.max_recipients) {
+        reply(452, esc::kTooManyRecipients, "too many recipients");   // RFC 5321 4.5.3.1.10
+        co_return;
+    }
+    RouteResult route = route_recipient(*config_, parsed.value->recipient, relay_allowed());
+    if (!route.accepted()) {
+        spdlog::info("{}: reject: RCPT from {}: <{}>: {}", id_, client(), parsed.value->recipient.str(), route.reason);
+        std::string_view text = route.code == 554 && route.esc == esc::kRelayDenied ? "relay access denied"
+                                : route.code == 550                                  ? "no such user here"
+                                                                                     : "recipient refused";
+        reply(route.code, route.esc, std::string(text));
+        co_return;
+    }
+    rcpts_.push_back(AcceptedRcpt{*parsed.value, std::move(route.targets)});
+    set_state(State::rcpt);
+    reply(250, esc::kDestValid, "ok");
+}
+
+std::string Session::trace_headers() const {
+    // RFC 3848 protocol names: ESMTP, then S for TLS and A for AUTH; UTF8 variants (RFC 6531 4.3).
+    std::string proto = esmtp_ ? (mail_.smtputf8 ? "UTF8SMTP" : "ESMTP") : "SMTP";
+    if (esmtp_ && conn_.tls()) proto += "S";
+    if (esmtp_ && !auth_user_.empty()) proto += "A";
+    std::string tls = conn_.tls() ? fmt::format("\r\n\t(using {})", conn_.tls_description()) : "";
+    std::string for_clause = rcpts_.size() == 1 ? fmt::format("\r\n\tfor <{}>", rcpts_.front().args.recipient.str()) : "";
+    return fmt::format("Return-Path: <{}>\r\nReceived: from {} ([{}]){}\r\n\tby {} (mailkeep) with {} id {}{};\r\n\t{}\r\n",
+                       mail_.sender.str(), helo_, conn_.remote_address().to_string(), tls, config_->hostname, proto,
+                       id_, for_clause, rfc5322_date(std::time(nullptr)));
+}
+
+awaitable<Reply> Session::receive_data() {
+    const std::uint64_t limit = config_->limits.max_message_size;
+    std::unique_ptr<SpoolFile> spool;
+    try {
+        spool = svc_.intake->create(id_);
+    } catch (const std::exception& e) {
+        spdlog::error("{}: cannot create spool file: {}", id_, e.what());
+        co_return Reply{451, esc::kSystemStorage, "local error, try again later"};
+    }
+    reply(354, {}, "end data with <CR><LF>.<CR><LF>");
+    co_await flush();
+
+    std::string headers = trace_headers();
+    std::uint64_t return_path_length = headers.find("\r\n") + 2;
+    smtp::DotDecoder decoder;
+    std::string body;
+    std::uint64_t size = 0;
+    bool too_big = false, write_failed = false;
+    try {
+        spool->write(headers);
+    } catch (const std::exception& e) {
+        spdlog::error("{}: spool write: {}", id_, e.what());
+        write_failed = true;
+    }
+    while (!decoder.done()) {
+        std::string_view in = co_await conn_.peek_some(kDataTimeout);
+        if (in.empty()) {
+            quit_ = true;
+            if (conn_.timed_out()) co_return Reply{421, esc::kTimeout, "timeout during DATA, closing"};
+            co_return Reply{0, {}, {}};   // the client went away: nothing was acknowledged, nothing kept
+        }
+        conn_.consume(decoder.feed(in, body));
+        size += body.size();
+        if (size > limit) too_big = true;
+        if (too_big || write_failed) {
+            body.clear();   // keep reading to the end, keep nothing (RFC 5321 4.5.3.1.7)
+            continue;
+        }
+        if (body.size() >= kSpoolChunk || decoder.done()) {
+            try {
+                spool->write(body);
+            } catch (const std::exception& e) {
+                spdlog::error("{}: spool write: {}", id_, e.what());
+                write_failed = true;
+            }
+            body.clear();
+        }
+    }
+    if (decoder.smuggling()) {
+        spdlog::warn("{}: reject: bare <LF>.<LF> or <CR>.<CR> in DATA from {}", id_, client());
+        co_return Reply{554, esc::kSyntax, "message contains a bare CR or LF next to a lone dot"};
+    }
+    if (decoder.line_too_long()) {
+        quit_ = true;
+        co_return Reply{554, esc::kContent, "message has a line longer than 1000 octets"};
+    }
+    if (too_big) co_return Reply{552, esc::kTooBig, "message size exceeds fixed limit"};
+    if (write_failed) co_return Reply{451, esc::kSystemStorage, "local error, try again later"};
+
+    Envelope env;
+    env.id = id_;
+    env.sender = mail_.sender.str();
+    env.ret = mail_.ret;
+    env.envid = mail_.envid;
+    env.smtputf8 = mail_.smtputf8;
+    env.body_8bit = mail_.body_8bit;
+    env.client = client();
+    env.auth_user = auth_user_;
+    env.received_at = std::time(nullptr);
+    env.return_path_length = return_path_length;
+    for (const AcceptedRcpt& r : rcpts_) {
+        for (const Target& t : r.targets) {
+            if (t.kind == Target::Kind::mailbox) {
+                if (std::find(env.mailboxes.begin(), env.mailboxes.end(), t.name) == env.mailboxes.end())
+                    env.mailboxes.push_back(t.name);
+            } else {
+                bool seen = false;
+                for (const QueuedRecipient& q : env.remote) seen = seen || q.address == t.name;
+                if (!seen) env.remote.push_back({t.name, r.args.notify, r.args.orcpt});
+            }
+        }
+    }
+    try {
+        co_await svc_.intake->commit(std::move(spool), env);
+    } catch (const std::exception& e) {
+        spdlog::error("{}: not accepted: {}", id_, e.what());
+        co_return Reply{451, esc::kSystemStorage, "local error, try again later"};
+    }
+    spdlog::info("{}: from=<{}>, size={}, nrcpt={}, client={}{}, local={}, queued={}", id_, env.sender, size,
+                 rcpts_.size(), client(), auth_user_.empty() ? "" : ", sasl_username=" + auth_user_,
+                 env.mailboxes.size(), env.remote.size());
+    co_return Reply{250, esc::kOk, fmt::format("ok: queued as {}", id_)};
+}
+
+awaitable<void> Session::on_data(std::string_view args) {
+    if (!args.empty()) {
+        reply(501, esc::kBadArgs, "syntax: DATA");
+        co_return;
+    }
+    Reply r = co_await receive_data();
+    if (r.code != 0) reply(r);
+    reset_transaction();
+}
+
+awaitable<void> Session::on_rset(std::string_view) {
+    reset_transaction();
+    reply(250, esc::kOk, "ok");
+    co_return;
+}
+
+awaitable<void> Session::on_noop(std::string_view) {
+    reply(250, esc::kOk, "ok");
+    co_return;
+}
+
+awaitable<void> Session::on_quit(std::string_view) {
+    reply(221, esc::kOk, fmt::format("{} closing connection", config_->hostname));
+    quit_ = true;
+    co_return;
+}
+
+awaitable<void> Session::on_vrfy(std::string_view) {
+    // RFC 5321 3.5.3: 252 when we will not say; address harvesting gets nothing.
+    reply(252, "5.0", "cannot VRFY user, but will accept message and attempt delivery");
+    co_return;
+}
+
+awaitable<void> Session::on_help(std::string_view) {
+    reply(214, esc::kOk, "see RFC 5321; mailkeep");
+    co_return;
+}
+
+awaitable<void> Session::on_unsupported(std::string_view) {
+    reply(502, esc::kInvalidCommand, "command not implemented");
+    co_return;
+}
+
+awaitable<void> Session::on_starttls(std::string_view args) {
+    if (!args.empty()) {
+        reply(501, esc::kBadArgs, "syntax: STARTTLS");
+        co_return;
+    }
+    if (conn_.tls() || !svc_.tls) {
+        reply(conn_.tls() ? 503 : 454, conn_.tls() ? esc::kBadSequence : esc::kTls,
+              conn_.tls() ? "TLS already active" : "TLS not available");
+        co_return;
+    }
+    if (conn_.buffered() > 0) {
+        // Plaintext pipelined behind STARTTLS would be read as if it came over TLS (CVE-2011-0411).
+        spdlog::warn("smtp {}: data pipelined after STARTTLS, closing", client());
+        reply(554, esc::kSecurity, "pipelined data after STARTTLS, closing");
+        quit_ = true;
+        co_return;
+    }
+    reply(220, esc::kOk, "ready to start TLS");
+    co_await flush();
+    try {
+        co_await conn_.start_tls(*svc_.tls, kTlsHandshakeTimeout);
+    } catch (const std::exception& e) {
+        spdlog::info("smtp {}: TLS handshake failed: {}", client(), e.what());
+        quit_ = true;
+        co_return;
+    }
+    // RFC 3207 4.2: forget everything learnt before TLS, including the greeting.
+    helo_.clear();
+    esmtp_ = false;
+    reset_transaction();
+    set_state(State::fresh);
+}
+
+awaitable<std::optional<std::string>> Session::auth_response(std::string_view challenge) {
+    reply(334, {}, std::string(challenge));
+    co_await flush();
+    LineResult line = co_await conn_.read_line(kMaxAuthLine, kCommandTimeout);
+    if (line.status != ReadStatus::ok) {
+        quit_ = line.status != ReadStatus::too_long;
+        co_return std::nullopt;
+    }
+    co_return std::string(line.line);
+}
+
+awaitable<void> Session::auth_failed(std::string_view login) {
+    svc_.throttle.record_failure(conn_.remote_address());
+    auto delay = svc_.throttle.delay_for(conn_.remote_address());
+    spdlog::warn("smtp {}: authentication failed for '{}'", client(), login);
+    boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, delay);
+    co_await t.async_wait(boost::asio::use_awaitable);
+    reply(535, esc::kAuthFailed, "authentication credentials invalid");
+}
+
+awaitable<void> Session::on_auth(std::string_view args) {
+    if (!auth_user_.empty()) {
+        reply(503, esc::kBadSequence, "already authenticated");
+        co_return;
+    }
+    if (!auth_offered()) {
+        reply(538, esc::kEncryptionRequired, "encryption required for requested authentication mechanism");
+        co_return;
+    }
+    std::string_view mech = args.substr(0, args.find(' '));
+    std::string_view initial = mech.size() < args.size() ? args.substr(mech.size() + 1) : std::string_view{};
+    std::string login, password;
+    auto iequals = [](std::string_view a, std::string_view b) {
+        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+                   return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y));
+               });
+    };
+    auto cancelled = [&](const std::optional<std::string>& r) {
+        if (!r) return true;
+        if (*r == "*") {
+            reply(501, esc::kSecurity, "authentication cancelled");   // RFC 4954 4
+            return true;
+        }
+        return false;
+    };
+    if (iequals(mech, "PLAIN")) {
+        std::optional<std::string> resp{std::string(initial)};
+        if (initial.empty()) resp = co_await auth_response("");
+        if (cancelled(resp)) co_return;
+        auto creds = decode_plain(*resp);
+        if (!creds || (!creds->authzid.empty() && creds->authzid != creds->authcid)) {
+            reply(501, esc::kSyntax, "malformed AUTH PLAIN response");
+            ++bad_;
+            co_return;
+        }
+        login = creds->authcid;
+        password = creds->password;
+    } else if (iequals(mech, "LOGIN")) {
+        std::optional<std::string> user{std::string(initial)};
+        if (initial.empty()) user = co_await auth_response(base64_encode("Username:"));
+        if (cancelled(user)) co_return;
+        std::optional<std::string> pass = co_await auth_response(base64_encode("Password:"));
+        if (cancelled(pass)) co_return;
+        auto u = base64_decode(*user);
+        auto p = base64_decode(*pass);
+        if (!u || !p) {
+            reply(501, esc::kSyntax, "malformed AUTH LOGIN response");
+            ++bad_;
+            co_return;
+        }
+        login = *u;
+        password = *p;
+    } else {
+        reply(504, esc::kBadArgs, "unrecognized authentication mechanism");
+        co_return;
+    }
+    const UserConfig* user = authenticate(*config_, login, password);
+    if (!user) {
+        co_await auth_failed(login);
+        co_return;
+    }
+    svc_.throttle.record_success(conn_.remote_address());
+    auth_user_ = user->name;
+    spdlog::info("smtp {}: authenticated as {}", client(), auth_user_);
+    reply(235, esc::kAuthSucceeded, "authentication successful");
+}
+
+}  // namespace
+
+awaitable<void> smtp_session(Connection& conn, Services& services, SmtpRole role) {
+    Session s(conn, services, role);
+    co_await s.run();
+}
+
+}  // namespace mk

@@ -1,0 +1,21 @@
+// smtp/server_session.hpp — the SMTP server session for the MX, submission and submissions roles;
+// talks to untrusted peers; writes mail only through the intake.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "net/connection.hpp"
+#include "server/services.hpp"
+
+namespace mk {
+
+enum class SmtpRole {
+    mx,            // port 25 style: local domains from anyone, relay for trusted networks or AUTH
+    submission,    // RFC 6409: AUTH required, STARTTLS offered
+    submissions,   // RFC 8314: implicit TLS, AUTH required
+};
+
+// smtp_session - serve one connection until QUIT, a timeout, too many errors or close.
+boost::asio::awaitable<void> smtp_session(Connection& conn, Services& services, SmtpRole role);
+
+}  // namespace mk

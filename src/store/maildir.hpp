@@ -1,0 +1,45 @@
+// store/maildir.hpp — one user's Maildir (tmp/new/cur), as Dovecot and mutt read it. Files are
+// stored with CRLF line ends, so the size on disk is the size a POP3 client is told.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mk {
+
+class Maildir {
+public:
+    explicit Maildir(std::filesystem::path root) : root_(std::move(root)) {}
+
+    const std::filesystem::path& root() const { return root_; }
+    std::filesystem::path new_dir() const { return root_ / "new"; }
+
+    // ensure - create root, tmp, new and cur if missing, making each creation durable.
+    void ensure() const;
+
+    struct Message {
+        std::string uid;                   // the unique part of the name: stable across new -> cur
+        std::filesystem::path path;
+        std::uint64_t size = 0;
+        long long mtime = 0;               // delivery order
+    };
+    // list - every message in new/ and cur/, oldest first.
+    std::vector<Message> list() const;
+    // remove - unlink a message; a message already gone is not an error (another reader took it).
+    void remove(const Message& m) const;
+
+    // unique_name - "<sec>.M<usec>P<pid>Q<seq>.<host>,S=<size>" (Maildir++), unique in this process.
+    static std::string unique_name(std::uint64_t size);
+    // uid_of - the part of a file name before the first ',' or ':'.
+    static std::string uid_of(std::string_view filename);
+
+private:
+    std::filesystem::path root_;
+};
+
+// The maildir of a user under the data directory: data_dir/mail/<user>.
+std::filesystem::path maildir_path(const std::filesystem::path& data_dir, std::string_view user);
+
+}  // namespace mk

@@ -1,0 +1,134 @@
+# tests/blackbox/dovecot.py — a private Dovecot 2.3 on 127.0.0.1 high ports, reading a given Maildir
+# root, for proving that mailkeep's Maildir is what a real IMAP server reads. Started with
+# `dovecot -c FILE` (it daemonizes) and stopped with `doveadm -c FILE stop`.
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+
+from harness import free_ports, port_accepts, wait_until
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
+
+CONFIG = """\
+# written by tests/blackbox/dovecot.py
+base_dir = {root}/run
+state_dir = {root}/state
+instance_name = mailkeep-test-{imap_port}
+log_path = {root}/dovecot.log
+info_log_path = {root}/dovecot.log
+protocols = imap pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{mail_root}/%u
+first_valid_uid = 0
+first_valid_gid = 0
+mail_privileged_group =
+default_login_user = dovenull
+default_internal_user = dovecot
+mail_fsync = always
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {root}/passwd
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  chroot =
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {pop3_port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+"""
+
+
+def make_traversable(path, top=None):
+    """make_traversable - add o+x (search, not read) to path and its ancestors below top (the
+    system temp dir): pytest makes its temp dirs 0700, and Dovecot's auth (uid dovecot) and mail
+    (the mail user's uid) processes must reach the passwd-file and the Maildir."""
+    top = Path(top or tempfile.gettempdir()).resolve()
+    p = Path(path).resolve()
+    while p != top and top in p.parents:
+        mode = p.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            os.chmod(p, stat.S_IMODE(mode) | stat.S_IXOTH)
+        p = p.parent
+
+
+class Dovecot:
+    """Dovecot - one private instance; users is {name: password}; mail is at mail_root/<name>."""
+
+    def __init__(self, root, mail_root, users, uid=None, gid=None):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "run").mkdir(exist_ok=True)
+        (self.root / "state").mkdir(exist_ok=True)
+        self.imap_port, self.pop3_port = free_ports(2)
+        self.config = self.root / "dovecot.conf"
+        self.log = self.root / "dovecot.log"
+        st = os.stat(mail_root)
+        uid = st.st_uid if uid is None else uid
+        gid = st.st_gid if gid is None else gid
+        # name:password:uid:gid:(gecos):home
+        (self.root / "passwd").write_text("".join(
+            f"{n}:{{PLAIN}}{pw}:{uid}:{gid}::{mail_root}/{n}\n" for n, pw in users.items()))
+        if os.geteuid() == 0:
+            make_traversable(self.root)
+            make_traversable(mail_root)
+        self.config.write_text(CONFIG.format(root=self.root, mail_root=mail_root,
+                                             imap_port=self.imap_port, pop3_port=self.pop3_port))
+        self.started = False
+
+    def start(self, deadline=10):
+        # it daemonizes and its children keep stdout/stderr: send them to a file, not a pipe
+        with open(self.root / "dovecot.out", "wb") as out:
+            r = subprocess.run([DOVECOT, "-c", str(self.config)], stdin=subprocess.DEVNULL,
+                               stdout=out, stderr=out, timeout=30)
+        assert r.returncode == 0, \
+            f"dovecot did not start: {(self.root / 'dovecot.out').read_text()}\n{self.log_text()}"
+        self.started = True
+        wait_until(lambda: port_accepts(self.imap_port) and port_accepts(self.pop3_port), deadline,
+                   f"dovecot on {self.imap_port}/{self.pop3_port}")
+        return self
+
+    def stop(self):
+        if not self.started:
+            return
+        subprocess.run([DOVEADM, "-c", str(self.config), "stop"], capture_output=True, timeout=30)
+        pidfile = self.root / "run" / "master.pid"
+        wait_until(lambda: not pidfile.exists(), 10, "dovecot to stop")
+        self.started = False
+
+    def log_text(self):
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def errors(self):
+        return [l for l in self.log_text().splitlines() if " Error: " in l or " Panic: " in l
+                or " Fatal: " in l]

@@ -1,0 +1,117 @@
+// tests/unit/test_intake.cpp — the durable write: mailboxes share one file, the queue gets message
+// and envelope, nothing is left in the spool, failures leave nothing visible, recovery cleans up.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+
+#include "store/intake.hpp"
+#include "store/maildir.hpp"
+#include "store/queue.hpp"
+
+namespace mk {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        char tmpl[] = "/tmp/mk-intake-XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { fs::remove_all(path); }
+};
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+Envelope envelope(const std::string& id, std::vector<std::string> mailboxes, std::vector<QueuedRecipient> remote) {
+    Envelope e;
+    e.id = id;
+    e.sender = "anna@home.arpa";
+    e.mailboxes = std::move(mailboxes);
+    e.remote = std::move(remote);
+    e.received_at = 1700000000;
+    return e;
+}
+
+TEST(Intake, LocalRecipientsShareOneFileAndQueueGetsEnvelope) {
+    TempDir t;
+    Intake intake(t.path);
+    auto f = intake.create("ID1");
+    f->write("Return-Path: <anna@home.arpa>\r\nSubject: hi\r\n\r\nbody\r\n");
+    Envelope e = envelope("ID1", {"anna", "ben"}, {{"x@other.example", 2, "rfc822;x@other.example"}});
+    e.return_path_length = 31;
+    intake.commit_sync(std::move(f), e);
+
+    auto anna = Maildir(maildir_path(t.path, "anna")).list();
+    auto ben = Maildir(maildir_path(t.path, "ben")).list();
+    ASSERT_EQ(anna.size(), 1u);
+    ASSERT_EQ(ben.size(), 1u);
+    struct stat a {}, b {};
+    ASSERT_EQ(::stat(anna[0].path.c_str(), &a), 0);
+    ASSERT_EQ(::stat(ben[0].path.c_str(), &b), 0);
+    EXPECT_EQ(a.st_ino, b.st_ino);          // one write, hard-linked
+    EXPECT_EQ(a.st_mode & 0777, 0600u);
+    EXPECT_EQ(slurp(anna[0].path), "Return-Path: <anna@home.arpa>\r\nSubject: hi\r\n\r\nbody\r\n");
+    EXPECT_EQ(anna[0].size, slurp(anna[0].path).size());
+
+    QueueListing q = list_queue(t.path);
+    ASSERT_EQ(q.entries.size(), 1u);
+    EXPECT_EQ(q.entries[0].envelope, e);
+    EXPECT_TRUE(fs::is_empty(t.path / "spool"));
+}
+
+TEST(Intake, FailedCommitLeavesNothingVisible) {
+    TempDir t;
+    Intake intake(t.path);
+    // A file where the user's Maildir should be: the mailbox cannot be created.
+    fs::create_directories(t.path / "mail");
+    std::ofstream(t.path / "mail" / "ben") << "not a directory";
+    auto f = intake.create("ID2");
+    f->write("Subject: x\r\n\r\n");
+    EXPECT_THROW(intake.commit_sync(std::move(f), envelope("ID2", {"anna", "ben"}, {})), std::exception);
+    EXPECT_TRUE(Maildir(maildir_path(t.path, "anna")).list().empty());
+    EXPECT_TRUE(fs::is_empty(t.path / "spool"));
+}
+
+TEST(Intake, AbandonedSpoolFileIsRemoved) {
+    TempDir t;
+    Intake intake(t.path);
+    {
+        auto f = intake.create("ID3");
+        f->write("partial");
+    }
+    EXPECT_TRUE(fs::is_empty(t.path / "spool"));
+}
+
+TEST(Intake, RecoverRemovesLeftoversAndUnreadyQueueFiles) {
+    TempDir t;
+    {
+        Intake intake(t.path);
+    }
+    std::ofstream(t.path / "spool" / "OLD") << "crashed mid-DATA";
+    std::ofstream(t.path / "queue" / "HALF.eml") << "no envelope yet";
+    Intake intake(t.path);
+    intake.recover();
+    EXPECT_TRUE(fs::is_empty(t.path / "spool"));
+    EXPECT_FALSE(fs::exists(t.path / "queue" / "HALF.eml"));
+}
+
+TEST(Maildir, UidIsTheStablePartOfTheName) {
+    EXPECT_EQ(Maildir::uid_of("1700000000.M1P2Q3.host,S=10:2,S"), "1700000000.M1P2Q3.host");
+    EXPECT_EQ(Maildir::uid_of("1700000000.M1P2Q3.host:2,"), "1700000000.M1P2Q3.host");
+    std::string name = Maildir::unique_name(1234);
+    EXPECT_LE(Maildir::uid_of(name).size(), 70u);   // RFC 1939 7: a UIDL is 1 to 70 characters
+    EXPECT_NE(name, Maildir::unique_name(1234));
+    EXPECT_TRUE(name.ends_with(",S=1234"));
+}
+
+}  // namespace
+}  // namespace mk

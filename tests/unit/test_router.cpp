@@ -1,0 +1,74 @@
+// tests/unit/test_router.cpp — recipient resolution and relay permission over a config built in code.
+#include <gtest/gtest.h>
+
+#include "route/router.hpp"
+
+namespace mk {
+namespace {
+
+Config household() {
+    Config c;
+    c.local_domains = {"home.arpa"};
+    c.postmaster = "anna@home.arpa";
+    c.users = {
+        {"anna", "", {"anna@home.arpa", "mum@home.arpa"}, {}, true},
+        {"ben", "", {"ben@home.arpa"}, {"ben@provider.example"}, true},
+        {"carl", "", {"carl@home.arpa"}, {"carl@provider.example", "anna"}, false},
+    };
+    c.aliases = {
+        {"family@home.arpa", {"anna", "ben"}},
+        {"kids@home.arpa", {"ben@home.arpa", "family@home.arpa"}},
+        {"loop1@home.arpa", {"loop2@home.arpa"}},
+        {"loop2@home.arpa", {"loop1@home.arpa"}},
+    };
+    return c;
+}
+
+Target mb(const char* u) { return {Target::Kind::mailbox, u}; }
+Target q(const char* a) { return {Target::Kind::queue, a}; }
+
+struct Case {
+    const char* rcpt;
+    bool relay_allowed;
+    int code;
+    std::vector<Target> targets;
+};
+
+TEST(Router, Table) {
+    Config c = household();
+    const Case cases[] = {
+        {"anna@home.arpa", false, 250, {mb("anna")}},
+        {"ANNA@Home.Arpa", false, 250, {mb("anna")}},
+        {"mum@home.arpa", false, 250, {mb("anna")}},
+        {"ben@home.arpa", false, 250, {mb("ben"), q("ben@provider.example")}},
+        {"carl@home.arpa", false, 250, {q("carl@provider.example"), mb("anna")}},
+        {"family@home.arpa", false, 250, {mb("anna"), mb("ben"), q("ben@provider.example")}},
+        {"kids@home.arpa", false, 250, {mb("ben"), q("ben@provider.example"), mb("anna")}},
+        {"postmaster@home.arpa", false, 250, {mb("anna")}},
+        {"nobody@home.arpa", false, 550, {}},
+        {"someone@other.example", false, 554, {}},
+        {"someone@other.example", true, 250, {q("someone@other.example")}},
+        {"loop1@home.arpa", false, 554, {}},
+        // Relay tricks stay local: they name a local domain, so they are local (and unknown) users.
+        {"user%other.example@home.arpa", false, 550, {}},
+        {"\"user@other.example\"@home.arpa", false, 550, {}},
+    };
+    for (const Case& k : cases) {
+        SCOPED_TRACE(k.rcpt);
+        auto a = parse_mailbox(k.rcpt);
+        ASSERT_TRUE(a);
+        RouteResult r = route_recipient(c, *a, k.relay_allowed);
+        EXPECT_EQ(r.code, k.code);
+        EXPECT_EQ(r.targets, k.targets);
+    }
+}
+
+TEST(Router, CatchAllTakesUnknownLocalOnly) {
+    Config c = household();
+    c.catch_all = "anna";
+    EXPECT_EQ(route_recipient(c, *parse_mailbox("nobody@home.arpa"), false).targets, std::vector<Target>{mb("anna")});
+    EXPECT_EQ(route_recipient(c, *parse_mailbox("x@other.example"), false).code, 554);
+}
+
+}  // namespace
+}  // namespace mk
