@@ -43,6 +43,7 @@ constexpr std::array<VerbSpec, 14> kVerbs{{
 // ascii_upper - one byte uppercased in ASCII only (no locale: the input is untrusted bytes).
 char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
 
+// is_ascii_alpha - A-Z or a-z, nothing locale-dependent.
 bool is_ascii_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 // is_control - a byte that has no business inside a command line (C0 controls and DEL). Octets
@@ -63,6 +64,7 @@ const VerbSpec* find_verb(std::string_view keyword) {
     return nullptr;
 }
 
+// fail - a result carrying only an error.
 ParseResult fail(ParseError e) {
     ParseResult r;
     r.error = e;

@@ -7,9 +7,9 @@
 
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <optional>
 #include <string>
@@ -47,8 +47,8 @@ constexpr std::chrono::seconds kWriteTimeout{60};
 constexpr std::chrono::seconds kTlsHandshakeTimeout{60};
 // Last words to a client we are dropping (timeout, lifetime): not worth waiting longer for.
 constexpr std::chrono::seconds kGoodbyeTimeout{5};
-// A session holds the maildrop lock; past this it is ended between commands (never inside a RETR), so
-// a client that NOOPs forever cannot keep the maildrop from everyone else. Nothing is deleted then.
+// A session holds the maildrop lock; past this it is ended at its next command (never inside a RETR),
+// so a client that NOOPs forever cannot keep the maildrop from everyone else. Nothing is deleted then.
 constexpr std::chrono::hours kMaxSessionLifetime{2};
 // Errors answered before the session is closed (Dovecot's bad-command cap; every -ERR counts).
 constexpr unsigned kMaxBadCommands = 10;
@@ -57,8 +57,10 @@ constexpr std::size_t kRetrChunk = 64 * 1024;
 
 enum class State { authorization, transaction, update };   // RFC 1939 3
 
+// in - the bit of a state in CommandRow::states.
 constexpr unsigned in(State s) { return 1u << static_cast<unsigned>(s); }
 
+// state_name - RFC 1939's name of a state, for logs.
 std::string_view state_name(State s) {
     switch (s) {
     case State::authorization: return "AUTHORIZATION";
@@ -163,6 +165,7 @@ public:
     awaitable<void> run();
     // log_end - the one closing log line: logout with counts after a login, disconnect before.
     void log_end() const;
+    // set_end_reason - why the session ended, for log_end (the caller knows when run() threw).
     void set_end_reason(std::string reason) { end_reason_ = std::move(reason); }
 
 private:
@@ -183,12 +186,15 @@ private:
     awaitable<Next> cmd_stls(const Command& c);
 
     static const std::array<CommandRow, 14> kCommands;
+    // find_row - the command table row of a verb.
     static const CommandRow* find_row(Verb v);
 
     // secure - whether a password may cross this connection: TLS, or a peer on this very machine.
     bool secure() const { return conn_.tls() || is_loopback(conn_.remote_address()); }
+    // set_state - the one place the state changes, logged old -> new.
     void set_state(State s);
 
+    // send - bytes to the client within kWriteTimeout, or throw (the session then ends, deleting nothing).
     awaitable<void> send(std::string_view bytes) { co_await conn_.write(bytes, kWriteTimeout); }
     // respond - send one status line; every -ERR counts toward kMaxBadCommands.
     awaitable<Next> respond(Reply r);
@@ -210,9 +216,15 @@ private:
     // moved it (new/ -> cur/) since the snapshot. -1 with errno set when it is gone.
     int open_message(std::size_t index);
     // stream_message - "+OK" then the file through TopFilter (TOP) and DotStuffer, 64 KiB at a time;
-    // counts a completed RETR in retrieved_.
+    // counts a whole message sent in retrieved_.
     awaitable<Next> stream_message(std::size_t index, std::optional<std::uint64_t> top_lines);
-    // drop_summary - "N messages (M octets)" of the messages not marked deleted.
+    struct Totals {
+        std::size_t count = 0;
+        std::uint64_t octets = 0;
+    };
+    // live - count and octets of the messages not marked deleted (RFC 1939 5: those are what STAT counts).
+    Totals live() const;
+    // drop_summary - "N messages (M octets)" of the live messages.
     std::string drop_summary() const;
 
     Connection& conn_;
@@ -237,7 +249,7 @@ private:
 };
 
 const std::array<CommandRow, 14> Session::kCommands{{
-    // verb         handler             legal in                                          before TLS
+    // verb, handler, states it is legal in, allowed on plaintext from a non-loopback peer
     {Verb::user, &Session::cmd_user, in(State::authorization), false},
     {Verb::pass, &Session::cmd_pass, in(State::authorization), false},
     {Verb::auth, &Session::cmd_auth, in(State::authorization), false},
@@ -254,12 +266,14 @@ const std::array<CommandRow, 14> Session::kCommands{{
     {Verb::uidl, &Session::cmd_uidl, in(State::transaction), true},
 }};
 
+// find_row - the command table row of a verb.
 const CommandRow* Session::find_row(Verb v) {
     for (const auto& row : kCommands)
         if (row.verb == v) return &row;
     return nullptr;
 }
 
+// set_state - the one place the state changes, logged old -> new.
 void Session::set_state(State s) {
     spdlog::debug("pop3 ip={} state {} -> {}", peer_, state_name(state_), state_name(s));
     state_ = s;
@@ -354,12 +368,14 @@ void Session::log_end() const {
 
 // ---- AUTHORIZATION -------------------------------------------------------------------------------
 
+// cmd_user - USER name (RFC 1939 7): remembered for PASS.
 awaitable<Next> Session::cmd_user(const Command& c) {
     // Always +OK: whether the name exists is told only together with a right password.
     pending_user_ = c.args[0];
     co_return co_await respond(Reply::success("send PASS"));
 }
 
+// cmd_pass - PASS string (RFC 1939 7): log in as the USER just given.
 awaitable<Next> Session::cmd_pass(const Command& c) {
     if (pending_user_.empty()) co_return co_await respond(Reply::failure("USER first"));
     // RFC 1939 7: after PASS, right or wrong, a new attempt starts again with USER.
@@ -367,6 +383,7 @@ awaitable<Next> Session::cmd_pass(const Command& c) {
     co_return co_await login(user, c.args[0], {}, "USER");
 }
 
+// cmd_auth - AUTH PLAIN [initial-response] (RFC 5034 4, RFC 4616).
 awaitable<Next> Session::cmd_auth(const Command& c) {
     pending_user_.clear();
     if (!iequals(c.args[0], "PLAIN"))   // RFC 5034 4: an unsupported mechanism is refused
@@ -401,6 +418,7 @@ awaitable<Next> Session::cmd_auth(const Command& c) {
     co_return co_await login(creds->authcid, creds->password, creds->authzid, "PLAIN");
 }
 
+// login - credentials to a user (throttled on failure), then the maildrop lock and snapshot.
 awaitable<Next> Session::login(const std::string& login, const std::string& password, std::string_view authzid,
                                std::string_view method) {
     const asio::ip::address& addr = conn_.remote_address();
@@ -434,8 +452,8 @@ awaitable<Next> Session::login(const std::string& login, const std::string& pass
 
     bool listed = false;
     try {
+        // Read only: a user who never received mail has no maildir yet, which list() reports as empty.
         Maildir md(maildir_path(config_->data_dir, lock_->user()));
-        md.ensure();   // a user who never received mail has an empty maildrop, not an error
         messages_ = md.list();
         maildir_.emplace(std::move(md));
         listed = true;
@@ -451,13 +469,12 @@ awaitable<Next> Session::login(const std::string& login, const std::string& pass
     deleted_.assign(messages_.size(), false);
     set_state(State::transaction);
 
-    std::uint64_t octets = 0;
-    for (const auto& m : messages_) octets += m.size;
     spdlog::info("pop3 login user={} ip={} method={} tls={} messages={} octets={}", lock_->user(), peer_, method,
-                 conn_.tls(), messages_.size(), octets);
+                 conn_.tls(), messages_.size(), live().octets);
     co_return co_await respond(Reply::success("maildrop has " + drop_summary()));
 }
 
+// cmd_stls - STLS (RFC 2595 4): upgrade to TLS, then AUTHORIZATION afresh.
 awaitable<Next> Session::cmd_stls(const Command&) {
     // Check.
     if (conn_.tls()) co_return co_await respond(Reply::failure("already using TLS"));   // RFC 2595 4
@@ -482,6 +499,7 @@ awaitable<Next> Session::cmd_stls(const Command&) {
     co_return Next::proceed;
 }
 
+// cmd_capa - CAPA (RFC 2449 5): what this session offers right now.
 awaitable<Next> Session::cmd_capa(const Command&) {
     // RFC 2449 5; RFC 2595 4 (STLS); RFC 5034 (SASL); RFC 3206 (AUTH-RESP-CODE). USER and SASL are
     // announced only where they would be accepted, so a client does not send a password in vain.
@@ -496,6 +514,7 @@ awaitable<Next> Session::cmd_capa(const Command&) {
     co_return Next::proceed;
 }
 
+// cmd_quit - QUIT: sign off, through UPDATE when logged in (RFC 1939 4, 6).
 awaitable<Next> Session::cmd_quit(const Command&) {
     if (state_ == State::transaction) co_return co_await update();
     // RFC 1939 4: QUIT in AUTHORIZATION ends the session without UPDATE.
@@ -506,6 +525,7 @@ awaitable<Next> Session::cmd_quit(const Command&) {
 
 // ---- TRANSACTION ---------------------------------------------------------------------------------
 
+// lookup - message number n to its snapshot index, or the reply refusing it.
 Session::Lookup Session::lookup(std::uint64_t n) const {
     Lookup l;
     if (n == 0 || n > messages_.size()) {
@@ -517,29 +537,28 @@ Session::Lookup Session::lookup(std::uint64_t n) const {
     return l;
 }
 
+Session::Totals Session::live() const {
+    Totals t;
+    for (std::size_t i = 0; i < messages_.size(); ++i) {
+        if (deleted_[i]) continue;
+        ++t.count;
+        t.octets += messages_[i].size;
+    }
+    return t;
+}
+
 std::string Session::drop_summary() const {
-    std::size_t count = 0;
-    std::uint64_t octets = 0;
-    for (std::size_t i = 0; i < messages_.size(); ++i) {
-        if (deleted_[i]) continue;
-        ++count;
-        octets += messages_[i].size;
-    }
-    return fmt::format("{} messages ({} octets)", count, octets);
+    Totals t = live();
+    return fmt::format("{} messages ({} octets)", t.count, t.octets);
 }
 
+// cmd_stat - STAT (RFC 1939 5): count and octets of the live messages.
 awaitable<Next> Session::cmd_stat(const Command&) {
-    // RFC 1939 5: "+OK nn mm", deleted messages not counted.
-    std::size_t count = 0;
-    std::uint64_t octets = 0;
-    for (std::size_t i = 0; i < messages_.size(); ++i) {
-        if (deleted_[i]) continue;
-        ++count;
-        octets += messages_[i].size;
-    }
-    co_return co_await respond(Reply::success(fmt::format("{} {}", count, octets)));
+    Totals t = live();   // RFC 1939 5: "+OK nn mm"
+    co_return co_await respond(Reply::success(fmt::format("{} {}", t.count, t.octets)));
 }
 
+// cmd_list - LIST [msg] (RFC 1939 5): scan listings.
 awaitable<Next> Session::cmd_list(const Command& c) {
     if (c.msg) {
         Lookup l = lookup(*c.msg);
@@ -560,6 +579,7 @@ awaitable<Next> Session::cmd_list(const Command& c) {
     co_return Next::proceed;
 }
 
+// cmd_uidl - UIDL [msg] (RFC 1939 7): unique-id listings.
 awaitable<Next> Session::cmd_uidl(const Command& c) {
     if (c.msg) {
         Lookup l = lookup(*c.msg);
@@ -640,22 +660,27 @@ awaitable<Next> Session::stream_message(std::size_t index, std::optional<std::ui
     }
     stuffer.finish(out);
     co_await send(out);
-    if (!top_lines) ++retrieved_;   // a whole message went out (TOP is only a peek)
+    // Counted when the whole message went out: RETR, or a TOP asking for more lines than the body has
+    // (fetchmail's "TOP n 99999999", which downloads without marking anything seen).
+    if (!top || !top->done()) ++retrieved_;
     co_return Next::proceed;
 }
 
+// cmd_retr - RETR msg (RFC 1939 5): the whole message.
 awaitable<Next> Session::cmd_retr(const Command& c) {
     Lookup l = lookup(*c.msg);
     if (l.refusal) co_return co_await respond(*l.refusal);
     co_return co_await stream_message(l.index, std::nullopt);
 }
 
+// cmd_top - TOP msg n (RFC 1939 7): the header and the first n body lines.
 awaitable<Next> Session::cmd_top(const Command& c) {
     Lookup l = lookup(*c.msg);
     if (l.refusal) co_return co_await respond(*l.refusal);
     co_return co_await stream_message(l.index, c.lines);
 }
 
+// cmd_dele - DELE msg (RFC 1939 5): mark for removal at QUIT.
 awaitable<Next> Session::cmd_dele(const Command& c) {
     Lookup l = lookup(*c.msg);
     if (l.refusal) co_return co_await respond(*l.refusal);
@@ -664,8 +689,10 @@ awaitable<Next> Session::cmd_dele(const Command& c) {
     co_return co_await respond(Reply::success(fmt::format("message {} deleted", *c.msg)));
 }
 
+// cmd_noop - NOOP (RFC 1939 5).
 awaitable<Next> Session::cmd_noop(const Command&) { co_return co_await respond(Reply::success("")); }
 
+// cmd_rset - RSET (RFC 1939 5): unmark every message.
 awaitable<Next> Session::cmd_rset(const Command&) {
     deleted_.assign(messages_.size(), false);
     co_return co_await respond(Reply::success("maildrop has " + drop_summary()));

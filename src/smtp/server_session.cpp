@@ -361,8 +361,9 @@ awaitable<Reply> Session::receive_data() {
             if (conn_.timed_out()) co_return Reply{421, esc::kTimeout, "timeout during DATA, closing"};
             co_return Reply{0, {}, {}};   // the client went away: nothing was acknowledged, nothing kept
         }
+        std::size_t before = body.size();
         conn_.consume(decoder.feed(in, body));
-        size += body.size();
+        size += body.size() - before;
         if (size > limit) too_big = true;
         if (too_big || write_failed) {
             body.clear();   // keep reading to the end, keep nothing (RFC 5321 4.5.3.1.7)

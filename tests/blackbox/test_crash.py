@@ -89,9 +89,11 @@ class Flood:
 def crash_run(mk, seed, n_messages):
     rng = random.Random(seed)
     flood = Flood(mk, kill_after=rng.randint(10, int(n_messages * 0.75)), kill_delay=rng.uniform(0, 0.03))
-    flood.run([(n, 0) for n in range(n_messages)])
+    first = flood.run([(n, 0) for n in range(n_messages)])
     assert not mk.running(), "the daemon was not killed"
     acked_before_kill = set(flood.acked)
+    print(f"killed after {flood.kill_after}+ acks: {len(acked_before_kill)} acknowledged, "
+          f"{first.count(False)} sends failed")
     mk.start()                                   # same config, same data dir
     flood.kill_after = None
     rest = [(n, 1) for n in range(n_messages) if (n, 0) not in acked_before_kill]
@@ -106,7 +108,6 @@ def test_sigkill_during_concurrent_intake(mailkeep_factory):
     mk = mailkeep_factory(name="crash", limits={"max_connections_per_ip": 64, "max_message_size": "4M"})
     flood, acked_before_kill, failed = crash_run(mk, seed, N)
     assert not failed, f"after the restart {len(failed)} sends failed: {failed[:10]}"
-    print(f"{len(acked_before_kill)} acknowledged before the kill, {N - len(acked_before_kill)} sent after")
 
     seen, problems = {}, []
     for f in mk.maildir_files("anna"):

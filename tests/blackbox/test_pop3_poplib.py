@@ -285,3 +285,21 @@ def test_dot_stuffing_round_trip(mailkeep):
     p = pop(mailkeep)
     assert retr_bytes(p, 1) == stored
     p.quit()
+
+
+def test_stls_discards_pipelined_plaintext(anna_box):
+    # Commands sent in the same packet as STLS must not run inside TLS (RFC 2595 4, CVE-2011-0411).
+    with Pop3(anna_box.ports["pop3"]) as w:
+        w.status()
+        w.send("STLS\r\nUSER anna\r\n")
+        r = w.status()
+        if not r.startswith(b"+OK"):
+            assert r.startswith(b"-ERR"), r       # refusing STLS with input buffered is fine
+            return
+        w.buf = b""
+        try:
+            w.starttls()
+        except OSError:
+            return                                # the injected bytes broke the handshake
+        r = w.cmd("PASS " + anna_box.password("anna"))
+        assert r.startswith(b"-ERR"), f"PASS after an injected USER succeeded inside TLS: {r}"

@@ -263,35 +263,70 @@ def test_starttls_discards_pipelined_plaintext(mailkeep):
         assert r.code == 250, f"first reply inside TLS is {r}: the injected command was executed"
 
 
-def test_dsn_parameters_stored_in_envelope(mailkeep):
-    msg = make_message("dsn", to="bob@remote.example")
-    with connect(mailkeep, "smtp") as s:
-        assert s.has_extn("dsn")
-        code, resp = s.mail(SENDER, ["RET=HDRS", "ENVID=QQ314159"])
-        assert code == 250, resp
-        code, resp = s.rcpt("bob@remote.example", ["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;bob@remote.example"])
-        assert code == 250, resp
-        assert s.data(msg)[0] == 250
-    envs = mailkeep.queue_files(".env")
-    assert len(envs) == 1, envs
-    env = json.loads(envs[0].read_text())
-    strings = []
+def flatten(v, out):
+    """flatten - every key and scalar value of a JSON document as strings."""
+    if isinstance(v, dict):
+        for k, x in v.items():
+            out.append(str(k))
+            flatten(x, out)
+    elif isinstance(v, list):
+        for x in v:
+            flatten(x, out)
+    elif v is not None:
+        out.append(str(v))
+    return out
+
+
+def recipient_record(env, address):
+    """recipient_record - the innermost JSON object that holds this recipient address."""
+    found = []
 
     def walk(v):
         if isinstance(v, dict):
-            for k, x in v.items():
-                strings.append(str(k))
+            if any(isinstance(x, str) and x.lower() == address for x in v.values()):
+                found.append(v)
+            for x in v.values():
                 walk(x)
         elif isinstance(v, list):
             for x in v:
                 walk(x)
-        elif v is not None:
-            strings.append(str(v))
-
     walk(env)
-    blob = "\n".join(strings).upper()
-    for want in ("QQ314159", "HDRS", "SUCCESS", "FAILURE", "RFC822", "BOB@REMOTE.EXAMPLE"):
+    assert found, f"{address} not in the envelope {env}"
+    return found[0]
+
+
+def queue_dsn(mk, mail_options, rcpt_options):
+    before = set(mk.queue_files(".env"))
+    with connect(mk, "smtp") as s:
+        assert s.has_extn("dsn")
+        code, resp = s.mail(SENDER, mail_options)
+        assert code == 250, resp
+        code, resp = s.rcpt("bob@remote.example", rcpt_options)
+        assert code == 250, resp
+        assert s.data(make_message("dsn", to="bob@remote.example"))[0] == 250
+    new = set(mk.queue_files(".env")) - before
+    assert len(new) == 1, new
+    return json.loads(new.pop().read_text())
+
+
+def test_dsn_parameters_stored_in_envelope(mailkeep):
+    env = queue_dsn(mailkeep, ["RET=HDRS", "ENVID=QQ314159"],
+                    ["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;bob@remote.example"])
+    blob = "\n".join(flatten(env, [])).upper()
+    for want in ("QQ314159", "HDRS", "RFC822", "BOB@REMOTE.EXAMPLE"):
         assert want in blob, f"{want} not in the envelope JSON: {env}"
+
+
+def test_dsn_notify_stored_per_recipient(mailkeep):
+    # The encoding of NOTIFY is the implementation's; each distinct NOTIFY must be stored distinctly.
+    stored = {}
+    for notify in ("SUCCESS,FAILURE", "NEVER", "DELAY", "SUCCESS", None):
+        env = queue_dsn(mailkeep, [], [f"NOTIFY={notify}"] if notify else [])
+        rec = recipient_record(env, "bob@remote.example")
+        keys = [k for k in rec if "notify" in k.lower()]
+        stored[notify] = json.dumps({k: rec[k] for k in keys}, sort_keys=True) if keys else json.dumps(rec)
+    values = list(stored.values())
+    assert len(set(values)) == len(values), f"NOTIFY values not kept apart: {stored}"
 
 
 def test_8bitmime_body_stored_exactly(mailkeep):
