@@ -28,6 +28,7 @@
 #include "core/password.hpp"
 #include "net/sasl.hpp"
 #include "pop3/command.hpp"
+#include "store/durable.hpp"
 #include "store/maildir.hpp"
 
 namespace mk {
@@ -140,20 +141,6 @@ private:
     std::string user_;
 };
 
-// FileHandle - a read-only descriptor of one message file, closed on every path.
-class FileHandle {
-public:
-    explicit FileHandle(int fd) : fd_(fd) {}
-    ~FileHandle() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    FileHandle(const FileHandle&) = delete;
-    FileHandle& operator=(const FileHandle&) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
 
 class Session {
 public:
@@ -212,9 +199,6 @@ private:
     };
     // lookup - message number n (1-based, RFC 1939 3) to an index into the snapshot, or why not.
     Lookup lookup(std::uint64_t n) const;
-    // open_message - the message file for reading; re-finds it by uid if another Maildir reader
-    // moved it (new/ -> cur/) since the snapshot. -1 with errno set when it is gone.
-    int open_message(std::size_t index);
     // stream_message - "+OK" then the file through TopFilter (TOP) and DotStuffer, 64 KiB at a time;
     // counts a whole message sent in retrieved_.
     awaitable<Next> stream_message(std::size_t index, std::optional<std::uint64_t> top_lines);
@@ -601,28 +585,10 @@ awaitable<Next> Session::cmd_uidl(const Command& c) {
     co_return Next::proceed;
 }
 
-int Session::open_message(std::size_t index) {
-    int fd = ::open(messages_[index].path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd >= 0 || errno != ENOENT) return fd;
-    // Another Maildir reader may have moved it from new/ to cur/ (or added flags to its name); the uid
-    // stays, so look it up once more before calling it gone.
-    try {
-        for (const auto& m : maildir_->list()) {
-            if (m.uid != messages_[index].uid) continue;
-            messages_[index].path = m.path;
-            return ::open(m.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        }
-    } catch (const std::exception& e) {
-        spdlog::warn("pop3 user={} cannot relist maildrop: {}", lock_->user(), e.what());
-    }
-    errno = ENOENT;
-    return -1;
-}
-
 awaitable<Next> Session::stream_message(std::size_t index, std::optional<std::uint64_t> top_lines) {
     // Check: the file must open before "+OK" goes out; after it, only closing can signal a failure.
-    FileHandle file(open_message(index));
-    if (file.get() < 0) {
+    Fd file = maildir_->open(messages_[index]);
+    if (!file) {
         int err = errno;
         spdlog::warn("pop3 user={} ip={} message {} ({}) unreadable: {}", lock_->user(), peer_, index + 1,
                      messages_[index].uid, std::strerror(err));

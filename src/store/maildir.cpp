@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cerrno>
 #include <chrono>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -79,6 +80,18 @@ std::vector<Maildir::Message> Maildir::list() const {
     };
     std::sort(out.begin(), out.end(), [&](const Message& a, const Message& b) { return key(a) < key(b); });
     return out;
+}
+
+Fd Maildir::open(Message& m) const {
+    Fd fd(::open(m.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd || errno != ENOENT) return fd;
+    for (const Message& now : list()) {
+        if (now.uid != m.uid) continue;
+        m.path = now.path;
+        return Fd(::open(m.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    }
+    errno = ENOENT;
+    return Fd();
 }
 
 void Maildir::remove(const Message& m) const {

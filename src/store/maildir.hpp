@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "store/durable.hpp"
+
 namespace mk {
 
 class Maildir {
@@ -27,6 +29,9 @@ public:
     };
     // list - every message in new/ and cur/, oldest first.
     std::vector<Message> list() const;
+    // open - the message for reading; if another Maildir reader moved it (new/ -> cur/, or added
+    // flags to its name) it is found again by uid and m.path updated. An invalid Fd if it is gone.
+    Fd open(Message& m) const;
     // remove - unlink a message; a message already gone is not an error (another reader took it).
     void remove(const Message& m) const;
 
