@@ -51,13 +51,63 @@ constexpr std::string_view kDefaultTrusted[] = {"127.0.0.0/8", "::1/128"};
 
 constexpr std::string_view kTopKeys[] = {"hostname", "data_dir", "local_domains", "postmaster",
                                          "trusted_networks", "run_as", "catch_all", "listen",
-                                         "tls", "limits", "user", "alias"};
+                                         "tls", "limits", "user", "alias", "relay", "route", "delivery"};
 constexpr std::string_view kTlsKeys[] = {"cert", "key"};
 constexpr std::string_view kLimitsKeys[] = {"max_message_size", "max_recipients", "max_connections",
                                             "max_connections_per_ip"};
 constexpr std::string_view kUserKeys[] = {"name", "password", "addresses", "forward_to", "keep_copy"};
 // catch_all is top-level, but a key written below [[alias]] lands in that table; accepted there too.
 constexpr std::string_view kAliasKeys[] = {"address", "to", "catch_all"};
+
+// join_keys - one key list made of several, at compile time, so shared keys are written once.
+template <std::size_t... N>
+constexpr auto join_keys(const std::array<std::string_view, N>&... lists) {
+    std::array<std::string_view, (N + ...)> out{};
+    std::size_t i = 0;
+    ((std::copy(lists.begin(), lists.end(), out.begin() + i), i += N), ...);
+    return out;
+}
+// The keys of one next hop, shared by [relay], [[relay.sender]] and [[route]].
+constexpr std::array<std::string_view, 9> kHopKeys = {"host", "port", "tls", "tls_verify", "ca_file", "username",
+                                                      "password", "password_command", "oauth2_token_command"};
+constexpr auto kRelayKeys = join_keys(kHopKeys, std::array<std::string_view, 9>{
+    "mode", "retry", "warn_after", "give_up_after", "probe_interval", "dns_server", "mx_port", "sender"});
+constexpr auto kRelaySenderKeys = join_keys(kHopKeys, std::array<std::string_view, 2>{"address", "rewrite_from"});
+constexpr auto kRouteKeys = join_keys(kHopKeys, std::array<std::string_view, 1>{"domain"});
+constexpr std::string_view kDeliveryKeys[] = {"mode", "host", "port"};
+// The ways to log in at a hop; at most one may be given, and each needs a username.
+constexpr std::string_view kSecretKeys[] = {"password", "password_command", "oauth2_token_command"};
+
+// The port a hop is reached on when the file names none, by its TLS mode.
+struct PortDefaults {
+    std::uint16_t starttls, implicit, none;
+};
+// A smarthost is a submission server: 587 (RFC 6409 3.1), 465 (RFC 8314 3.3), else 25 (RFC 5321 4.5.4).
+constexpr PortDefaults kSmarthostPorts{587, 465, 25};
+// A [[route]] names a relay host or an MX: port 25 (RFC 5321 4.5.4), 465 only for implicit TLS (RFC 8314 3.3).
+constexpr PortDefaults kRoutePorts{25, 465, 25};
+constexpr std::uint16_t kSmtpPort = 25;   // RFC 5321 4.5.4: [delivery] mode = "smtp" without a port
+constexpr const char* kDurationForm = " must be a duration like \"90s\", \"15m\", \"4h\" or \"5d\", above zero";
+
+struct TlsName {
+    std::string_view name;
+    TlsMode mode;
+};
+constexpr TlsName kTlsModes[] = {
+    {"starttls", TlsMode::starttls}, {"implicit", TlsMode::implicit}, {"none", TlsMode::none}};
+struct RelayModeName {
+    std::string_view name;
+    RelayConfig::Mode mode;
+};
+constexpr RelayModeName kRelayModes[] = {{"smarthost", RelayConfig::Mode::smarthost},
+                                         {"direct", RelayConfig::Mode::direct}};
+struct DeliveryModeName {
+    std::string_view name;
+    DeliveryConfig::Mode mode;
+};
+constexpr DeliveryModeName kDeliveryModes[] = {{"maildir", DeliveryConfig::Mode::maildir},
+                                               {"lmtp", DeliveryConfig::Mode::lmtp},
+                                               {"smtp", DeliveryConfig::Mode::smtp}};
 
 // A string from the file and the line it is on.
 struct Text {

@@ -42,6 +42,54 @@ struct LimitsConfig {
     std::size_t max_connections_per_ip = 20;
 };
 
+enum class TlsMode { starttls, implicit, none };
+
+// One next hop for outbound mail and how to log in there.
+struct HopConfig {
+    std::string host;
+    std::uint16_t port = 587;
+    TlsMode tls = TlsMode::starttls;
+    bool tls_verify = true;                 // system CA store, or ca_file
+    std::filesystem::path ca_file;          // PEM bundle for a private CA; empty = system store
+    std::string username;                   // empty = no AUTH
+    std::string password;                   // literal, or:
+    std::string password_command;           // run with /bin/sh -c, first line of stdout
+    std::string oauth2_token_command;       // XOAUTH2 / OAUTHBEARER (RFC 7628) bearer token
+};
+
+struct RelaySenderConfig {
+    std::string address;                    // the local sender this applies to
+    std::string rewrite_from;               // outbound envelope sender and From:; empty = keep
+    HopConfig hop;
+};
+
+struct RouteConfig {
+    std::string domain;                     // recipient domain, lowercase
+    HopConfig hop;                          // tls defaults to opportunistic starttls, port 25
+};
+
+struct RelayConfig {
+    enum class Mode { smarthost, direct };
+    Mode mode = Mode::direct;
+    HopConfig smarthost;                    // mode = "smarthost": [relay] host, port, tls, ...
+    std::vector<std::chrono::seconds> retry{std::chrono::minutes(5), std::chrono::minutes(15),
+                                            std::chrono::hours(1), std::chrono::hours(4)};   // then the last, repeated
+    std::chrono::seconds warn_after = std::chrono::hours(4);
+    std::chrono::seconds give_up_after = std::chrono::hours(24 * 5);
+    std::chrono::seconds probe_interval = std::chrono::seconds(60);   // online check while mail waits
+    std::vector<RelaySenderConfig> senders;  // [[relay.sender]]
+    std::vector<RouteConfig> routes;         // [[route]]
+    std::string dns_server;                  // direct mode: "addr:port" instead of /etc/resolv.conf
+    std::uint16_t mx_port = 25;              // direct mode: the port MX hosts are reached on
+};
+
+struct DeliveryConfig {
+    enum class Mode { maildir, lmtp, smtp };
+    Mode mode = Mode::maildir;
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 24;
+};
+
 struct Config {
     std::filesystem::path source;          // the file it came from; empty for the embedded default
     std::string hostname = "mail.home.arpa";
@@ -57,6 +105,8 @@ struct Config {
     std::vector<UserConfig> users;
     std::vector<AliasConfig> aliases;
     std::string catch_all;                 // user name; empty = unknown recipients are refused
+    RelayConfig relay;                     // [relay], [[relay.sender]], [[route]]
+    DeliveryConfig delivery;               // [delivery]
 
     std::filesystem::path resolve(const std::filesystem::path& p) const {
         return p.is_absolute() ? p : data_dir / p;

@@ -26,6 +26,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/password.hpp"
+#include "net/offload.hpp"
 #include "net/sasl.hpp"
 #include "pop3/command.hpp"
 #include "store/durable.hpp"
@@ -406,10 +407,10 @@ awaitable<Next> Session::cmd_auth(const Command& c) {
 awaitable<Next> Session::login(const std::string& login, const std::string& password, std::string_view authzid,
                                std::string_view method) {
     const asio::ip::address& addr = conn_.remote_address();
-    // XXX: crypt(3) and the maildrop listing below are blocking work on the network thread; fine for a
-    // household, to move onto the blocking pool when there is one.
-    const UserConfig* user =
-        (login.empty() || password.empty()) ? nullptr : authenticate(*config_, login, password);
+    // crypt(3) takes milliseconds by design: it runs on the blocking pool, not the network thread.
+    const UserConfig* user = nullptr;
+    if (!login.empty() && !password.empty())
+        user = co_await offload([&] { return authenticate(*config_, login, password); });
     if (user && !authzid.empty() && !names_user(*user, authzid)) user = nullptr;
 
     if (!user) {

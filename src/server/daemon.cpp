@@ -2,6 +2,8 @@
 #include "server/daemon.hpp"
 
 #include <grp.h>
+#include <cerrno>
+#include <cstring>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -117,6 +119,10 @@ void Daemon::drop_privileges() {
     if (::setgroups(0, nullptr) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0)
         throw std::runtime_error(fmt::format("run_as: cannot become '{}'", user));
     if (::setuid(0) == 0) throw std::runtime_error("run_as: privileges were not dropped");
+    // Fail at start, not at the first message: a parent directory may be closed to this user.
+    if (::access(services_.config->data_dir.c_str(), R_OK | W_OK | X_OK) != 0)
+        throw std::runtime_error(fmt::format("run_as: user '{}' cannot use {}: {}", user,
+                                             services_.config->data_dir.string(), std::strerror(errno)));
     spdlog::info("running as {} (uid {})", user, pw->pw_uid);
 }
 

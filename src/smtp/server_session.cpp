@@ -16,6 +16,7 @@
 #include "core/base64.hpp"
 #include "core/ids.hpp"
 #include "core/password.hpp"
+#include "net/offload.hpp"
 #include "net/sasl.hpp"
 #include "route/router.hpp"
 #include "smtp/command.hpp"
@@ -577,7 +578,8 @@ awaitable<void> Session::on_auth(std::string_view args) {
         reply(504, esc::kBadArgs, "unrecognized authentication mechanism");
         co_return;
     }
-    const UserConfig* user = authenticate(*config_, login, password);
+    // crypt(3) takes milliseconds by design: it runs on the blocking pool, not the network thread.
+    const UserConfig* user = co_await offload([&] { return authenticate(*config_, login, password); });
     if (!user) {
         co_await auth_failed(login);
         co_return;

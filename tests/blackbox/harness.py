@@ -89,7 +89,7 @@ def toml_value(v):
 
 def render_config(data_dir, ports, cert, key, users=None, aliases=(), trusted_networks=("127.0.0.0/8",),
                   catch_all=None, limits=None, hostname="mail.home.arpa", local_domains=("home.arpa",),
-                  postmaster="postmaster@home.arpa", disabled_roles=()):
+                  postmaster="postmaster@home.arpa", disabled_roles=(), run_as=None):
     """render_config - the TOML text of a config in the contract's format."""
     users = DEFAULT_USERS if users is None else users
     lim = {"max_message_size": "1M", "max_recipients": 100, "max_connections": 200,
@@ -105,6 +105,8 @@ def render_config(data_dir, ports, cert, key, users=None, aliases=(), trusted_ne
     ]
     if catch_all:
         out.append(f"catch_all = {toml_value(catch_all)}")
+    if run_as:
+        out.append(f"run_as = {toml_value(run_as)}")
     out.append("")
     out.append("[listen]")
     for role in ROLES:

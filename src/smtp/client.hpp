@@ -1,0 +1,95 @@
+// smtp/client.hpp — the SMTP/LMTP client (RFC 5321, RFC 2033 LMTP) used by the relay and for
+// downstream delivery; the server it talks to is untrusted.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "core/config.hpp"
+
+namespace mk::smtp {
+
+struct ClientOptions {
+    std::string helo;                        // our hostname
+    TlsMode tls = TlsMode::starttls;
+    bool tls_required = true;                // false: opportunistic STARTTLS (direct MX delivery)
+    bool tls_verify = true;                  // chain and host name (RFC 6125)
+    std::filesystem::path ca_file;           // empty = system store
+    std::string server_name;                 // SNI and the name the certificate must carry
+    std::string username;                    // empty = no AUTH
+    std::function<std::string()> password;   // called when needed (may run password_command)
+    // oauth_token(refresh): a bearer token for XOAUTH2/OAUTHBEARER; refresh=true after the server
+    // refused the previous one as expired (the token command is re-run).
+    std::function<std::string(bool refresh)> oauth_token;
+    bool lmtp = false;                       // LHLO and one reply per recipient after DATA
+};
+
+// A failure of the whole connection or session before any per-recipient answer.
+class ClientError : public std::runtime_error {
+public:
+    ClientError(const std::string& what, int code, bool temporary)
+        : std::runtime_error(what), code_(code), temporary_(temporary) {}
+    int code() const { return code_; }            // the server's reply code, or 0 (network, TLS)
+    bool temporary() const { return temporary_; }
+
+private:
+    int code_;
+    bool temporary_;
+};
+
+struct OutboundRecipient {
+    std::string address;
+    unsigned notify = 0;                     // RFC 3461 NOTIFY bits (smtp::Notify); passed on with DSN
+    std::string orcpt;
+};
+
+struct OutboundMessage {
+    std::string sender;                      // MAIL FROM, already rewritten; empty = <>
+    std::vector<OutboundRecipient> recipients;
+    std::filesystem::path file;              // the queued message, CRLF line ends
+    std::uint64_t skip = 0;                  // leading bytes not to send (the local Return-Path:)
+    std::string from_rewrite_old;            // if set: this address in the From: header ...
+    std::string from_rewrite_new;            // ... is replaced by this one
+    bool body_8bit = false;
+    bool smtputf8 = false;
+    std::string ret, envid;                  // RFC 3461, passed on when the server offers DSN
+};
+
+struct Result {
+    int code = 0;                            // 0 = never answered (connection lost)
+    std::string text;                        // the server's whole reply, as "550 5.1.1 no such user"
+    bool ok() const { return code >= 200 && code < 300; }
+    bool permanent() const { return code >= 500; }
+};
+
+struct SendResult {
+    Result message;                          // MAIL / DATA level: a failure here applies to all
+    std::vector<Result> recipients;          // one per OutboundMessage::recipients, same order
+};
+
+class Client {
+public:
+    virtual ~Client() = default;
+    // connect - TCP to each endpoint in turn, greeting, EHLO (HELO fallback), STARTTLS or implicit
+    // TLS per options, EHLO again, AUTH. Throws ClientError.
+    static boost::asio::awaitable<std::unique_ptr<Client>> connect(std::vector<boost::asio::ip::tcp::endpoint> endpoints,
+                                                                   ClientOptions options);
+    // max_size - the server's SIZE limit (RFC 1870), 0 when it gave none.
+    virtual std::uint64_t max_size() const = 0;
+    virtual std::string peer() const = 0;    // "host[addr]:port" for logs and DSN Remote-MTA
+    // send - one transaction (MAIL, RCPT..., DATA or its refusal); RSET after a failed one so the
+    // connection can carry the next message. Throws ClientError when the connection is lost.
+    virtual boost::asio::awaitable<SendResult> send(const OutboundMessage& message) = 0;
+    virtual boost::asio::awaitable<void> quit() = 0;
+};
+
+}  // namespace mk::smtp
