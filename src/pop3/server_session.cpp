@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -162,6 +163,8 @@ private:
     awaitable<Next> cmd_pass(const Command& c);
     awaitable<Next> cmd_auth(const Command& c);
     awaitable<Next> cmd_stat(const Command& c);
+    awaitable<Next> listing(const Command& c, std::string_view title,
+                            const std::function<std::string(std::size_t)>& field);
     awaitable<Next> cmd_list(const Command& c);
     awaitable<Next> cmd_retr(const Command& c);
     awaitable<Next> cmd_dele(const Command& c);
@@ -543,17 +546,19 @@ awaitable<Next> Session::cmd_stat(const Command&) {
     co_return co_await respond(Reply::success(fmt::format("{} {}", t.count, t.octets)));
 }
 
-// cmd_list - LIST [msg] (RFC 1939 5): scan listings.
-awaitable<Next> Session::cmd_list(const Command& c) {
+// listing - LIST and UIDL share their shape: one message's line, or a line for each message not
+// deleted, sent in chunks; field(i) is what follows the message number.
+awaitable<Next> Session::listing(const Command& c, std::string_view title,
+                                 const std::function<std::string(std::size_t)>& field) {
     if (c.msg) {
         Lookup l = lookup(*c.msg);
         if (l.refusal) co_return co_await respond(*l.refusal);
-        co_return co_await respond(Reply::success(fmt::format("{} {}", *c.msg, messages_[l.index].size)));
+        co_return co_await respond(Reply::success(fmt::format("{} {}", *c.msg, field(l.index))));
     }
-    std::string out = pop3::format_reply(Reply::success(drop_summary()));
+    std::string out = pop3::format_reply(Reply::success(std::string(title)));
     for (std::size_t i = 0; i < messages_.size(); ++i) {
         if (deleted_[i]) continue;
-        out += fmt::format("{} {}\r\n", i + 1, messages_[i].size);
+        out += fmt::format("{} {}\r\n", i + 1, field(i));
         if (out.size() >= kRetrChunk) {
             co_await send(out);
             out.clear();
@@ -564,26 +569,15 @@ awaitable<Next> Session::cmd_list(const Command& c) {
     co_return Next::proceed;
 }
 
+// cmd_list - LIST [msg] (RFC 1939 5): scan listings.
+awaitable<Next> Session::cmd_list(const Command& c) {
+    co_return co_await listing(c, drop_summary(), [this](std::size_t i) { return std::to_string(messages_[i].size); });
+}
+
 // cmd_uidl - UIDL [msg] (RFC 1939 7): unique-id listings.
 awaitable<Next> Session::cmd_uidl(const Command& c) {
-    if (c.msg) {
-        Lookup l = lookup(*c.msg);
-        if (l.refusal) co_return co_await respond(*l.refusal);
-        co_return co_await respond(
-            Reply::success(fmt::format("{} {}", *c.msg, pop3::unique_id(messages_[l.index].uid))));
-    }
-    std::string out = pop3::format_reply(Reply::success("unique-id listing follows"));
-    for (std::size_t i = 0; i < messages_.size(); ++i) {
-        if (deleted_[i]) continue;
-        out += fmt::format("{} {}\r\n", i + 1, pop3::unique_id(messages_[i].uid));
-        if (out.size() >= kRetrChunk) {
-            co_await send(out);
-            out.clear();
-        }
-    }
-    out += ".\r\n";
-    co_await send(out);
-    co_return Next::proceed;
+    co_return co_await listing(c, "unique-id listing follows",
+                               [this](std::size_t i) { return pop3::unique_id(messages_[i].uid); });
 }
 
 awaitable<Next> Session::stream_message(std::size_t index, std::optional<std::uint64_t> top_lines) {
