@@ -3,12 +3,14 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include "core/config.hpp"
 #include "core/config_edit.hpp"
 #include "core/log.hpp"
 #include "core/password.hpp"
+#include "server/control.hpp"
 #include "server/daemon.hpp"
 #include "server/first_run.hpp"
 #include "store/queue.hpp"
@@ -78,20 +80,81 @@ int cmd_user_list(const std::string& file) {
     return 0;
 }
 
+// print_queue - one line a message: id, size, age, sender, each recipient with its state.
+void print_queue(const boost::json::array& q) {
+    auto now = std::time(nullptr);
+    for (const auto& v : q) {
+        const auto& m = v.as_object();
+        std::string rcpts;
+        for (const auto& rv : m.at("recipients").as_array()) {
+            const auto& r = rv.as_object();
+            rcpts += fmt::format("{}{} ({}", rcpts.empty() ? "" : " ", r.at("address").as_string().c_str(),
+                                 r.at("status").as_string().c_str());
+            std::string last = r.at("last_reply").as_string().c_str();
+            rcpts += last.empty() ? ")" : fmt::format(", {} tries: {})", r.at("attempts").to_number<long>(), last);
+        }
+        std::cout << fmt::format("{}  {:>8}  {:>6}s  <{}>  {}\n", m.at("id").as_string().c_str(), m.at("size").to_number<long>(),
+                                 now - m.at("received_at").to_number<long>(), m.at("sender").as_string().c_str(), rcpts);
+    }
+    std::cout << fmt::format("-- {} message(s) in the queue\n", q.size());
+}
+
 int cmd_queue_list(const std::string& file) {
     auto config = load_or_report(file);
     if (!config) return 1;
-    mk::QueueListing q = mk::list_queue(config->data_dir);
-    auto now = std::time(nullptr);
-    for (const mk::QueueEntry& e : q.entries) {
-        std::string rcpts;
-        for (const mk::QueuedRecipient& r : e.envelope.remote) rcpts += (rcpts.empty() ? "" : " ") + r.address;
-        std::cout << fmt::format("{}  {:>8}  {:>6}s  <{}>  {}\n", e.envelope.id, e.size, now - e.envelope.received_at,
-                                 e.envelope.sender, rcpts);
+    if (auto answer = mk::control_request(config->data_dir, "queue list")) {
+        print_queue(boost::json::parse(*answer).as_array());
+        return 0;
     }
+    // No daemon: read the queue directory itself.
+    mk::QueueListing q = mk::list_queue(config->data_dir);
+    boost::json::array arr;
+    for (const mk::QueueEntry& e : q.entries) {
+        boost::json::array rcpts;
+        for (std::size_t i = 0; i < e.envelope.remote.size(); ++i) {
+            const mk::RecipientState& r = e.state.recipients.at(i);
+            const char* st = r.status == mk::RecipientState::Status::pending     ? "pending"
+                             : r.status == mk::RecipientState::Status::delivered ? "delivered"
+                                                                                 : "failed";
+            rcpts.push_back({{"address", e.envelope.remote[i].address}, {"status", st}, {"attempts", r.attempts},
+                             {"last_reply", r.last_reply}});
+        }
+        arr.push_back({{"id", e.envelope.id}, {"size", e.size}, {"received_at", e.envelope.received_at},
+                       {"sender", e.envelope.sender}, {"recipients", std::move(rcpts)}});
+    }
+    print_queue(arr);
     for (const std::string& d : q.damaged) std::cout << fmt::format("{}  DAMAGED (envelope unreadable)\n", d);
-    std::cout << fmt::format("-- {} message(s) in the queue\n", q.entries.size());
     return q.damaged.empty() ? 0 : 1;
+}
+
+// cmd_daemon - a request that only the running daemon can answer.
+int cmd_daemon(const std::string& file, const std::string& request) {
+    auto config = load_or_report(file);
+    if (!config) return 1;
+    auto answer = mk::control_request(config->data_dir, request);
+    if (!answer) {
+        std::cerr << fmt::format("mailkeep: no daemon is running for {}\n", config->data_dir.string());
+        return 1;
+    }
+    auto v = boost::json::parse(*answer).as_object();
+    if (request == "status") {
+        bool online = v.at("online").as_bool();
+        std::int64_t since = v.at("offline_since").to_number<std::int64_t>();
+        std::int64_t oldest = v.at("oldest").to_number<std::int64_t>();
+        auto now = std::time(nullptr);
+        std::cout << (online ? std::string("relay: online\n") : fmt::format("relay: offline since {}s ago\n", now - since));
+        for (const auto& k : v.at("unreachable").as_array()) std::cout << "unreachable: " << k.as_string().c_str() << "\n";
+        std::cout << fmt::format("queue: {} message(s), {} recipient(s) pending", v.at("messages").to_number<long>(),
+                                 v.at("recipients_pending").to_number<long>());
+        std::cout << (oldest ? fmt::format(", oldest {}s\n", now - oldest) : std::string("\n"));
+        return 0;
+    }
+    if (!v.at("ok").as_bool()) {
+        std::cerr << "mailkeep: " << v.at("error").as_string().c_str() << "\n";
+        return 1;
+    }
+    std::cout << "ok\n";
+    return 0;
 }
 
 }  // namespace
@@ -135,8 +198,15 @@ int main(int argc, char** argv) {
     auto* queue = app.add_subcommand("queue", "inspect the queue");
     queue->require_subcommand(1);
     auto* queue_list = queue->add_subcommand("list", "list queued messages");
-    queue_list->add_option("--config", config_file, "config file");
-    queue_list->add_option("--data", data_dir, "data directory");
+    auto* queue_flush = queue->add_subcommand("flush", "try every queued message now");
+    auto* queue_remove = queue->add_subcommand("remove", "drop a message from the queue");
+    std::string queue_id;
+    queue_remove->add_option("id", queue_id)->required();
+    auto* status = app.add_subcommand("status", "the running daemon: relay online state, queue size, oldest message");
+    for (auto* sub : {queue_list, queue_flush, queue_remove, status}) {
+        sub->add_option("--config", config_file, "config file (default: DATA/mailkeep.toml)");
+        sub->add_option("--data", data_dir, "data directory");
+    }
 
     CLI11_PARSE(app, argc, argv);
 
@@ -154,5 +224,8 @@ int main(int argc, char** argv) {
     if (*user_add) return cmd_user_add(default_config(), user_name, user_addresses, password_stdin);
     if (*user_list) return cmd_user_list(default_config());
     if (*queue_list) return cmd_queue_list(default_config());
+    if (*queue_flush) return cmd_daemon(default_config(), "queue flush");
+    if (*queue_remove) return cmd_daemon(default_config(), "queue remove " + queue_id);
+    if (*status) return cmd_daemon(default_config(), "status");
     return 1;
 }

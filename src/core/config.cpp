@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <set>
 #include <span>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -68,12 +69,12 @@ constexpr auto join_keys(const std::array<std::string_view, N>&... lists) {
     return out;
 }
 // The keys of one next hop, shared by [relay], [[relay.sender]] and [[route]].
-constexpr std::array<std::string_view, 9> kHopKeys = {"host", "port", "tls", "tls_verify", "ca_file", "username",
-                                                      "password", "password_command", "oauth2_token_command"};
-constexpr auto kRelayKeys = join_keys(kHopKeys, std::array<std::string_view, 9>{
-    "mode", "retry", "warn_after", "give_up_after", "probe_interval", "dns_server", "mx_port", "sender"});
-constexpr auto kRelaySenderKeys = join_keys(kHopKeys, std::array<std::string_view, 2>{"address", "rewrite_from"});
-constexpr auto kRouteKeys = join_keys(kHopKeys, std::array<std::string_view, 1>{"domain"});
+constexpr auto kHopKeys = std::to_array<std::string_view>({"host", "port", "tls", "tls_verify", "ca_file", "username",
+                                                           "password", "password_command", "oauth2_token_command"});
+constexpr auto kRelayKeys = join_keys(kHopKeys, std::to_array<std::string_view>({"mode", "retry", "warn_after",
+    "give_up_after", "probe_interval", "dns_server", "mx_port", "sender"}));
+constexpr auto kRelaySenderKeys = join_keys(kHopKeys, std::to_array<std::string_view>({"address", "rewrite_from"}));
+constexpr auto kRouteKeys = join_keys(kHopKeys, std::to_array<std::string_view>({"domain"}));
 constexpr std::string_view kDeliveryKeys[] = {"mode", "host", "port"};
 // The ways to log in at a hop; at most one may be given, and each needs a username.
 constexpr std::string_view kSecretKeys[] = {"password", "password_command", "oauth2_token_command"};
@@ -152,6 +153,22 @@ std::optional<std::string> parse_domain(std::string_view d) {
     return m->domain;
 }
 
+// parse_host - a server's name: a literal IPv4/IPv6 address (no brackets, no zone) or a domain name, lowercased.
+std::optional<std::string> parse_host(std::string_view h) {
+    boost::system::error_code ec;
+    ip::address addr = ip::make_address(std::string(h), ec);
+    if (!ec && h.find('%') == std::string_view::npos) return addr.to_string();
+    return parse_domain(h);
+}
+
+// duration_text - d in the largest unit that divides it ("4h", "90s"), for messages.
+std::string duration_text(std::chrono::seconds d) {
+    constexpr std::pair<std::int64_t, char> kUnits[] = {{24 * 60 * 60, 'd'}, {60 * 60, 'h'}, {60, 'm'}};
+    for (auto [secs, unit] : kUnits)
+        if (d.count() % secs == 0) return std::to_string(d.count() / secs) + unit;
+    return std::to_string(d.count()) + "s";
+}
+
 // Builder - fills a Config from a parsed TOML document, collecting every error.
 class Builder {
 public:
@@ -166,6 +183,9 @@ public:
         read_limits(table(root, "limits"));
         for (const toml::table* t : table_array(root, "user")) read_user(*t);
         for (const toml::table* t : table_array(root, "alias")) read_alias(*t);
+        read_relay(table(root, "relay"));   // after the users: a relay sender must be one of theirs
+        for (const toml::table* t : table_array(root, "route")) read_route(*t);
+        read_delivery(table(root, "delivery"));
         check_catch_all();
         check_postmaster();
     }
@@ -177,6 +197,9 @@ private:
     Config& cfg_;
     std::map<std::string, std::size_t> users_;   // name -> line of its definition
     std::map<std::string, std::size_t> taken_;   // address -> line that claimed it
+    std::set<std::string> user_addresses_;                // the [[user]] addresses among taken_ (not aliases)
+    std::map<std::string, std::size_t> senders_;          // [[relay.sender]] address -> its line
+    std::map<std::string, std::size_t> routes_;           // [[route]] domain -> its line
     std::optional<Text> catch_all_;
     std::size_t postmaster_line_ = 0;            // 0 while it is the default
 
@@ -228,6 +251,44 @@ private:
         return std::nullopt;
     }
 
+    // port - a TCP port, 1..65535.
+    std::optional<std::uint16_t> port(const toml::table& t, std::string_view key) {
+        const toml::node* n = t.get(key);
+        if (!n) return std::nullopt;
+        if (auto i = n->as_integer(); i && i->get() >= 1 && i->get() <= 65535)
+            return static_cast<std::uint16_t>(i->get());
+        error(line_of(*n), std::string(key) + " must be a port number from 1 to 65535");
+        return std::nullopt;
+    }
+
+    // duration_of - n as a duration above zero ("5m"); key names it in the error.
+    std::optional<std::chrono::seconds> duration_of(const toml::node& n, std::string_view key) {
+        if (auto s = n.as_string())
+            if (auto d = parse_duration(s->get()); d && d->count() > 0) return d;
+        error(line_of(n), std::string(key) + kDurationForm);
+        return std::nullopt;
+    }
+
+    // duration - the key as a duration above zero.
+    std::optional<std::chrono::seconds> duration(const toml::table& t, std::string_view key) {
+        const toml::node* n = t.get(key);
+        return n ? duration_of(*n, key) : std::nullopt;
+    }
+
+    // choice - a string naming one row of rows ({name, mode}); the error lists the names allowed.
+    template <typename Row, std::size_t N>
+    std::optional<Row> choice(const toml::table& t, std::string_view key, const Row (&rows)[N]) {
+        auto v = text(t, key);
+        if (!v) return std::nullopt;
+        std::string names;
+        for (std::size_t i = 0; i < N; ++i) {
+            if (rows[i].name == v->value) return rows[i];
+            names += (i == 0 ? "" : i + 1 == N ? " or " : ", ") + ("\"" + std::string(rows[i].name) + "\"");
+        }
+        error(v->line, std::string(key) + " " + in_quotes(v->value) + " must be " + names);
+        return std::nullopt;
+    }
+
     // boolean - true or false.
     std::optional<bool> boolean(const toml::table& t, std::string_view key) {
         const toml::node* n = t.get(key);
@@ -246,8 +307,9 @@ private:
         return nullptr;
     }
 
-    // table_array - the [[key]] tables, in file order.
-    std::vector<const toml::table*> table_array(const toml::table& t, std::string_view key) {
+    // table_array - the [[key]] tables, in file order; path is the dotted name for messages (default key).
+    std::vector<const toml::table*> table_array(const toml::table& t, std::string_view key, std::string_view path = {}) {
+        if (path.empty()) path = key;
         std::vector<const toml::table*> out;
         const toml::node* n = t.get(key);
         if (!n) return out;
@@ -256,7 +318,7 @@ private:
             for (const toml::node& el : *a) out.push_back(el.as_table());
             return out;
         }
-        error(line_of(*n), std::string(key) + " must be written as [[" + std::string(key) + "]] tables");
+        error(line_of(*n), std::string(key) + " must be written as [[" + std::string(path) + "]] tables");
         return out;
     }
 
@@ -367,8 +429,12 @@ private:
             error(line_of(t), "[[user]] without a name");
         }
         if (auto v = text(t, "password")) u.password_hash = v->value;
-        for (const Text& a : texts(t, "addresses").value_or(std::vector<Text>{}))
-            if (auto address = claim(a)) u.addresses.push_back(*address);
+        for (const Text& a : texts(t, "addresses").value_or(std::vector<Text>{})) {
+            if (auto address = claim(a)) {
+                user_addresses_.insert(*address);
+                u.addresses.push_back(*address);
+            }
+        }
         for (const Text& f : texts(t, "forward_to").value_or(std::vector<Text>{})) {
             if (auto m = parse_mailbox(f.value)) u.forward_to.push_back(m->str());
             else error(f.line, "forward_to " + in_quotes(f.value) + " is not a valid address");
@@ -403,6 +469,196 @@ private:
             }
         }
         cfg_.aliases.push_back(std::move(a));
+    }
+
+    // read_hop - the keys every next hop has ([relay] in smarthost mode, [[relay.sender]], [[route]]);
+    // section names the table in messages. An absent port follows the TLS mode. Keys that contradict
+    // each other are errors: a setting without effect is a mistake the admin should hear about.
+    HopConfig read_hop(const toml::table& t, std::string_view section, PortDefaults ports) {
+        HopConfig hop;
+        const std::string in = " in " + std::string(section);
+        if (auto v = text(t, "host")) {
+            if (auto h = parse_host(v->value)) hop.host = *h;
+            else error(v->line, "host " + in_quotes(v->value) + " is not a host name or IP address" + in);
+        }
+        if (auto row = choice(t, "tls", kTlsModes)) hop.tls = row->mode;
+        switch (hop.tls) {
+            case TlsMode::starttls: hop.port = ports.starttls; break;
+            case TlsMode::implicit: hop.port = ports.implicit; break;
+            case TlsMode::none: hop.port = ports.none; break;
+        }
+        if (auto p = port(t, "port")) hop.port = *p;
+        if (auto v = boolean(t, "tls_verify")) hop.tls_verify = *v;
+        std::optional<Text> ca = text(t, "ca_file");
+        if (ca) {
+            if (ca->value.empty()) error(ca->line, "ca_file is empty" + in);
+            hop.ca_file = ca->value;   // relative to data_dir: Config::resolve
+        }
+        std::optional<Text> user = text(t, "username");
+        if (user) {
+            if (user->value.empty()) error(user->line, "username is empty" + in);
+            hop.username = user->value;
+        }
+        // The ways to log in: at most one, each needing a username. In file order, so that the
+        // error lands on the second one written.
+        std::vector<std::pair<std::string_view, Text>> secrets;
+        for (std::string_view key : kSecretKeys)
+            if (auto v = text(t, key)) secrets.emplace_back(key, *v);
+        std::sort(secrets.begin(), secrets.end(), [](const auto& a, const auto& b) { return a.second.line < b.second.line; });
+        for (const auto& [key, v] : secrets) {
+            if (v.value.empty()) error(v.line, std::string(key) + " is empty" + in);
+            if (key == "password") hop.password = v.value;
+            else if (key == "password_command") hop.password_command = v.value;
+            else hop.oauth2_token_command = v.value;
+        }
+        if (secrets.size() > 1) {
+            const auto& [first_key, first] = secrets[0];
+            for (std::size_t i = 1; i < secrets.size(); ++i)
+                error(secrets[i].second.line, std::string(secrets[i].first) + " and " + std::string(first_key) + " (line " +
+                                                  std::to_string(first.line) + ") exclude each other" + in +
+                                                  ": give one way to log in");
+        }
+        if (!secrets.empty() && !t.contains("username"))
+            error(secrets[0].second.line, std::string(secrets[0].first) + " needs a username" + in);
+        bool secret_written = std::any_of(std::begin(kSecretKeys), std::end(kSecretKeys),
+                                          [&](std::string_view key) { return t.contains(key); });   // even if mistyped
+        if (user && !secret_written)
+            error(user->line, "username needs a password, password_command or oauth2_token_command" + in);
+        // tls = "none" with a login would send the secret in clear text over the network; to a loopback
+        // address (a local relay, a test peer) it never leaves the machine.
+        boost::system::error_code ec;
+        ip::address literal = ip::make_address(hop.host, ec);
+        bool loopback = !ec && literal.is_loopback();
+        if (hop.tls == TlsMode::none) {
+            if (user && !loopback)
+                error(user->line, "username with tls = \"none\" would send the credentials in clear text" + in);
+            if (ca) error(ca->line, "ca_file has no use with tls = \"none\"" + in);
+            if (const toml::node* n = t.get("tls_verify"))
+                error(line_of(*n), "tls_verify has no use with tls = \"none\"" + in);
+        } else if (ca && !hop.tls_verify) {
+            error(ca->line, "ca_file has no use with tls_verify = false" + in);
+        }
+        return hop;
+    }
+
+    // read_relay - [relay] and its [[relay.sender]] tables.
+    void read_relay(const toml::table* t) {
+        if (!t) return;
+        reject_unknown(*t, "[relay]", kRelayKeys);
+        RelayConfig& r = cfg_.relay;
+        auto mode = choice(*t, "mode", kRelayModes);
+        if (mode) r.mode = mode->mode;
+        if (r.mode == RelayConfig::Mode::smarthost) {
+            r.smarthost = read_hop(*t, "[relay]", kSmarthostPorts);
+            if (!t->contains("host")) error(line_of(*t->get("mode")), "mode = \"smarthost\" needs a host in [relay]");
+        } else if (mode || !t->contains("mode")) {
+            // A smarthost written without mode = "smarthost" would silently send straight to the MX
+            // from a home address, which most receivers refuse: say so instead.
+            for (std::string_view key : kHopKeys)
+                if (const toml::node* n = t->get(key))
+                    error(line_of(*n), std::string(key) + " in [relay] is only used with mode = \"smarthost\" (mode is \"direct\")");
+        } else {
+            read_hop(*t, "[relay]", kSmarthostPorts);   // mode is wrong: still check the other keys
+        }
+        if (const toml::node* n = t->get("retry")) {
+            const toml::array* a = n->as_array();
+            if (!a) {
+                error(line_of(*n), "retry must be a list of durations like [\"5m\", \"1h\"]");
+            } else if (a->empty()) {
+                error(line_of(*n), "retry is empty: give at least one duration");
+            } else {
+                std::vector<std::chrono::seconds> list;
+                for (const toml::node& el : *a)
+                    if (auto d = duration_of(el, "retry")) list.push_back(*d);
+                if (list.size() == a->size()) r.retry = std::move(list);
+            }
+        }
+        auto warn = duration(*t, "warn_after");
+        auto give_up = duration(*t, "give_up_after");
+        if (warn) r.warn_after = *warn;
+        if (give_up) r.give_up_after = *give_up;
+        bool both_valid = (warn || !t->contains("warn_after")) && (give_up || !t->contains("give_up_after"));
+        if (both_valid && r.give_up_after <= r.warn_after) {
+            const toml::node* n = t->contains("give_up_after") ? t->get("give_up_after") : t->get("warn_after");
+            error(line_of(*n), "give_up_after (" + duration_text(r.give_up_after) + ") must be longer than warn_after (" +
+                                   duration_text(r.warn_after) + ")");
+        }
+        if (auto v = duration(*t, "probe_interval")) r.probe_interval = *v;
+        if (auto v = text(*t, "dns_server")) {
+            if (parse_endpoint(v->value)) r.dns_server = v->value;
+            else error(v->line, "bad dns_server " + in_quotes(v->value) + kListenForm);
+        }
+        if (auto p = port(*t, "mx_port")) r.mx_port = *p;
+        for (const toml::table* s : table_array(*t, "sender", "relay.sender")) read_relay_sender(*s);
+    }
+
+    // read_relay_sender - one [[relay.sender]]: a user's address sent through its own provider account.
+    void read_relay_sender(const toml::table& t) {
+        reject_unknown(t, "[[relay.sender]]", kRelaySenderKeys);
+        RelaySenderConfig s;
+        if (auto v = text(t, "address")) {
+            auto m = parse_mailbox(v->value);
+            if (!m) {
+                error(v->line, "relay sender " + in_quotes(v->value) + " is not a valid address");
+            } else if (!cfg_.is_local_domain(m->domain)) {
+                error(v->line, "relay sender " + in_quotes(m->str()) + " is not in a local domain");
+            } else if (!user_addresses_.contains(m->str())) {
+                error(v->line, "relay sender " + in_quotes(m->str()) + " is not an address of any [[user]]");
+            } else if (auto [it, fresh] = senders_.emplace(m->str(), v->line); !fresh) {
+                error(v->line, "relay sender " + in_quotes(m->str()) + " is already configured at line " +
+                                   std::to_string(it->second));
+            } else {
+                s.address = m->str();
+            }
+        } else if (!t.contains("address")) {
+            error(line_of(t), "[[relay.sender]] without an address");
+        }
+        if (auto v = text(t, "rewrite_from")) {
+            // A local address here would leak into outbound envelopes, where SPF and DMARC fail.
+            auto m = parse_mailbox(v->value);
+            if (!m) error(v->line, "rewrite_from " + in_quotes(v->value) + " is not a valid address");
+            else if (cfg_.is_local_domain(m->domain))
+                error(v->line, "rewrite_from " + in_quotes(m->str()) + " is in a local domain: give the provider address");
+            else s.rewrite_from = m->str();
+        }
+        s.hop = read_hop(t, "[[relay.sender]]", kSmarthostPorts);
+        if (!t.contains("host")) error(line_of(t), "[[relay.sender]] without a host");
+        cfg_.relay.senders.push_back(std::move(s));
+    }
+
+    // read_route - one [[route]]: the next hop for one recipient domain.
+    void read_route(const toml::table& t) {
+        reject_unknown(t, "[[route]]", kRouteKeys);
+        RouteConfig r;
+        if (auto v = text(t, "domain")) {
+            auto d = parse_domain(v->value);
+            if (!d) error(v->line, "route domain " + in_quotes(v->value) + " is not a domain name");
+            else if (cfg_.is_local_domain(*d))
+                error(v->line, "route domain " + in_quotes(*d) + " is a local domain: its mail never leaves");
+            else if (auto [it, fresh] = routes_.emplace(*d, v->line); !fresh)
+                error(v->line, "route for " + in_quotes(*d) + " is already defined at line " + std::to_string(it->second));
+            else r.domain = *d;
+        } else if (!t.contains("domain")) {
+            error(line_of(t), "[[route]] without a domain");
+        }
+        r.hop = read_hop(t, "[[route]]", kRoutePorts);
+        if (!t.contains("host")) error(line_of(t), "[[route]] without a host");
+        cfg_.relay.routes.push_back(std::move(r));
+    }
+
+    // read_delivery - [delivery]: where mail for local users goes. host and port are accepted with
+    // mode = "maildir" (unused there), so that switching mode is a one-line change.
+    void read_delivery(const toml::table* t) {
+        if (!t) return;
+        reject_unknown(*t, "[delivery]", kDeliveryKeys);
+        DeliveryConfig& d = cfg_.delivery;
+        if (auto row = choice(*t, "mode", kDeliveryModes)) d.mode = row->mode;
+        if (auto v = text(*t, "host")) {
+            if (auto h = parse_host(v->value)) d.host = *h;
+            else error(v->line, "host " + in_quotes(v->value) + " is not a host name or IP address in [delivery]");
+        }
+        if (auto p = port(*t, "port")) d.port = *p;
+        else if (!t->contains("port") && d.mode == DeliveryConfig::Mode::smtp) d.port = kSmtpPort;
     }
 
     // set_catch_all - from the top level or an [[alias]]; only once.
@@ -553,7 +809,8 @@ ConfigResult load_config(const fs::path& file) {
 
 std::string default_config_text(const fs::path& data_dir) {
     return R"TOML(# mailkeep.toml — configuration of the mailkeep mail gateway, read at start and on SIGHUP.
-# Relative paths are relative to this file's directory, except the [tls] files (relative to data_dir).
+# Relative paths are relative to this file's directory, except the [tls] files and ca_file (relative
+# to data_dir).
 
 hostname = "mail.home.arpa"          # the name in the SMTP greeting and in Received: lines
 data_dir = )TOML" + toml_quote(data_dir.string()) +
@@ -593,6 +850,44 @@ max_connections_per_ip = 20
 # [[alias]]
 # address = "family@home.arpa"
 # to = ["anna", "ben"]               # user names or full addresses
+
+# Outbound mail. Without [relay] it goes straight to each recipient domain's MX ("direct"); from a
+# home connection most receivers refuse that, so name the provider's server as the smarthost:
+# [relay]
+# mode = "smarthost"                 # "smarthost" | "direct" (MX lookup, the default)
+# host = "smtp.provider.example"
+# port = 587                         # default: 587 for starttls, 465 for implicit, 25 for none
+# tls = "starttls"                   # "starttls" | "implicit" | "none"
+# tls_verify = true                  # check the certificate: system CA store, or
+# ca_file = "tls/provider-ca.pem"    # a PEM file for a private CA (relative to data_dir)
+# username = "home@provider.example"
+# password_command = "pass show provider"   # or password = "...", or oauth2_token_command = "..."
+# retry = ["5m", "15m", "1h", "4h"]  # waits between attempts; the last one repeats
+# warn_after = "4h"                  # then the sender is told the mail is delayed (once)
+# give_up_after = "5d"               # then it is returned to the sender; longer than warn_after
+# probe_interval = "60s"             # while mail waits: how often to check the next hop is reachable
+#
+# A member sending through her own provider account, as her provider address (SPF, DMARC pass):
+# [[relay.sender]]
+# address = "anna@home.arpa"         # an address of a [[user]]
+# rewrite_from = "anna.schmidt@provider.example"   # the envelope sender and From: outbound
+# host = "mail.provider.example"
+# port = 465
+# tls = "implicit"
+# username = "anna.schmidt@provider.example"
+# password_command = "pass show anna-provider"
+#
+# Mail for one domain through a host of its own:
+# [[route]]
+# domain = "example.com"
+# host = "mx.partner.example"
+# port = 25                          # default 25 (465 with tls = "implicit")
+
+# Where mail for local users goes:
+# [delivery]
+# mode = "maildir"                   # "maildir" (the default) | "lmtp" | "smtp" (a downstream server)
+# host = "127.0.0.1"                 # for lmtp and smtp
+# port = 24                          # default 24 (25 for smtp)
 )TOML";
 }
 

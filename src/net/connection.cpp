@@ -4,8 +4,10 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <openssl/x509v3.h>
 
 namespace mk {
 
@@ -137,6 +139,61 @@ awaitable<void> Connection::start_tls(asio::ssl::context& ctx, std::chrono::stea
                                    asio::redirect_error(asio::use_awaitable, ec));
     disarm();
     if (ec) throw boost::system::system_error(ec);
+}
+
+awaitable<std::unique_ptr<Connection>> Connection::connect(const tcp::endpoint& endpoint,
+                                                           std::chrono::steady_clock::duration timeout) {
+    auto ex = co_await asio::this_coro::executor;
+    // The timer's handler may run after this frame is gone (it was queued as the connect completed),
+    // so what it touches is shared, not on the frame.
+    auto socket = std::make_shared<tcp::socket>(ex);
+    auto fired = std::make_shared<bool>(false);
+    asio::steady_timer timer(ex, timeout);
+    timer.async_wait([socket, fired](boost::system::error_code ec) {
+        if (ec) return;
+        *fired = true;
+        boost::system::error_code ignore;
+        socket->close(ignore);
+    });
+    boost::system::error_code ec;
+    co_await socket->async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
+    timer.cancel();
+    if (*fired) throw boost::system::system_error(asio::error::timed_out);
+    if (ec) throw boost::system::system_error(ec);
+    co_return std::make_unique<Connection>(std::move(*socket));
+}
+
+awaitable<void> Connection::start_tls_client(asio::ssl::context& ctx, const std::string& server_name,
+                                             std::chrono::steady_clock::duration timeout) {
+    // RFC 3207 4.2 (and the STARTTLS response-injection attacks): nothing the server sent before the
+    // handshake may be read as a reply after it. The caller refuses when buffered() was non-zero.
+    in_.clear();
+    pos_ = 0;
+    ssl_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, ctx);
+    SSL* s = ssl_->native_handle();
+    boost::system::error_code addr_ec;
+    asio::ip::make_address(server_name, addr_ec);
+    const bool is_ip = !server_name.empty() && !addr_ec;
+    // RFC 6066 3: SNI carries host names only, never an address literal.
+    if (!server_name.empty() && !is_ip) SSL_set_tlsext_host_name(s, server_name.c_str());
+    if (SSL_CTX_get_verify_mode(SSL_get_SSL_CTX(s)) & SSL_VERIFY_PEER) {
+        // A verified chain proves nothing without a name to match it against: fail closed.
+        if (server_name.empty())
+            throw boost::system::system_error(asio::error::invalid_argument, "TLS: no server name to verify");
+        int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s), server_name.c_str())
+                       : SSL_set1_host(s, server_name.c_str());
+        if (ok != 1) throw boost::system::system_error(asio::error::invalid_argument, "TLS: bad server name");
+    }
+    boost::system::error_code ec;
+    arm(timeout);
+    co_await ssl_->async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    disarm();
+    if (ec) {
+        long verify = SSL_get_verify_result(s);
+        if (verify != X509_V_OK)
+            throw boost::system::system_error(ec, X509_verify_cert_error_string(verify));
+        throw boost::system::system_error(ec);
+    }
 }
 
 std::string Connection::tls_description() const {

@@ -49,6 +49,18 @@ public:
     std::size_t buffered() const { return in_.size() - pos_; }
     // start_tls - server-side handshake; throws on failure. Buffered plaintext is discarded.
     awaitable<void> start_tls(asio::ssl::context& ctx, std::chrono::steady_clock::duration timeout);
+
+    // connect - the client side (relay, LMTP, downstream): a TCP connection to endpoint within
+    // timeout. Throws boost::system::system_error (error::timed_out when the deadline passed).
+    static awaitable<std::unique_ptr<Connection>> connect(const tcp::endpoint& endpoint,
+                                                          std::chrono::steady_clock::duration timeout);
+    // start_tls_client - client-side handshake (after STARTTLS's 220, or at once for implicit TLS).
+    // server_name goes out as SNI (host names only, RFC 6066 3) and, when ctx verifies the peer, is
+    // the name the certificate must carry (RFC 6125; an IP literal is matched against IP SANs); an
+    // empty server_name with verification on fails. Throws boost::system::system_error, naming the
+    // certificate problem when verification failed. Buffered plaintext is discarded.
+    awaitable<void> start_tls_client(asio::ssl::context& ctx, const std::string& server_name,
+                                     std::chrono::steady_clock::duration timeout);
     bool tls() const { return ssl_ != nullptr; }
     std::string tls_description() const;   // "TLSv1.3 TLS_AES_256_GCM_SHA384", or empty
 

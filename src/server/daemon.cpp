@@ -13,6 +13,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <sys/stat.h>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -24,6 +26,8 @@
 #include "net/connection.hpp"
 #include "net/tls.hpp"
 #include "pop3/server_session.hpp"
+#include "relay/queue_manager.hpp"
+#include "server/control.hpp"
 #include "smtp/server_session.hpp"
 #include "store/intake.hpp"
 
@@ -53,9 +57,12 @@ bool is_smtp(Service s) { return s == Service::smtp || s == Service::submission 
 class Daemon {
 public:
     Daemon(std::shared_ptr<Config> config, asio::io_context& ioc)
-        : ioc_(ioc), intake_(config->data_dir), signals_(ioc, SIGTERM, SIGINT), hup_(ioc, SIGHUP) {
+        : ioc_(ioc), intake_(config->data_dir), queue_(ioc, services_), control_(ioc),
+          signals_(ioc, SIGTERM, SIGINT), hup_(ioc, SIGHUP) {
         services_.config = config;
         services_.intake = &intake_;
+        // The intake tells the relay of every queued message, from its own thread.
+        intake_.on_queued([this](const Envelope& e) { asio::post(ioc_, [this, e] { queue_.enqueue(e); }); });
     }
 
     int run();
@@ -72,6 +79,8 @@ private:
     asio::io_context& ioc_;
     Intake intake_;
     Services services_;
+    QueueManager queue_;
+    asio::local::stream_protocol::acceptor control_;
     std::vector<std::pair<std::unique_ptr<tcp::acceptor>, Service>> acceptors_;
     std::map<asio::ip::address, std::size_t> per_ip_;
     std::size_t total_ = 0;
@@ -189,6 +198,8 @@ void Daemon::drain() {
         a->close(ec);
     }
     hup_.cancel();
+    queue_.stop();
+    control_.close();
     for (Connection* c : std::vector<Connection*>(services_.connections.begin(), services_.connections.end()))
         if (c->idle()) c->close();
     if (services_.connections.empty()) return;
@@ -237,14 +248,25 @@ int Daemon::run() {
     }
     intake_.recover();
     bind_all();
+    // The control socket: the CLI's way in; 0600 by umask so only the daemon's user reaches it.
+    std::filesystem::path ctl = control_path(c.data_dir);
+    std::filesystem::remove(ctl);
+    mode_t old_mask = ::umask(0177);
+    control_.open();
+    control_.bind(asio::local::stream_protocol::endpoint(ctl.string()));
+    ::umask(old_mask);
+    control_.listen();
     drop_privileges();
     for (auto& [a, s] : acceptors_) asio::co_spawn(ioc_, accept_loop(*a, s), asio::detached);
+    asio::co_spawn(ioc_, serve_control(control_, queue_, services_), asio::detached);
+    queue_.start();
     signals_.async_wait([this](boost::system::error_code ec, int) {
         if (!ec) drain();
     });
     wait_hup();
     spdlog::info("mailkeep started: hostname {}, data {}", c.hostname, c.data_dir.string());
     ioc_.run();
+    std::filesystem::remove(ctl);
     spdlog::info("mailkeep stopped: {} message(s) accepted in {} commit batch(es)", intake_.stats().messages,
                  intake_.stats().batches);
     return 0;

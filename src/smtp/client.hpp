@@ -76,6 +76,22 @@ struct SendResult {
     std::vector<Result> recipients;          // one per OutboundMessage::recipients, same order
 };
 
+// What a server announced in its EHLO/LHLO reply (RFC 5321 4.1.1.1, one keyword per line).
+struct ServerExtensions {
+    bool pipelining = false;                 // RFC 2920
+    std::optional<std::uint64_t> size;       // RFC 1870 SIZE: offered; 0 = no fixed limit
+    bool eightbitmime = false;               // RFC 6152
+    bool smtputf8 = false;                   // RFC 6531
+    bool dsn = false;                        // RFC 3461
+    bool starttls = false;                   // RFC 3207
+    bool enhanced_status_codes = false;      // RFC 2034
+    std::vector<std::string> auth;           // RFC 4954 mechanisms, uppercase ("AUTH=" form included)
+};
+
+// parse_extensions - the keywords of an EHLO reply; lines are the reply's texts without the
+// "250-" prefixes, the first (the server's name) included. Unknown keywords are ignored.
+ServerExtensions parse_extensions(const std::vector<std::string>& lines);
+
 class Client {
 public:
     virtual ~Client() = default;
@@ -86,8 +102,23 @@ public:
     // max_size - the server's SIZE limit (RFC 1870), 0 when it gave none.
     virtual std::uint64_t max_size() const = 0;
     virtual std::string peer() const = 0;    // "host[addr]:port" for logs and DSN Remote-MTA
+    // extensions - what the server offered in its last EHLO/LHLO (after TLS, the one after TLS).
+    // Not pure, so that fakes written against the first version of this interface still compile.
+    virtual const ServerExtensions& extensions() const {
+        static const ServerExtensions none;
+        return none;
+    }
+    // tls - "TLSv1.3 TLS_AES_256_GCM_SHA384" when the session is encrypted, else empty (for logs).
+    virtual std::string tls() const { return {}; }
     // send - one transaction (MAIL, RCPT..., DATA or its refusal); RSET after a failed one so the
     // connection can carry the next message. Throws ClientError when the connection is lost.
+    // recipients[i] is always the reply that decides recipient i: its RCPT refusal, or the DATA
+    // refusal or final reply (LMTP: its own reply after the dot, RFC 2033 4.2), or the MAIL refusal;
+    // refusals made locally before anything is sent use the same codes (552 5.3.4 SIZE, 553 5.6.7
+    // SMTPUTF8, 451 4.3.0 unreadable queue file); after send returns every recipient has a
+    // non-zero code. Exception to the throw: when an LMTP server hangs up after some per-recipient
+    // replies, the answered ones keep their replies (they are delivered), the rest and the message
+    // get a local 451 4.4.2, and the client is unusable afterwards (the next send throws).
     virtual boost::asio::awaitable<SendResult> send(const OutboundMessage& message) = 0;
     virtual boost::asio::awaitable<void> quit() = 0;
 };

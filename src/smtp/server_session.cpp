@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/base64.hpp"
+#include "core/date.hpp"
 #include "core/ids.hpp"
 #include "core/password.hpp"
 #include "net/offload.hpp"
@@ -68,13 +69,6 @@ bool is_loopback(const boost::asio::ip::address& a) {
            boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).is_loopback();
 }
 
-std::string rfc5322_date(std::time_t t) {
-    std::tm tm{};
-    localtime_r(&t, &tm);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S %z", &tm);
-    return buf;
-}
 
 struct AcceptedRcpt {
     smtp::RcptArgs args;

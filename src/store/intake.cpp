@@ -59,7 +59,8 @@ void Intake::recover() {
         const fs::path& p = e.path();
         fs::path env = p;
         env.replace_extension(".env");
-        if ((p.extension() == ".eml" && !fs::exists(env)) || p.extension() == ".tmp") {
+        bool orphan = (p.extension() == ".eml" || p.extension() == ".state") && !fs::exists(env);
+        if (orphan || p.extension() == ".tmp") {
             spdlog::warn("recover: removed unfinished queue file {}", p.filename().string());
             fs::remove(p);
         }
@@ -247,7 +248,10 @@ void Intake::commit_batch(std::deque<Request>& batch) {
         stats_.messages += ok;
         stats_.batches += 1;
     }
-    for (Work& w : work) w.req->done(w.error);
+    for (Work& w : work) {
+        if (!w.error && on_queued_ && !w.req->env->remote.empty()) on_queued_(*w.req->env);
+        w.req->done(w.error);
+    }
 }
 
 }  // namespace mk

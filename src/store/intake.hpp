@@ -67,6 +67,10 @@ public:
 
     const std::filesystem::path& data_dir() const { return data_dir_; }
 
+    // on_queued - told of every committed message with remote recipients, on the committer thread
+    // (the relay posts it to its own). Set before the first commit.
+    void on_queued(std::function<void(const Envelope&)> f) { on_queued_ = std::move(f); }
+
     struct Stats {
         std::uint64_t messages = 0, batches = 0;
     };
@@ -90,6 +94,7 @@ private:
     bool stopping_ = false;
     Stats stats_;
     std::set<std::filesystem::path> ensured_;   // Maildirs known to exist (committer thread only)
+    std::function<void(const Envelope&)> on_queued_;
     std::thread thread_;
 };
 

@@ -4,20 +4,86 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+
+#include "store/durable.hpp"
 
 namespace mk {
 
 namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+std::optional<std::string> slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+const char* status_name(RecipientState::Status s) {
+    switch (s) {
+        case RecipientState::Status::pending: return "pending";
+        case RecipientState::Status::delivered: return "delivered";
+        case RecipientState::Status::failed: return "failed";
+    }
+    return "pending";
+}
+
+}  // namespace
+
+std::string queue_state_to_json(const QueueState& s) {
+    json::array rcpts;
+    for (const RecipientState& r : s.recipients)
+        rcpts.push_back(json::object{{"status", status_name(r.status)},
+                                     {"attempts", r.attempts},
+                                     {"last_attempt", r.last_attempt},
+                                     {"last_reply", r.last_reply},
+                                     {"remote", r.remote}});
+    return json::serialize(json::object{{"recipients", std::move(rcpts)},
+                                        {"next_attempt", s.next_attempt},
+                                        {"warned", s.warned}}) + "\n";
+}
+
+std::optional<QueueState> queue_state_from_json(std::string_view text) {
+    json::error_code ec;
+    json::value v = json::parse(text, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    try {
+        const json::object& o = v.as_object();
+        QueueState s;
+        for (const json::value& rv : o.at("recipients").as_array()) {
+            const json::object& r = rv.as_object();
+            RecipientState rs;
+            std::string st = json::value_to<std::string>(r.at("status"));
+            rs.status = st == "delivered" ? RecipientState::Status::delivered
+                        : st == "failed"  ? RecipientState::Status::failed
+                                          : RecipientState::Status::pending;
+            rs.attempts = json::value_to<unsigned>(r.at("attempts"));
+            rs.last_attempt = json::value_to<std::int64_t>(r.at("last_attempt"));
+            rs.last_reply = json::value_to<std::string>(r.at("last_reply"));
+            rs.remote = json::value_to<std::string>(r.at("remote"));
+            s.recipients.push_back(std::move(rs));
+        }
+        s.next_attempt = json::value_to<std::int64_t>(o.at("next_attempt"));
+        s.warned = o.at("warned").as_bool();
+        return s;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
 
 QueueListing list_queue(const fs::path& data_dir) {
     QueueListing out;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(data_dir / "queue", ec)) {
         if (e.path().extension() != ".env") continue;
-        std::ifstream in(e.path(), std::ios::binary);
-        std::stringstream text;
-        text << in.rdbuf();
-        auto env = envelope_from_json(text.str());
+        auto text = slurp(e.path());
+        auto env = text ? envelope_from_json(*text) : std::nullopt;
         fs::path msg = e.path();
         msg.replace_extension(".eml");
         std::error_code size_ec;
@@ -26,12 +92,36 @@ QueueListing list_queue(const fs::path& data_dir) {
             out.damaged.push_back(e.path().filename().string());
             continue;
         }
-        out.entries.push_back(QueueEntry{std::move(*env), msg, size});
+        QueueEntry entry{std::move(*env), msg, size, {}};
+        fs::path state = e.path();
+        state.replace_extension(".state");
+        if (auto st = slurp(state)) {
+            auto parsed = queue_state_from_json(*st);
+            if (!parsed || parsed->recipients.size() != entry.envelope.remote.size()) {
+                out.damaged.push_back(state.filename().string());
+                continue;
+            }
+            entry.state = std::move(*parsed);
+        } else {
+            entry.state.recipients.resize(entry.envelope.remote.size());   // never tried yet
+        }
+        out.entries.push_back(std::move(entry));
     }
     std::sort(out.entries.begin(), out.entries.end(), [](const QueueEntry& a, const QueueEntry& b) {
         return std::tie(a.envelope.received_at, a.envelope.id) < std::tie(b.envelope.received_at, b.envelope.id);
     });
     return out;
+}
+
+void save_queue_state(const fs::path& data_dir, const std::string& id, const QueueState& state) {
+    write_file_durable(data_dir / "queue" / (id + ".state"), queue_state_to_json(state));
+}
+
+void remove_from_queue(const fs::path& data_dir, const std::string& id) {
+    fs::path q = data_dir / "queue";
+    // The envelope goes first: without it the message is no longer "ready", whatever is left.
+    for (const char* ext : {".env", ".state", ".eml"}) ::unlink((q / (id + ext)).c_str());
+    fsync_dir(q);
 }
 
 }  // namespace mk

@@ -1,9 +1,11 @@
-// store/queue.hpp — reading the queue directory: queue/<id>.eml (the message) and queue/<id>.env
-// (its envelope, the ready marker). Only the intake writes here.
+// store/queue.hpp — the queue directory: queue/<id>.eml (the message), queue/<id>.env (its
+// envelope, written last by the intake: the ready marker) and queue/<id>.state (the relay's
+// per-recipient progress). The intake adds messages; the relay updates state and removes them.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,10 +13,27 @@
 
 namespace mk {
 
+// Per recipient: where delivery stands. Only final states (delivered, failed) are never retried.
+struct RecipientState {
+    enum class Status { pending, delivered, failed };
+    Status status = Status::pending;
+    unsigned attempts = 0;          // counted only while the next hop was reachable
+    std::int64_t last_attempt = 0;  // unix seconds
+    std::string last_reply;         // "550 5.1.1 no such user" or "connect: Connection refused"
+    std::string remote;             // the server that answered (DSN Remote-MTA)
+};
+
+struct QueueState {
+    std::vector<RecipientState> recipients;   // parallel to Envelope::remote
+    std::int64_t next_attempt = 0;            // unix seconds; 0 = at once
+    bool warned = false;                      // the delay DSN went out (at most once)
+};
+
 struct QueueEntry {
     Envelope envelope;
     std::filesystem::path message;
     std::uint64_t size = 0;
+    QueueState state;
 };
 
 struct QueueListing {
@@ -23,5 +42,14 @@ struct QueueListing {
 };
 
 QueueListing list_queue(const std::filesystem::path& data_dir);
+
+// save_queue_state - durably replace queue/<id>.state.
+void save_queue_state(const std::filesystem::path& data_dir, const std::string& id, const QueueState& state);
+// remove_from_queue - delete a finished message: state, envelope, then the message, then fsync
+// the directory so that a crash cannot bring it back for a second delivery.
+void remove_from_queue(const std::filesystem::path& data_dir, const std::string& id);
+
+std::string queue_state_to_json(const QueueState& s);
+std::optional<QueueState> queue_state_from_json(std::string_view text);
 
 }  // namespace mk

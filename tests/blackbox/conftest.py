@@ -3,6 +3,7 @@
 import pytest
 
 from harness import Mailkeep, make_cert
+from postfix import Postfix
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -20,13 +21,15 @@ def tls_pair(tmp_path_factory):
 
 @pytest.fixture
 def mailkeep_factory(tmp_path, tls_pair, request):
-    """mailkeep_factory - start(**config options) -> a running Mailkeep; all stopped at teardown."""
+    """mailkeep_factory - start(**config options) -> a running Mailkeep; all stopped at teardown.
+    With start=False the instance is only configured (its ports chosen, nothing listening): the
+    test calls .start() itself later."""
     started = []
 
-    def start(name="mk", **options):
+    def start(name="mk", start=True, **options):
         mk = Mailkeep(tmp_path / f"{name}{len(started)}", *tls_pair, **options)
         started.append(mk)
-        return mk.start()
+        return mk.start() if start else mk
 
     yield start
 
@@ -55,3 +58,36 @@ def mailkeep(mailkeep_factory):
 def untrusted(mailkeep_factory):
     """untrusted - a daemon for which 127.0.0.1 is not a trusted network (trusted: 10.99.0.0/16)."""
     return mailkeep_factory(name="untrusted", trusted_networks=["10.99.0.0/16"])
+
+
+@pytest.fixture(scope="session")
+def smarthost_tls(tmp_path_factory):
+    """smarthost_tls - (cert.pem, key.pem) for the Postfix smarthost, self-signed for
+    smtp.smarthost.test (and 127.0.0.1), apart from tls_pair so that a wrong ca_file can be tested."""
+    return make_cert(tmp_path_factory.mktemp("smarthost-tls"), cn="smtp.smarthost.test")
+
+
+@pytest.fixture
+def postfix_factory(tmp_path, smarthost_tls, request):
+    """postfix_factory - start(**Postfix options) -> a running private Postfix; all stopped at teardown."""
+    started = []
+
+    def start(name="postfix", **options):
+        options.setdefault("cert", smarthost_tls[0])
+        options.setdefault("key", smarthost_tls[1])
+        pf = Postfix(tmp_path / f"{name}{len(started)}", **options)
+        started.append(pf)
+        return pf.start()
+
+    yield start
+
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    errors = []
+    for pf in started:
+        if failed:
+            print(f"--- postfix log {pf.log} ---\n{pf.log_tail(120)}")
+        try:
+            pf.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+    assert not errors, "postfix did not stop: " + "; ".join(errors)

@@ -36,9 +36,13 @@ def free_ports(n):
             s.close()
 
 
-def port_accepts(port, host="127.0.0.1"):
+def port_accepts(port, host="127.0.0.1", seen=None):
+    """port_accepts - a TCP connection to host:port succeeds; its local port is appended to seen
+    (when given), so that a test can tell the harness's own connections in a server's log."""
     try:
-        with socket.create_connection((host, port), timeout=0.5):
+        with socket.create_connection((host, port), timeout=0.5) as s:
+            if seen is not None:
+                seen.append(s.getsockname()[1])
             return True
     except OSError:
         return False
@@ -64,13 +68,16 @@ def crypt_hash(password):
     return out.stdout.decode().strip()
 
 
-def make_cert(directory):
-    """make_cert - a self-signed RSA certificate for mail.home.arpa; returns (cert, key) paths."""
+def make_cert(directory, cn="mail.home.arpa"):
+    """make_cert - a self-signed RSA certificate for cn, also valid (subjectAltName) for localhost and
+    127.0.0.1, so that a relay client verifying a hop given as host = "127.0.0.1" against this
+    certificate as its ca_file accepts it; returns (cert, key) paths."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-                    "-subj", "/CN=mail.home.arpa", "-keyout", str(key), "-out", str(cert)],
+                    "-subj", f"/CN={cn}", "-addext", f"subjectAltName=DNS:{cn},DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
     return cert, key
 
@@ -80,6 +87,8 @@ def toml_value(v):
         return "true" if v else "false"
     if isinstance(v, int):
         return str(v)
+    if isinstance(v, os.PathLike):
+        v = os.fspath(v)
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, (list, tuple)):
@@ -89,8 +98,13 @@ def toml_value(v):
 
 def render_config(data_dir, ports, cert, key, users=None, aliases=(), trusted_networks=("127.0.0.0/8",),
                   catch_all=None, limits=None, hostname="mail.home.arpa", local_domains=("home.arpa",),
-                  postmaster="postmaster@home.arpa", disabled_roles=(), run_as=None):
-    """render_config - the TOML text of a config in the contract's format."""
+                  postmaster="postmaster@home.arpa", disabled_roles=(), run_as=None, relay=None, routes=(),
+                  extra_toml=None):
+    """render_config - the TOML text of a config in the contract's format.
+
+    relay: the [relay] table as a dict (values as toml_value takes them: str, int, bool, list, Path);
+    its key "sender" holds a list of dicts, each written as a [[relay.sender]] table.
+    routes: dicts, each written as a [[route]] table. extra_toml: raw TOML text appended as is."""
     users = DEFAULT_USERS if users is None else users
     lim = {"max_message_size": "1M", "max_recipients": 100, "max_connections": 200,
            "max_connections_per_ip": 50}
@@ -125,6 +139,14 @@ def render_config(data_dir, ports, cert, key, users=None, aliases=(), trusted_ne
                 f"keep_copy = {toml_value(extra.get('keep_copy', True))}"]
     for alias in aliases:
         out += ["", "[[alias]]", f"address = {toml_value(alias['address'])}", f"to = {toml_value(alias['to'])}"]
+    if relay:
+        out += ["", "[relay]"] + [f"{k} = {toml_value(v)}" for k, v in relay.items() if k != "sender"]
+        for sender in relay.get("sender", ()):
+            out += ["", "[[relay.sender]]"] + [f"{k} = {toml_value(v)}" for k, v in sender.items()]
+    for route in routes:
+        out += ["", "[[route]]"] + [f"{k} = {toml_value(v)}" for k, v in route.items()]
+    if extra_toml:
+        out += ["", extra_toml.rstrip("\n")]
     return "\n".join(out) + "\n"
 
 
@@ -159,6 +181,7 @@ class Mailkeep:
         self.disabled_roles = tuple(options.get("disabled_roles", ()))
         self.config_path.write_text(render_config(self.data_dir, self.ports, cert, key, **options))
         self.proc = None
+        self.harness_ports = []   # local ports of the readiness connections start() made
         self.exits = []   # return codes of every stop, in order
         self.killed = False
 
@@ -175,7 +198,8 @@ class Mailkeep:
             if self.proc.poll() is not None:
                 raise AssertionError(f"mailkeep exited with {self.proc.returncode} during start-up; "
                                      f"log:\n{self.log_tail()}")
-            return all(port_accepts(self.ports[r]) for r in ROLES if r not in self.disabled_roles)
+            return all(port_accepts(self.ports[r], seen=self.harness_ports) for r in ROLES
+                       if r not in self.disabled_roles)
 
         try:
             wait_until(ready, deadline, f"mailkeep ports {self.ports}")
@@ -223,6 +247,12 @@ class Mailkeep:
         assert not needed_kill and rc == 0, f"SIGTERM stop: rc={rc} needed_kill={needed_kill}\n{self.log_tail()}"
         return self.start()
 
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
     def log_tail(self, n=60):
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
@@ -239,6 +269,12 @@ class Mailkeep:
         r = self.cli("queue", "list")
         assert r.returncode == 0, f"queue list failed rc={r.returncode}: {r.stdout}{r.stderr}"
         return [line for line in r.stdout.splitlines() if line.strip() and not line.startswith("-- ")]
+
+    def status(self):
+        """status - the stdout of `mailkeep status` (asks the running daemon)."""
+        r = self.cli("status")
+        assert r.returncode == 0, f"status failed rc={r.returncode}: {r.stdout}{r.stderr}"
+        return r.stdout
 
     # --- files ---------------------------------------------------------------------------------
     def maildir(self, user):

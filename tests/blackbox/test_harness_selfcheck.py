@@ -67,3 +67,42 @@ def test_dovecot_harness_serves_a_maildir(tmp_path):
         d.stop()
     assert not port_accepts(d.imap_port), "dovecot still listening after stop"
     assert d.errors() == [], d.errors()
+
+
+def test_postfix_harness_relays_over_verified_starttls(postfix_factory, smarthost_tls):
+    # The private Postfix the relay tests use as smarthost, without mailkeep: STARTTLS verifies
+    # against its certificate for 127.0.0.1 (the relay's ca_file), a known user's mail lands in its
+    # Maildir (LF line ends, trace headers in front), an unknown one is 550, and it stops again.
+    import smtplib
+    pf = postfix_factory(domain="smarthost.test", users=("user",))
+    assert pf.check() == "", pf.check()
+    msg = b"From: <a@example.org>\r\nSubject: hand-sent\r\nMessage-ID: <1@x.test>\r\n" \
+          b"Date: Mon, 01 Jan 2024 00:00:00 +0000\r\n\r\nbody\r\n"
+    with smtplib.SMTP("127.0.0.1", pf.port, timeout=10) as s:
+        s.starttls(context=ssl.create_default_context(cafile=str(smarthost_tls[0])))
+        s.ehlo()
+        refused = s.sendmail("a@example.org", ["user@smarthost.test", "nobody@smarthost.test"], msg)
+        s.quit()
+    assert list(refused) == ["nobody@smarthost.test"] and refused["nobody@smarthost.test"][0] == 550, refused
+    (raw,) = pf.wait_for_messages("user", 1)
+    assert raw.endswith(msg.replace(b"\r\n", b"\n")) and raw.startswith(b"Return-Path: <a@example.org>\n"), raw
+    pf.stop()
+    assert not port_accepts(pf.port), "postfix still listening after stop"
+
+
+def test_relay_config_is_valid_toml_in_contract_shape(tmp_path, tls_pair):
+    ports = dict(zip(ROLES, free_ports(5)))
+    relay = {"mode": "smarthost", "host": "127.0.0.1", "port": 2525, "tls": "starttls", "tls_verify": True,
+             "ca_file": tls_pair[0], "retry": ["1s", "2s"], "warn_after": "3s", "give_up_after": "6s",
+             "probe_interval": "1s",
+             "sender": [{"address": "anna@home.arpa", "rewrite_from": "anna.schmidt@provider.example",
+                         "host": "127.0.0.1", "port": 465, "tls": "implicit", "username": "a", "password": "p"}]}
+    text = render_config(tmp_path / "data", ports, *tls_pair, relay=relay,
+                         routes=[{"domain": "example.com", "host": "127.0.0.1", "port": 25, "tls": "none"}],
+                         extra_toml='[delivery]\nmode = "maildir"\n')
+    cfg = tomllib.loads(text)
+    assert cfg["relay"]["ca_file"] == str(tls_pair[0]) and cfg["relay"]["retry"] == ["1s", "2s"]
+    assert cfg["relay"]["sender"][0]["rewrite_from"] == "anna.schmidt@provider.example"
+    assert cfg["route"] == [{"domain": "example.com", "host": "127.0.0.1", "port": 25, "tls": "none"}]
+    assert cfg["delivery"] == {"mode": "maildir"}
+    assert [u["name"] for u in cfg["user"]] == list(DEFAULT_USERS)

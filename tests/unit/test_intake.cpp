@@ -115,3 +115,48 @@ TEST(Maildir, UidIsTheStablePartOfTheName) {
 
 }  // namespace
 }  // namespace mk
+
+namespace mk {
+namespace {
+
+TEST(QueueState, JsonRoundTripAndRemoval) {
+    TempDir t;
+    Intake intake(t.path);
+    auto f = intake.create("Q1");
+    f->write("Return-Path: <a@home.arpa>\r\nSubject: q\r\n\r\nx\r\n");
+    Envelope e = envelope("Q1", {}, {{"x@other.example", 0, ""}, {"y@other.example", 0, ""}});
+    intake.commit_sync(std::move(f), e);
+
+    QueueState s;
+    s.recipients.resize(2);
+    s.recipients[0].status = RecipientState::Status::delivered;
+    s.recipients[1].attempts = 3;
+    s.recipients[1].last_reply = "451 4.3.0 try later";
+    s.next_attempt = 1700000100;
+    s.warned = true;
+    save_queue_state(t.path, "Q1", s);
+    QueueListing q = list_queue(t.path);
+    ASSERT_EQ(q.entries.size(), 1u);
+    EXPECT_EQ(q.entries[0].state.recipients[1].last_reply, "451 4.3.0 try later");
+    EXPECT_EQ(q.entries[0].state.recipients[0].status, RecipientState::Status::delivered);
+    EXPECT_TRUE(q.entries[0].state.warned);
+
+    remove_from_queue(t.path, "Q1");
+    EXPECT_TRUE(list_queue(t.path).entries.empty());
+    EXPECT_TRUE(fs::is_empty(t.path / "queue"));
+}
+
+TEST(QueueState, DamagedStateIsReportedNotGuessed) {
+    TempDir t;
+    Intake intake(t.path);
+    auto f = intake.create("Q2");
+    f->write("Subject: q\r\n\r\n");
+    intake.commit_sync(std::move(f), envelope("Q2", {}, {{"x@other.example", 0, ""}}));
+    std::ofstream(t.path / "queue" / "Q2.state") << "{not json";
+    QueueListing q = list_queue(t.path);
+    EXPECT_TRUE(q.entries.empty());
+    ASSERT_EQ(q.damaged.size(), 1u);
+}
+
+}  // namespace
+}  // namespace mk

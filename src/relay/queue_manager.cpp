@@ -1,0 +1,510 @@
+// relay/queue_manager.cpp — delivery scheduling, per-recipient results, DSNs and reachability.
+// Talks to remote servers through smtp::Client only; reads and updates the queue through store/;
+// DSNs enter through the intake like any other mail.
+#include "relay/queue_manager.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/address.hpp"
+#include "core/date.hpp"
+#include "core/ids.hpp"
+#include "core/secret.hpp"
+#include "net/dns.hpp"
+#include "net/offload.hpp"
+#include "route/router.hpp"
+#include "smtp/client.hpp"
+#include "smtp/command.hpp"
+#include "smtp/dsn.hpp"
+#include "store/intake.hpp"
+
+namespace mk {
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using Status = RecipientState::Status;
+
+// How long a reachability probe waits for a TCP connection.
+constexpr auto kProbeTimeout = 10s;
+// With nothing due, the scheduler still looks at the warn/give-up deadlines this often.
+constexpr auto kIdleTick = 30s;
+
+std::int64_t now_seconds() { return std::time(nullptr); }
+
+// jittered - d, moved at random by up to kRetryJitter of itself.
+std::chrono::seconds jittered(std::chrono::seconds d) {
+    thread_local std::mt19937 rng{std::random_device{}()};
+    std::uniform_real_distribution<double> f(1.0 - kRetryJitter, 1.0 + kRetryJitter);
+    return std::chrono::seconds(static_cast<std::int64_t>(static_cast<double>(d.count()) * f(rng)));
+}
+
+// wants - RFC 3461 4.1: with no NOTIFY, failures are reported and delays may be; NEVER is silence.
+bool wants(unsigned notify, unsigned kind) { return notify == 0 ? kind != smtp::kNotifySuccess : (notify & kind) != 0; }
+
+smtp::ClientOptions client_options(const Config& c, const NextHop& n, const std::string& server_name) {
+    smtp::ClientOptions o;
+    o.helo = c.hostname;
+    o.server_name = server_name;
+    o.tls = n.hop.tls;
+    // Direct delivery to an MX: STARTTLS when offered, unverified (RFC 7435 opportunistic security).
+    o.tls_required = !n.mx && n.hop.tls != TlsMode::none;
+    o.tls_verify = !n.mx && n.hop.tls_verify;
+    if (!n.hop.ca_file.empty()) o.ca_file = c.resolve(n.hop.ca_file);
+    o.username = n.hop.username;
+    const HopConfig hop = n.hop;
+    // XXX: a password_command runs on the network thread (bounded by its own timeout); only at AUTH.
+    o.password = [hop] { return hop.password_command.empty() ? hop.password : run_secret_command(hop.password_command); };
+    if (!hop.oauth2_token_command.empty()) {
+        auto cached = std::make_shared<std::string>();
+        o.oauth_token = [hop, cached](bool refresh) {
+            if (refresh || cached->empty()) *cached = run_secret_command(hop.oauth2_token_command);
+            return *cached;
+        };
+    }
+    return o;
+}
+
+// connect_hop - a client connection to the hop: the smarthost or route host, or the MX hosts of
+// the domain in preference order. Throws smtp::ClientError (DNS failures included).
+awaitable<std::unique_ptr<smtp::Client>> connect_hop(const Config& c, const NextHop& n) {
+    std::vector<std::pair<std::string, std::vector<asio::ip::address>>> hosts;
+    try {
+        if (n.mx) {
+            auto mxs = co_await resolve_mx(n.domain, c.relay.dns_server);
+            for (auto& mx : mxs) hosts.emplace_back(mx.host, mx.addresses);
+        } else {
+            auto addrs = co_await resolve_host(n.hop.host, c.relay.dns_server);
+            hosts.emplace_back(n.hop.host, addrs);
+        }
+    } catch (const DnsError& e) {
+        throw smtp::ClientError(fmt::format("DNS: {}", e.what()), e.temporary() ? 0 : 550, e.temporary());
+    }
+    std::string errors;
+    for (auto& [name, addrs] : hosts) {
+        std::vector<asio::ip::tcp::endpoint> eps;
+        for (auto& a : addrs) eps.emplace_back(a, n.hop.port);
+        try {
+            auto client = co_await smtp::Client::connect(eps, client_options(c, n, name));
+            co_return client;
+        } catch (const smtp::ClientError& e) {
+            if (!e.temporary() && !n.mx) throw;
+            errors += fmt::format("{}{}: {}", errors.empty() ? "" : "; ", name, e.what());
+        }
+    }
+    throw smtp::ClientError(errors.empty() ? "no address to connect to" : errors, 0, true);
+}
+
+std::string read_original(const QueueEntry& e) {
+    std::ifstream in(e.message, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(e.envelope.return_path_length));
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+}  // namespace
+
+QueueManager::QueueManager(asio::io_context& ioc, Services& services) : ioc_(ioc), svc_(services), wake_(ioc) {}
+
+void QueueManager::start() {
+    QueueListing q = list_queue(svc_.intake->data_dir());
+    for (const std::string& d : q.damaged) spdlog::error("queue: damaged entry {} left in place", d);
+    for (QueueEntry& e : q.entries) {
+        std::string id = e.envelope.id;
+        items_.emplace(id, Item{std::move(e)});
+    }
+    if (!items_.empty()) spdlog::info("queue: {} message(s) waiting", items_.size());
+    asio::co_spawn(ioc_, scheduler(), asio::detached);
+}
+
+void QueueManager::stop() {
+    stopping_ = true;
+    wake_.cancel();
+}
+
+void QueueManager::enqueue(const Envelope& env) {
+    QueueEntry e;
+    e.envelope = env;
+    e.message = svc_.intake->data_dir() / "queue" / (env.id + ".eml");
+    std::error_code ec;
+    e.size = std::filesystem::file_size(e.message, ec);
+    e.state.recipients.resize(env.remote.size());
+    items_.insert_or_assign(env.id, Item{std::move(e)});
+    wake();
+}
+
+void QueueManager::flush() {
+    flush_all_ = true;
+    for (auto& [id, item] : items_) item.entry.state.next_attempt = 0;
+    wake();
+}
+
+bool QueueManager::remove(const std::string& id) {
+    auto it = items_.find(id);
+    if (it == items_.end() || it->second.in_flight) return false;
+    remove_from_queue(svc_.intake->data_dir(), id);
+    spdlog::info("{}: removed from the queue by the administrator", id);
+    items_.erase(it);
+    return true;
+}
+
+void QueueManager::wake() { wake_.cancel(); }
+
+RelayStatus QueueManager::status() const {
+    RelayStatus s;
+    s.messages = items_.size();
+    for (const auto& [id, item] : items_) {
+        for (const RecipientState& r : item.entry.state.recipients) s.recipients_pending += r.status == Status::pending;
+        if (s.oldest == 0 || item.entry.envelope.received_at < s.oldest) s.oldest = item.entry.envelope.received_at;
+    }
+    for (const auto& [key, u] : unreachable_) {
+        s.unreachable.push_back(key);
+        if (s.offline_since == 0 || u.since < s.offline_since) s.offline_since = u.since;
+    }
+    s.online = unreachable_.empty();
+    return s;
+}
+
+std::vector<QueueEntry> QueueManager::entries() const {
+    std::vector<QueueEntry> out;
+    for (const auto& [id, item] : items_) out.push_back(item.entry);
+    std::sort(out.begin(), out.end(), [](const QueueEntry& a, const QueueEntry& b) {
+        return a.envelope.received_at < b.envelope.received_at;
+    });
+    return out;
+}
+
+awaitable<void> QueueManager::scheduler() {
+    while (!stopping_) {
+        co_await check_deadlines();
+        dispatch();
+        auto next = std::chrono::steady_clock::now() + kIdleTick;
+        std::int64_t now = now_seconds();
+        for (const auto& [id, item] : items_) {
+            if (item.in_flight) continue;
+            auto at = std::chrono::steady_clock::now() + std::chrono::seconds(std::max<std::int64_t>(0, item.entry.state.next_attempt - now));
+            next = std::min(next, at);
+            // Deadlines too: a warning or a give-up is due at its own time, not at the next tick.
+            const Config& c = *svc_.config;
+            std::int64_t warn = item.entry.envelope.received_at + c.relay.warn_after.count();
+            std::int64_t give_up = item.entry.envelope.received_at + c.relay.give_up_after.count();
+            for (std::int64_t t : {warn, give_up})
+                if (t > now) next = std::min(next, std::chrono::steady_clock::now() + std::chrono::seconds(t - now));
+        }
+        wake_.expires_at(next);
+        boost::system::error_code ec;
+        co_await wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+void QueueManager::dispatch() {
+    if (stopping_) return;
+    const Config& c = *svc_.config;
+    std::int64_t now = now_seconds();
+    std::map<std::string, std::pair<NextHop, Batch>> groups;
+    for (auto& [id, item] : items_) {
+        if (item.in_flight) continue;
+        const QueueState& st = item.entry.state;
+        if (st.next_attempt > now && !flush_all_) continue;
+        for (std::size_t i = 0; i < st.recipients.size(); ++i) {
+            if (st.recipients[i].status != Status::pending) continue;
+            NextHop hop = next_hop(c, item.entry.envelope.sender, item.entry.envelope.remote[i].address);
+            if (busy_hops_.contains(hop.key)) continue;
+            if (unreachable_.contains(hop.key) && !flush_all_) continue;
+            auto& g = groups[hop.key];
+            g.first = hop;
+            if (g.second.empty() || g.second.back().first != id) g.second.push_back({id, {}});
+            g.second.back().second.push_back(i);
+        }
+    }
+    flush_all_ = false;
+    for (auto& [key, group] : groups) {
+        if (busy_hops_.size() >= kMaxParallelHops) break;
+        busy_hops_.insert(key);
+        for (auto& [id, rcpts] : group.second) items_.at(id).in_flight = true;
+        asio::co_spawn(ioc_, deliver(std::move(group.first), std::move(group.second)), asio::detached);
+    }
+}
+
+void QueueManager::mark_unreachable(const NextHop& hop, const std::string& why) {
+    if (unreachable_.contains(hop.key)) return;
+    spdlog::warn("relay: {} unreachable ({}); mail for it waits, probing every {}s", hop.key, why,
+                 svc_.config->relay.probe_interval.count());
+    unreachable_[hop.key] = Unreachable{now_seconds(), hop};
+    asio::co_spawn(ioc_, probe(hop.key), asio::detached);
+}
+
+void QueueManager::mark_reachable(const std::string& key) {
+    auto it = unreachable_.find(key);
+    if (it == unreachable_.end()) return;
+    spdlog::info("relay: {} reachable again after {}s; sending everything queued", key, now_seconds() - it->second.since);
+    unreachable_.erase(it);
+    flush();
+}
+
+awaitable<void> QueueManager::probe(std::string key) {
+    asio::steady_timer timer(ioc_);
+    while (!stopping_ && unreachable_.contains(key)) {
+        timer.expires_after(svc_.config->relay.probe_interval);
+        boost::system::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (stopping_ || !unreachable_.contains(key)) co_return;
+        NextHop hop = unreachable_.at(key).hop;
+        try {
+            // A full SMTP greeting, not just TCP: a smarthost behind a captive portal accepts
+            // connections and says nothing useful.
+            auto client = co_await connect_hop(*svc_.config, hop);
+            co_await client->quit();
+            mark_reachable(key);
+        } catch (const std::exception& e) {
+            spdlog::debug("relay: probe of {} failed: {}", key, e.what());
+        }
+    }
+}
+
+void QueueManager::record(Item& item, std::size_t rcpt, int code, const std::string& reply, const std::string& remote) {
+    RecipientState& r = item.entry.state.recipients[rcpt];
+    const std::string& id = item.entry.envelope.id;
+    const std::string& to = item.entry.envelope.remote[rcpt].address;
+    r.last_attempt = now_seconds();
+    r.last_reply = reply;
+    r.remote = remote;
+    if (code >= 200 && code < 300) {
+        r.status = Status::delivered;
+        spdlog::info("{}: to=<{}>, relay={}, status=sent ({})", id, to, remote, reply);
+    } else if (code >= 500) {
+        r.status = Status::failed;
+        spdlog::info("{}: to=<{}>, relay={}, status=bounced ({})", id, to, remote, reply);
+    } else {
+        ++r.attempts;
+        spdlog::info("{}: to=<{}>, relay={}, status=deferred ({})", id, to, remote.empty() ? "none" : remote, reply);
+    }
+}
+
+void QueueManager::reschedule(Item& item) {
+    const auto& retry = svc_.config->relay.retry;
+    unsigned attempts = 0;
+    for (const RecipientState& r : item.entry.state.recipients)
+        if (r.status == Status::pending) attempts = std::max(attempts, r.attempts);
+    if (attempts == 0) return;   // not tried (its hop was unreachable): it goes when the hop comes back
+    auto delay = retry[std::min<std::size_t>(attempts - 1, retry.size() - 1)];
+    item.entry.state.next_attempt = now_seconds() + jittered(delay).count();
+}
+
+awaitable<void> QueueManager::deliver(NextHop hop, Batch batch) {
+    const ConfigPtr config = svc_.config;
+    std::unique_ptr<smtp::Client> client;
+    std::string failure;
+    bool network = false;
+    try {
+        client = co_await connect_hop(*config, hop);
+    } catch (const smtp::ClientError& e) {
+        failure = e.what();
+        network = e.code() == 0;
+        // A hop refusing us for good (no such domain, null MX) fails its recipients now.
+        if (!e.temporary()) {
+            for (auto& [id, rcpts] : batch)
+                for (std::size_t i : rcpts) record(items_.at(id), i, 550, fmt::format("550 5.4.4 {}", failure), "");
+        }
+    }
+    if (!client && network) mark_unreachable(hop, failure);
+    for (auto& [id, rcpts] : batch) {
+        Item& item = items_.at(id);
+        if (client) {
+            const Envelope& env = item.entry.envelope;
+            smtp::OutboundMessage m;
+            m.sender = hop.rewrite_from.empty() ? env.sender : hop.rewrite_from;
+            if (!hop.rewrite_from.empty()) {
+                m.from_rewrite_old = env.sender;
+                m.from_rewrite_new = hop.rewrite_from;
+            }
+            for (std::size_t i : rcpts) m.recipients.push_back({env.remote[i].address, env.remote[i].notify, env.remote[i].orcpt});
+            m.file = item.entry.message;
+            m.skip = env.return_path_length;
+            m.body_8bit = env.body_8bit;
+            m.smtputf8 = env.smtputf8;
+            m.ret = env.ret;
+            m.envid = env.envid;
+            try {
+                smtp::SendResult r = co_await client->send(m);
+                for (std::size_t k = 0; k < rcpts.size(); ++k) {
+                    const smtp::Result& res = r.recipients.at(k).code != 0 ? r.recipients[k] : r.message;
+                    record(item, rcpts[k], res.code, res.text, client->peer());
+                }
+            } catch (const smtp::ClientError& e) {
+                failure = fmt::format("lost connection with {}: {}", client->peer(), e.what());
+                client.reset();
+            }
+        }
+        if (!client && !network) {
+            // Connection refused by the peer's reply or lost midway: an ordinary, counted retry.
+            for (std::size_t i : rcpts)
+                if (item.entry.state.recipients[i].status == Status::pending) record(item, i, 451, "451 4.4.2 " + failure, "");
+        } else if (!client) {
+            for (std::size_t i : rcpts) item.entry.state.recipients[i].last_reply = failure;
+        }
+        reschedule(item);
+        QueueState snapshot = item.entry.state;
+        std::filesystem::path dir = svc_.intake->data_dir();
+        try {
+            co_await offload([&] { save_queue_state(dir, id, snapshot); });
+        } catch (const std::exception& e) {
+            spdlog::error("{}: cannot save queue state: {}", id, e.what());
+        }
+        item.in_flight = false;
+    }
+    if (client) {
+        try {
+            co_await client->quit();
+        } catch (const std::exception&) {
+        }
+    }
+    busy_hops_.erase(hop.key);
+    for (auto& [id, rcpts] : batch) {
+        auto it = items_.find(id);
+        if (it == items_.end() || it->second.in_flight) continue;
+        bool final = std::all_of(it->second.entry.state.recipients.begin(), it->second.entry.state.recipients.end(),
+                                 [](const RecipientState& r) { return r.status != Status::pending; });
+        if (final) co_await finish(id);
+    }
+    wake();
+}
+
+awaitable<void> QueueManager::check_deadlines() {
+    const Config& c = *svc_.config;
+    std::int64_t now = now_seconds();
+    std::vector<std::string> expired;
+    for (auto& [id, item] : items_) {
+        if (item.in_flight) continue;
+        std::int64_t age = now - item.entry.envelope.received_at;
+        QueueState& st = item.entry.state;
+        std::vector<std::size_t> pending;
+        for (std::size_t i = 0; i < st.recipients.size(); ++i)
+            if (st.recipients[i].status == Status::pending) pending.push_back(i);
+        if (pending.empty()) continue;
+        if (age >= c.relay.give_up_after.count()) {
+            for (std::size_t i : pending) {
+                RecipientState& r = st.recipients[i];
+                r.status = Status::failed;
+                r.last_reply = fmt::format("4.4.7 gave up after {}s in the queue{}{}", age,
+                                           r.last_reply.empty() ? "" : "; last error: ", r.last_reply);
+                spdlog::info("{}: to=<{}>, status=expired ({})", id, item.entry.envelope.remote[i].address, r.last_reply);
+            }
+            expired.push_back(id);
+        } else if (age >= c.relay.warn_after.count() && !st.warned) {
+            st.warned = true;
+            std::vector<std::size_t> notify;
+            for (std::size_t i : pending)
+                if (wants(item.entry.envelope.remote[i].notify, smtp::kNotifyDelay)) notify.push_back(i);
+            if (!notify.empty() && !item.entry.envelope.sender.empty()) co_await send_dsn(item, notify, true);
+            try {
+                save_queue_state(svc_.intake->data_dir(), id, st);
+            } catch (const std::exception& e) {
+                spdlog::error("{}: cannot save queue state: {}", id, e.what());
+            }
+        }
+    }
+    for (const std::string& id : expired) co_await finish(id);
+}
+
+awaitable<void> QueueManager::finish(const std::string& id) {
+    auto it = items_.find(id);
+    if (it == items_.end()) co_return;
+    Item& item = it->second;
+    std::vector<std::size_t> failed;
+    for (std::size_t i = 0; i < item.entry.state.recipients.size(); ++i)
+        if (item.entry.state.recipients[i].status == Status::failed &&
+            wants(item.entry.envelope.remote[i].notify, smtp::kNotifyFailure))
+            failed.push_back(i);
+    if (!failed.empty()) co_await send_dsn(item, failed, false);
+    try {
+        remove_from_queue(svc_.intake->data_dir(), id);
+        spdlog::info("{}: removed", id);
+    } catch (const std::exception& e) {
+        spdlog::error("{}: cannot remove from the queue: {}", id, e.what());
+    }
+    items_.erase(id);
+}
+
+awaitable<void> QueueManager::send_dsn(const Item& item, const std::vector<std::size_t>& rcpts, bool delayed) {
+    const Config& c = *svc_.config;
+    const Envelope& env = item.entry.envelope;
+    // Never bounce a bounce (RFC 3461 6.2 / RFC 5321 6.1): the postmaster gets it instead, once.
+    std::string to = env.sender.empty() ? c.postmaster : env.sender;
+    if (env.sender.empty() && delayed) co_return;
+    auto to_addr = parse_mailbox(to);
+    if (!to_addr) co_return;
+
+    smtp::DsnInput in;
+    in.reporting_mta = c.hostname;
+    in.postmaster = c.postmaster;
+    in.to = to;
+    in.queue_id = env.id;
+    in.envid = env.envid;
+    in.arrival = env.received_at;
+    in.now = std::time(nullptr);
+    std::string original = read_original(item.entry);
+    in.headers_only = env.ret == "HDRS" || original.size() > kMaxReturnedMessage;
+    in.original = original;
+    in.boundary = fmt::format("{}/{}", env.id, c.hostname);
+    for (std::size_t i : rcpts) {
+        const RecipientState& r = item.entry.state.recipients[i];
+        smtp::DsnRecipient d;
+        d.address = env.remote[i].address;
+        d.orcpt = env.remote[i].orcpt;
+        d.action = delayed ? "delayed" : "failed";
+        // The enhanced code from the reply ("550 5.1.1 ..." -> 5.1.1), else a generic one.
+        std::istringstream words(r.last_reply);
+        std::string code, esc;
+        words >> code >> esc;
+        bool has_esc = esc.size() >= 5 && esc[1] == '.' && (esc[0] == '4' || esc[0] == '5');
+        d.status = has_esc ? esc : (delayed ? "4.4.1" : (code.starts_with("5") ? "5.0.0" : "4.4.7"));
+        // An expired temporary failure keeps its 4.x.x: Action failed with a 4 status is RFC 3464 2.3.4.
+        if (!r.remote.empty()) d.remote_mta = "dns;" + r.remote.substr(0, r.remote.find('['));
+        d.diagnostic = r.last_reply.empty() ? "" : "smtp;" + r.last_reply;
+        d.last_attempt = r.last_attempt;
+        if (delayed) d.will_retry_until = env.received_at + c.relay.give_up_after.count();
+        in.recipients.push_back(std::move(d));
+    }
+    std::string text = smtp::build_dsn(in);
+
+    Envelope dsn;
+    dsn.id = new_queue_id();
+    dsn.received_at = std::time(nullptr);
+    dsn.client = "local (DSN)";
+    std::string trace = "Return-Path: <>\r\n";
+    dsn.return_path_length = trace.size();
+    RouteResult route = route_recipient(c, *to_addr, true);
+    if (!route.accepted()) {
+        spdlog::error("{}: DSN for {} cannot be routed to <{}>: {}", env.id, dsn.id, to, route.reason);
+        co_return;
+    }
+    for (const Target& t : route.targets) {
+        if (t.kind == Target::Kind::mailbox) dsn.mailboxes.push_back(t.name);
+        else dsn.remote.push_back({t.name, smtp::kNotifyNever, ""});   // a DSN asks for no DSN back
+    }
+    try {
+        auto spool = svc_.intake->create(dsn.id);
+        spool->write(trace);
+        spool->write(fmt::format("Received: by {} (mailkeep, {} report for {}) id {};\r\n\t{}\r\n", c.hostname,
+                                 delayed ? "delay" : "failure", env.id, dsn.id, rfc5322_date(std::time(nullptr))));
+        spool->write(text);
+        co_await svc_.intake->commit(std::move(spool), dsn);
+        spdlog::info("{}: sender {} notification: {}", env.id, delayed ? "delay" : "non-delivery", dsn.id);
+    } catch (const std::exception& e) {
+        spdlog::error("{}: cannot queue DSN: {}", env.id, e.what());
+    }
+}
+
+}  // namespace mk

@@ -1,0 +1,102 @@
+// relay/queue_manager.hpp — the one way out: takes what the intake queued, sends it to its next
+// hop, retries on the schedule, warns and bounces with DSNs, and knows which hops are reachable.
+// A message leaves the queue only when every recipient is final (delivered, or failed and
+// reported).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "route/next_hop.hpp"
+#include "server/services.hpp"
+#include "store/queue.hpp"
+
+namespace mk {
+using boost::asio::awaitable;
+}
+
+namespace mk {
+
+namespace smtp {
+struct SendResult;
+}
+
+struct RelayStatus {
+    bool online = true;                 // every hop with waiting mail is reachable
+    std::int64_t offline_since = 0;     // unix seconds, when !online
+    std::size_t messages = 0;
+    std::size_t recipients_pending = 0;
+    std::int64_t oldest = 0;            // received_at of the oldest message, 0 when empty
+    std::vector<std::string> unreachable;   // hop keys
+};
+
+class QueueManager {
+public:
+    QueueManager(boost::asio::io_context& ioc, Services& services);
+
+    // start - load the queue directory and begin delivering.
+    void start();
+    // stop - no new deliveries; those in flight end with their connections.
+    void stop();
+    // enqueue - a message the intake has just made durable (called on the network thread).
+    void enqueue(const Envelope& env);
+    // flush - try everything now, reachable or not ("mailkeep queue flush").
+    void flush();
+    // remove - drop a message without delivering it; false if unknown or being delivered.
+    bool remove(const std::string& id);
+
+    RelayStatus status() const;
+    std::vector<QueueEntry> entries() const;
+
+private:
+    struct Item {
+        QueueEntry entry;
+        bool in_flight = false;
+    };
+    struct Unreachable {
+        std::int64_t since = 0;
+        NextHop hop;
+    };
+    using Batch = std::vector<std::pair<std::string, std::vector<std::size_t>>>;   // id -> recipient indexes
+
+    awaitable<void> scheduler();
+    void wake();
+    void dispatch();
+    awaitable<void> deliver(NextHop hop, Batch batch);
+    awaitable<void> probe(std::string key);
+    void mark_unreachable(const NextHop& hop, const std::string& why);
+    void mark_reachable(const std::string& key);
+
+    void record(Item& item, std::size_t rcpt, int code, const std::string& reply, const std::string& remote);
+    void reschedule(Item& item);
+    awaitable<void> finish(const std::string& id);
+    awaitable<void> check_deadlines();
+    awaitable<void> send_dsn(const Item& item, const std::vector<std::size_t>& rcpts, bool delayed);
+
+    boost::asio::io_context& ioc_;
+    Services& svc_;
+    std::map<std::string, Item> items_;
+    std::map<std::string, Unreachable> unreachable_;
+    std::set<std::string> busy_hops_;
+    boost::asio::steady_timer wake_;
+    bool stopping_ = false;
+    bool flush_all_ = false;
+};
+
+// Jitter on retry delays, so that many messages queued together do not retry in lock-step.
+constexpr double kRetryJitter = 0.1;
+// Destinations delivered to at once; a household's queue rarely has more.
+constexpr std::size_t kMaxParallelHops = 8;
+// RET=FULL returns at most this much of the original; beyond it, the headers only.
+constexpr std::size_t kMaxReturnedMessage = 256 * 1024;
+
+}  // namespace mk

@@ -1,0 +1,983 @@
+// smtp/client.cpp — the SMTP/LMTP client (relay, downstream delivery); the server is untrusted:
+// its replies are bounded and parsed strictly, and only their codes decide anything.
+//
+// One connection, one state machine: connect (TCP, implicit TLS) -> greeting -> EHLO/LHLO (HELO
+// fallback) -> STARTTLS and EHLO again -> AUTH -> ready; each send() runs one transaction from
+// ready back to ready (RSET after a failed one); any network failure or protocol violation makes
+// the session broken, and the caller gets a temporary ClientError with code 0.
+#include "smtp/client.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/ssl.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/base64.hpp"
+#include "net/connection.hpp"
+#include "pop3/command.hpp"     // pop3::DotStuffer: RFC 1939 and RFC 5321 4.5.2 stuff the same way
+#include "smtp/command.hpp"     // smtp::Notify bits
+#include "smtp/header_rewrite.hpp"
+
+namespace mk::smtp {
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace ssl = boost::asio::ssl;
+using Duration = std::chrono::steady_clock::duration;
+
+// RFC 5321 4.5.3.2 client timeouts.
+constexpr Duration kGreetingTimeout = 5min;     // 4.5.3.2.1 initial 220 message
+constexpr Duration kMailTimeout = 5min;         // 4.5.3.2.2 MAIL command
+constexpr Duration kRcptTimeout = 5min;         // 4.5.3.2.3 RCPT command
+constexpr Duration kDataInitTimeout = 2min;     // 4.5.3.2.4 DATA initiation (the 354)
+constexpr Duration kDataBlockTimeout = 3min;    // 4.5.3.2.5 each write of the data
+constexpr Duration kDataFinalTimeout = 10min;   // 4.5.3.2.6 the reply to the final dot
+// Commands 4.5.3.2 gives no figure for (EHLO, STARTTLS, AUTH, RSET) wait as long as MAIL does,
+// as Postfix's smtp_helo_timeout does.
+constexpr Duration kCommandTimeout = 5min;
+// No RFC figure: a host that does not complete a TCP or TLS handshake in this time is down for
+// us (Postfix smtp_connect_timeout is 30 s).
+constexpr Duration kConnectTimeout = 30s;
+constexpr Duration kTlsHandshakeTimeout = 1min;
+// The mail is delivered by then; only the goodbye is at stake, so QUIT does not hold the relay long.
+constexpr Duration kQuitTimeout = 30s;
+
+// RFC 5321 4.5.3.1.5: a reply line is at most 512 octets including the code and CRLF.
+constexpr std::size_t kMaxReplyLine = 512 - 2;
+// RFC 5321 sets no limit on the lines of a multi-line reply; an EHLO reply has a dozen, so 100
+// is a server that talks without end.
+constexpr std::size_t kMaxReplyLines = 100;
+// RFC 4954 4: an AUTH command or response line may be 12288 octets (bearer tokens are long).
+constexpr std::size_t kMaxAuthLine = 12288 - 2;
+// The message is read from the queue file and written to the server in pieces of this size.
+constexpr std::size_t kDataChunk = 64 * 1024;
+// RFC 2920 3.1 lets the client send any number of commands at once, but a client that writes
+// without reading can deadlock with a server whose replies fill the socket buffers: this many
+// commands (at most ~50 KiB) go out before their replies are read.
+constexpr std::size_t kMaxPipelineGroup = 100;
+
+enum class State { connecting, greeted, ready, transaction, broken, closed };
+
+// state_name - for the log.
+const char* state_name(State s) {
+    switch (s) {
+        case State::connecting: return "connecting";
+        case State::greeted: return "greeted";
+        case State::ready: return "ready";
+        case State::transaction: return "transaction";
+        case State::broken: return "broken";
+        case State::closed: return "closed";
+    }
+    return "?";
+}
+
+// A server reply: one code, the text of each line.
+struct ServerReply {
+    int code = 0;
+    std::vector<std::string> lines;   // text after "NNN-" / "NNN "
+
+    bool positive() const { return code >= 200 && code < 400; }
+    // summary - "550 5.1.1 no such user" (the lines of a multi-line reply joined with spaces).
+    std::string summary() const {
+        std::string s = std::to_string(code);
+        for (const auto& l : lines) {
+            if (l.empty()) continue;
+            s += ' ';
+            s += l;
+        }
+        return s;
+    }
+    Result result() const { return Result{code, summary()}; }
+};
+
+// A failure decided locally, worded like a server reply so the DSN and the log read the same.
+Result local_result(int code, std::string_view esc_code, std::string_view text) {
+    return Result{code, fmt::format("{} {} {}", code, esc_code, text)};
+}
+
+// ascii_upper - ASCII-only uppercasing (EHLO keywords are case-insensitive, RFC 5321 2.4).
+std::string ascii_upper(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    return out;
+}
+
+// parse_reply_line - "NNN-text" / "NNN text" / "NNN" into code, text and whether more lines follow;
+// false when the line is not a reply line (RFC 5321 4.2: three digits, 2yz..5yz).
+bool parse_reply_line(std::string_view line, int& code, std::string& text, bool& more) {
+    if (line.size() < 3) return false;
+    if (line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '5' || line[2] < '0' || line[2] > '9')
+        return false;
+    code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+    more = false;
+    if (line.size() == 3) {
+        text.clear();
+        return true;
+    }
+    if (line[3] != ' ' && line[3] != '-') return false;
+    more = line[3] == '-';
+    // The text ends up in logs and in DSNs sent to our users: no control characters from the peer.
+    text.clear();
+    for (char c : line.substr(4)) {
+        auto u = static_cast<unsigned char>(c);
+        text += (u < 0x20 && c != '\t') || u == 0x7f ? ' ' : c;
+    }
+    return true;
+}
+
+// has_control - a CR, LF or other control character that would end or corrupt a command line.
+bool has_control(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u == 0x7f;
+    });
+}
+
+// valid_path_text - an address we may put between < and > in MAIL/RCPT.
+bool valid_path_text(std::string_view s) {
+    return !has_control(s) && s.find('<') == std::string_view::npos && s.find('>') == std::string_view::npos;
+}
+
+// valid_esmtp_value - RFC 5321 4.1.2 esmtp-value: 1*(%d33-60 / %d62-126).
+bool valid_esmtp_value(std::string_view s) {
+    if (s.empty()) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u >= 33 && u <= 126 && u != '=';
+    });
+}
+
+// notify_param - RFC 3461 4.1 NOTIFY value from smtp::Notify bits ("NEVER" alone, or a list).
+std::string notify_param(unsigned bits) {
+    if (bits & kNotifyNever) return "NEVER";
+    std::string s;
+    auto add = [&](unsigned bit, const char* word) {
+        if (!(bits & bit)) return;
+        if (!s.empty()) s += ',';
+        s += word;
+    };
+    add(kNotifySuccess, "SUCCESS");
+    add(kNotifyFailure, "FAILURE");
+    add(kNotifyDelay, "DELAY");
+    return s;
+}
+
+// gs2_saslname - RFC 5801 saslname escaping of the authzid in the OAUTHBEARER GS2 header.
+std::string gs2_saslname(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        if (c == ',') out += "=2C";
+        else if (c == '=') out += "=3D";
+        else out += c;
+    }
+    return out;
+}
+
+// make_client_context - TLS 1.2+, peer verification against ca_file or the system store.
+std::shared_ptr<ssl::context> make_client_context(const ClientOptions& o) {
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+    // RFC 8996 retires TLS 1.0 and 1.1; RFC 8314 4.1 asks for 1.2 or later.
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+    boost::system::error_code ec;
+    if (!o.tls_verify) {
+        ctx->set_verify_mode(ssl::verify_none, ec);
+        return ctx;
+    }
+    ctx->set_verify_mode(ssl::verify_peer, ec);
+    if (!o.ca_file.empty()) ctx->load_verify_file(o.ca_file.string(), ec);
+    else ctx->set_default_verify_paths(ec);
+    if (ec) {
+        std::string where = o.ca_file.empty() ? std::string("system CA store") : o.ca_file.string();
+        throw ClientError(fmt::format("{}: cannot load CA certificates: {}", where, ec.message()), 0, true);
+    }
+    return ctx;
+}
+
+// Fd - a file descriptor closed on every path.
+struct Fd {
+    int fd = -1;
+    explicit Fd(int f) : fd(f) {}
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+// pread_full - up to n bytes at offset (fewer only at end of file); -1 on error.
+ssize_t pread_full(int fd, char* buf, std::size_t n, std::uint64_t offset) {
+    std::size_t got = 0;
+    while (got < n) {
+        ssize_t r = ::pread(fd, buf + got, n - got, static_cast<off_t>(offset + got));
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (r == 0) break;
+        got += static_cast<std::size_t>(r);
+    }
+    return static_cast<ssize_t>(got);
+}
+
+// A queued message ready to go: its (rewritten) header, where the unchanged rest starts, its size.
+struct PreparedMessage {
+    std::shared_ptr<Fd> file;
+    std::string header;          // sent first; empty when nothing is rewritten
+    std::uint64_t rest = 0;      // file offset of the bytes after the header
+    std::uint64_t end = 0;       // file size
+    std::uint64_t size = 0;      // RFC 1870 size: the octets sent, before dot-stuffing
+    std::size_t replaced = 0;    // From: addresses rewritten
+};
+
+// prepare_message - open the queue file and rewrite its header; nullopt (error set) when it
+// cannot be read. Reads at most kMaxHeaderBlock bytes; the body is streamed later.
+std::optional<PreparedMessage> prepare_message(const OutboundMessage& m, std::string& error) {
+    int raw = ::open(m.file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (raw < 0) {
+        error = fmt::format("{}: {}", m.file.string(), std::strerror(errno));
+        return std::nullopt;
+    }
+    PreparedMessage p;
+    p.file = std::make_shared<Fd>(raw);
+    struct stat st {};
+    if (::fstat(raw, &st) != 0) {
+        error = fmt::format("{}: {}", m.file.string(), std::strerror(errno));
+        return std::nullopt;
+    }
+    p.end = static_cast<std::uint64_t>(st.st_size);
+    if (p.end < m.skip) {
+        error = fmt::format("{}: shorter ({} bytes) than its {} bytes to skip", m.file.string(), p.end, m.skip);
+        return std::nullopt;
+    }
+    p.rest = m.skip;
+    if (!m.from_rewrite_old.empty() && p.end > m.skip) {
+        std::string head(std::min<std::uint64_t>(kMaxHeaderBlock, p.end - m.skip), '\0');
+        ssize_t got = pread_full(raw, head.data(), head.size(), m.skip);
+        if (got < 0) {
+            error = fmt::format("{}: {}", m.file.string(), std::strerror(errno));
+            return std::nullopt;
+        }
+        head.resize(static_cast<std::size_t>(got));
+        std::size_t len = header_end(head);
+        if (len == std::string::npos) {
+            // No empty line: either the whole message is header (then all of it is read), or the
+            // header is longer than we look; then rewrite up to its last complete line.
+            bool whole = m.skip + head.size() == p.end;
+            std::size_t nl = head.rfind('\n');
+            len = whole ? head.size() : (nl == std::string::npos ? 0 : nl + 1);
+        }
+        auto rw = rewrite_from_header(std::string_view(head).substr(0, len), m.from_rewrite_old, m.from_rewrite_new);
+        p.header = std::move(rw.header);
+        p.replaced = rw.replaced;
+        p.rest = m.skip + len;
+    }
+    p.size = p.header.size() + (p.end - p.rest);
+    // The DotStuffer closes a last line without CRLF: those two octets are sent as well.
+    char last = '\n';
+    if (p.end > p.rest) {
+        if (pread_full(raw, &last, 1, p.end - 1) != 1) last = '\n';
+    } else if (!p.header.empty()) {
+        last = p.header.back();
+    }
+    if (last != '\n') p.size += 2;
+    return p;
+}
+
+// The concrete client over one mk::Connection.
+class SmtpClient final : public Client {
+public:
+    SmtpClient(ClientOptions options, std::shared_ptr<ssl::context> tls_ctx, tcp::endpoint endpoint)
+        : options_(std::move(options)), tls_ctx_(std::move(tls_ctx)), endpoint_(std::move(endpoint)) {
+        std::string host = options_.server_name.empty() ? "unknown" : options_.server_name;
+        peer_ = fmt::format("{}[{}]:{}", host, endpoint_.address().to_string(), endpoint_.port());
+    }
+    ~SmtpClient() override {
+        if (conn_) conn_->close();
+    }
+
+    // open - everything connect() promises for this one endpoint; throws ClientError.
+    awaitable<void> open();
+    // auth_failed - the failure came from AUTH: other endpoints would get the same credentials.
+    bool auth_failed() const { return auth_failed_; }
+
+    std::uint64_t max_size() const override { return ext_.size.value_or(0); }
+    std::string peer() const override { return peer_; }
+    const ServerExtensions& extensions() const override { return ext_; }
+    std::string tls() const override { return conn_ ? conn_->tls_description() : std::string(); }
+    awaitable<SendResult> send(const OutboundMessage& message) override;
+    awaitable<void> quit() override;
+
+private:
+    // One command of a transaction and what its reply decides.
+    struct Step {
+        enum class Kind { mail, rcpt, data } kind;
+        std::size_t recipient = 0;   // rcpt: index into OutboundMessage::recipients
+        std::string line;            // with CRLF
+        Duration timeout;
+    };
+
+    void set_state(State s);
+    [[noreturn]] void fail(const std::string& what);
+    awaitable<ServerReply> read_reply(const char* what, Duration timeout);
+    awaitable<void> write(std::string_view data, const char* what, Duration timeout);
+    awaitable<ServerReply> command(std::string line, const char* what, Duration timeout);
+    awaitable<void> tls_handshake();
+    awaitable<void> hello();
+    awaitable<void> starttls();
+    awaitable<void> authenticate();
+    awaitable<ServerReply> auth_exchange(const std::string& mechanism, const std::string& initial);
+    awaitable<ServerReply> auth_oauth(const std::string& mechanism, const std::string& token);
+    awaitable<ServerReply> auth_login(const std::string& password);
+    [[noreturn]] void auth_error(const std::string& mechanism, const ServerReply& r);
+    // What the server answered to MAIL, the RCPTs and DATA.
+    struct EnvelopeOutcome {
+        bool mail_ok = false;
+        std::vector<std::size_t> accepted;     // recipients whose RCPT got 2xx, in order
+        std::optional<ServerReply> data;       // the reply to DATA, if it was sent
+        std::optional<ServerReply> closing;    // a 421: the server is going away
+    };
+
+    std::optional<Result> check_message(const OutboundMessage& m, std::optional<PreparedMessage>& prepared) const;
+    std::vector<Step> transaction_steps(const OutboundMessage& m, const PreparedMessage& p, SendResult& out) const;
+    awaitable<EnvelopeOutcome> envelope(const std::vector<Step>& steps, SendResult& out);
+    awaitable<void> lmtp_replies(const std::vector<std::size_t>& accepted, SendResult& out);
+    awaitable<void> stream_body(const PreparedMessage& p);
+    awaitable<void> reset();
+
+    ClientOptions options_;
+    std::shared_ptr<ssl::context> tls_ctx_;   // declared before conn_: it outlives the TLS stream
+    tcp::endpoint endpoint_;
+    std::unique_ptr<Connection> conn_;
+    std::string peer_;
+    State state_ = State::connecting;
+    ServerExtensions ext_;
+    bool auth_failed_ = false;
+};
+
+// set_state - the one place the session changes state, logged old -> new.
+void SmtpClient::set_state(State s) {
+    if (s != state_) spdlog::debug("smtp client {}: state {} -> {}", peer_, state_name(state_), state_name(s));
+    state_ = s;
+}
+
+// fail - the session is unusable (network, TLS, protocol violation): a temporary error, code 0.
+void SmtpClient::fail(const std::string& what) {
+    set_state(State::broken);
+    if (conn_) conn_->close();
+    throw ClientError(fmt::format("{}: {}", peer_, what), 0, true);
+}
+
+// read_reply - one whole reply, bounded in line length and line count (RFC 5321 4.2, 4.5.3.1.5).
+awaitable<ServerReply> SmtpClient::read_reply(const char* what, Duration timeout) {
+    ServerReply r;
+    for (;;) {
+        LineResult line = co_await conn_->read_line(kMaxReplyLine, timeout);
+        if (line.status == ReadStatus::timeout) fail(fmt::format("timed out waiting for the reply to {}", what));
+        if (line.status == ReadStatus::closed) fail(fmt::format("connection closed waiting for the reply to {}", what));
+        if (line.status == ReadStatus::too_long)
+            fail(fmt::format("reply to {} has a line over {} octets", what, kMaxReplyLine + 2));
+        int code = 0;
+        std::string text;
+        bool more = false;
+        if (!parse_reply_line(line.line, code, text, more))
+            fail(fmt::format("malformed reply to {}", what));
+        // RFC 5321 4.2.1: every line of a multi-line reply carries the same code.
+        if (!r.lines.empty() && code != r.code) fail(fmt::format("inconsistent multi-line reply to {}", what));
+        if (r.lines.size() == kMaxReplyLines)
+            fail(fmt::format("reply to {} has more than {} lines", what, kMaxReplyLines));
+        r.code = code;
+        r.lines.push_back(std::move(text));
+        if (!more) break;
+    }
+    co_return r;
+}
+
+// write - the whole buffer within timeout, or the session is broken.
+awaitable<void> SmtpClient::write(std::string_view data, const char* what, Duration timeout) {
+    bool failed = false;
+    std::string reason;
+    try {
+        co_await conn_->write(data, timeout);
+    } catch (const boost::system::system_error& e) {
+        failed = true;
+        reason = conn_->timed_out() ? std::string("timed out") : e.code().message();
+    }
+    if (failed) fail(fmt::format("writing {}: {}", what, reason));
+}
+
+// command - write one line (CRLF added) and read its reply.
+awaitable<ServerReply> SmtpClient::command(std::string line, const char* what, Duration timeout) {
+    line += "\r\n";
+    co_await write(line, what, timeout);
+    ServerReply r = co_await read_reply(what, timeout);
+    co_return r;
+}
+
+// tls_handshake - client side of TLS on the connection, SNI and verification per options.
+awaitable<void> SmtpClient::tls_handshake() {
+    // Without a configured name the certificate is checked against the address we connected to.
+    std::string name = options_.server_name.empty() ? endpoint_.address().to_string() : options_.server_name;
+    bool failed = false;
+    std::string reason;
+    try {
+        co_await conn_->start_tls_client(*tls_ctx_, name, kTlsHandshakeTimeout);
+    } catch (const boost::system::system_error& e) {
+        failed = true;
+        reason = conn_->timed_out() ? std::string("timed out") : std::string(e.what());
+    }
+    if (failed) fail(fmt::format("TLS handshake: {}", reason));
+}
+
+// hello - EHLO (LHLO for LMTP), HELO when a plain SMTP server refuses EHLO (RFC 5321 4.1.4).
+awaitable<void> SmtpClient::hello() {
+    std::string name = options_.helo;
+    if (name.empty()) {
+        // RFC 5321 4.1.4: without a name, the address literal of our end of the connection.
+        const auto& a = conn_->local_address();
+        name = a.is_v6() ? "[IPv6:" + a.to_string() + "]" : "[" + a.to_string() + "]";
+    }
+    const char* verb = options_.lmtp ? "LHLO" : "EHLO";
+    ServerReply r = co_await command(fmt::format("{} {}", verb, name), verb, kCommandTimeout);
+    if (r.code == 250) {
+        ext_ = parse_extensions(r.lines);
+        co_return;
+    }
+    // RFC 2033 4.1: an LMTP server has no HELO to fall back to. A 4xx (421 above all) is not "I do
+    // not know EHLO": it says come back later.
+    if (options_.lmtp || r.code < 500)
+        throw ClientError(fmt::format("{}: {} refused: {}", peer_, verb, r.summary()), r.code, r.code < 500);
+    ServerReply h = co_await command(fmt::format("HELO {}", name), "HELO", kCommandTimeout);
+    if (h.code != 250)
+        throw ClientError(fmt::format("{}: HELO refused: {}", peer_, h.summary()), h.code, h.code < 500);
+    ext_ = ServerExtensions{};   // RFC 5321 4.1.1.1: HELO means no extensions
+}
+
+// starttls - RFC 3207: STARTTLS, the handshake, and EHLO again. Opportunistic mode goes on in
+// plaintext when the server does not offer it or refuses it.
+awaitable<void> SmtpClient::starttls() {
+    if (!ext_.starttls) {
+        if (options_.tls_required)
+            throw ClientError(fmt::format("{}: STARTTLS required but not offered", peer_), 0, true);
+        spdlog::info("smtp client {}: STARTTLS not offered, continuing without TLS", peer_);
+        co_return;
+    }
+    ServerReply r = co_await command("STARTTLS", "STARTTLS", kCommandTimeout);
+    if (r.code != 220) {
+        if (options_.tls_required)
+            throw ClientError(fmt::format("{}: STARTTLS refused: {}", peer_, r.summary()), r.code, true);
+        spdlog::info("smtp client {}: STARTTLS refused ({}), continuing without TLS", peer_, r.summary());
+        co_return;
+    }
+    // Anything after the 220 was sent before the handshake: a man in the middle injecting replies
+    // that would be read as if they came over TLS (CVE-2011-0411 and its client-side kin).
+    if (conn_->buffered() != 0) fail("data after the 220 to STARTTLS (reply injection)");
+    co_await tls_handshake();
+    // RFC 3207 4.2: forget what the server said before TLS and ask again.
+    ext_ = ServerExtensions{};
+    co_await hello();
+}
+
+// auth_error - AUTH failed: 535 (bad credentials) and other 5xx are permanent, 4xx temporary.
+void SmtpClient::auth_error(const std::string& mechanism, const ServerReply& r) {
+    auth_failed_ = true;
+    throw ClientError(fmt::format("{}: AUTH {} as {} failed: {}", peer_, mechanism, options_.username, r.summary()),
+                      r.code, r.code < 500);
+}
+
+// auth_exchange - AUTH with an initial response (RFC 4954 4), or, when the command line would be
+// too long, with the response after the server's empty challenge.
+awaitable<ServerReply> SmtpClient::auth_exchange(const std::string& mechanism, const std::string& initial) {
+    std::string encoded = initial.empty() ? std::string("=") : base64_encode(initial);
+    std::string line = fmt::format("AUTH {} {}", mechanism, encoded);
+    if (line.size() <= kMaxAuthLine) {
+        ServerReply r = co_await command(std::move(line), "AUTH", kCommandTimeout);
+        co_return r;
+    }
+    ServerReply r = co_await command(fmt::format("AUTH {}", mechanism), "AUTH", kCommandTimeout);
+    if (r.code != 334) co_return r;
+    if (encoded.size() > kMaxAuthLine) fail("AUTH response longer than RFC 4954 allows");
+    ServerReply f = co_await command(std::move(encoded), "AUTH", kCommandTimeout);
+    co_return f;
+}
+
+// auth_oauth - one XOAUTH2 or OAUTHBEARER (RFC 7628) attempt. On failure the server sends a 334
+// with an error in JSON; the client answers it (RFC 7628 3.2.3: the dummy response %x01 for
+// OAUTHBEARER; an empty line for XOAUTH2, as Google documents) and gets the final 535/454.
+awaitable<ServerReply> SmtpClient::auth_oauth(const std::string& mechanism, const std::string& token) {
+    std::string initial = mechanism == "OAUTHBEARER"
+                              ? "n,a=" + gs2_saslname(options_.username) + ",\x01" "auth=Bearer " + token + "\x01\x01"
+                              : "user=" + options_.username + "\x01" "auth=Bearer " + token + "\x01\x01";
+    ServerReply r = co_await auth_exchange(mechanism, initial);
+    if (r.code != 334) co_return r;
+    if (!r.lines.empty()) {
+        auto detail = base64_decode(r.lines.front());   // {"status":"invalid_token",...}: no secret in it
+        if (detail && !has_control(*detail))
+            spdlog::info("smtp client {}: AUTH {} refused: {}", peer_, mechanism, *detail);
+    }
+    std::string answer = mechanism == "OAUTHBEARER" ? base64_encode("\x01") : std::string();
+    ServerReply f = co_await command(std::move(answer), "AUTH", kCommandTimeout);
+    if (f.code == 334) {
+        // Still challenging: RFC 4954 4 "*" cancels; the attempt has failed either way.
+        ServerReply c = co_await command("*", "AUTH", kCommandTimeout);
+        co_return c;
+    }
+    co_return f;
+}
+
+// auth_login - the LOGIN mechanism: user name and password each after a 334.
+awaitable<ServerReply> SmtpClient::auth_login(const std::string& password) {
+    ServerReply r = co_await command("AUTH LOGIN", "AUTH", kCommandTimeout);
+    if (r.code != 334) co_return r;
+    r = co_await command(base64_encode(options_.username), "AUTH", kCommandTimeout);
+    if (r.code != 334) co_return r;
+    r = co_await command(base64_encode(password), "AUTH", kCommandTimeout);
+    co_return r;
+}
+
+// authenticate - RFC 4954 with the best mechanism the server offers for our kind of secret.
+awaitable<void> SmtpClient::authenticate() {
+    // Credentials never travel in plaintext unless the configuration asked for no TLS at all: an
+    // opportunistic session that ended up without TLS must not give the password away.
+    if (!conn_->tls() && options_.tls != TlsMode::none) {
+        auth_failed_ = true;
+        throw ClientError(fmt::format("{}: refusing AUTH without TLS", peer_), 0, true);
+    }
+    auto offered = [&](std::string_view m) { return std::find(ext_.auth.begin(), ext_.auth.end(), m) != ext_.auth.end(); };
+
+    if (options_.oauth_token) {
+        std::string mechanism = offered("OAUTHBEARER") ? "OAUTHBEARER" : offered("XOAUTH2") ? "XOAUTH2" : "";
+        if (mechanism.empty()) {
+            auth_failed_ = true;
+            throw ClientError(fmt::format("{}: server offers neither OAUTHBEARER nor XOAUTH2", peer_), 0, true);
+        }
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            const bool refresh = attempt > 0;
+            std::string token;
+            std::string error;
+            try {
+                token = options_.oauth_token(refresh);
+            } catch (const std::exception& e) {
+                error = e.what();
+            }
+            if (!error.empty() || token.empty()) {
+                auth_failed_ = true;
+                throw ClientError(fmt::format("{}: no OAuth token: {}", peer_, error.empty() ? "empty" : error), 0, true);
+            }
+            ServerReply r = co_await auth_oauth(mechanism, token);
+            if (r.code == 235) co_return;
+            // 535: the token was refused, most often because it expired: get a fresh one, once.
+            if (r.code == 535 && !refresh) {
+                spdlog::info("smtp client {}: AUTH {} refused, retrying with a refreshed token", peer_, mechanism);
+                continue;
+            }
+            auth_error(mechanism, r);
+        }
+        co_return;
+    }
+
+    std::string mechanism = offered("PLAIN") ? "PLAIN" : offered("LOGIN") ? "LOGIN" : "";
+    if (mechanism.empty()) {
+        auth_failed_ = true;
+        throw ClientError(fmt::format("{}: server offers neither AUTH PLAIN nor LOGIN", peer_), 0, true);
+    }
+    std::string password;
+    std::string error;
+    try {
+        if (options_.password) password = options_.password();
+        else error = "none configured";
+    } catch (const std::exception& e) {
+        error = e.what();   // run_secret_command's message: the exit status, never the output
+    }
+    if (!error.empty()) {
+        auth_failed_ = true;
+        throw ClientError(fmt::format("{}: no password: {}", peer_, error), 0, true);
+    }
+    ServerReply r;
+    if (mechanism == "PLAIN") {
+        // RFC 4616 2: authzid NUL authcid NUL passwd, the authorization identity left empty.
+        std::string plain = std::string(1, '\0') + options_.username + '\0' + password;
+        r = co_await auth_exchange(mechanism, plain);
+    } else {
+        r = co_await auth_login(password);
+    }
+    if (r.code != 235) auth_error(mechanism, r);
+}
+
+awaitable<void> SmtpClient::open() {
+    bool failed = false;
+    std::string reason;
+    try {
+        conn_ = co_await Connection::connect(endpoint_, kConnectTimeout);
+    } catch (const boost::system::system_error& e) {
+        failed = true;
+        reason = e.code().message();
+    }
+    if (failed) fail(fmt::format("connect: {}", reason));
+    // RFC 8314 3.3: implicit TLS starts at once, before the server says anything.
+    if (options_.tls == TlsMode::implicit) co_await tls_handshake();
+
+    ServerReply greeting = co_await read_reply("the greeting", kGreetingTimeout);
+    if (greeting.code != 220)
+        throw ClientError(fmt::format("{}: greeting: {}", peer_, greeting.summary()), greeting.code,
+                          greeting.code < 500);
+    set_state(State::greeted);
+    co_await hello();
+    if (options_.tls == TlsMode::starttls) co_await starttls();
+    if (!options_.username.empty()) co_await authenticate();
+    set_state(State::ready);
+    spdlog::info("smtp client {}: connected{}{}", peer_, conn_->tls() ? ", " : "", conn_->tls_description());
+}
+
+// reset - RSET after a failed transaction; a server that refuses it cannot be trusted with the next.
+awaitable<void> SmtpClient::reset() {
+    bool lost = false;
+    ServerReply r;
+    try {
+        r = co_await command("RSET", "RSET", kCommandTimeout);
+    } catch (const ClientError&) {
+        lost = true;   // the transaction's results stand; only the connection is gone
+    }
+    if (lost) co_return;
+    if (r.code != 250) {
+        spdlog::info("smtp client {}: RSET refused: {}", peer_, r.summary());
+        set_state(State::broken);
+        conn_->close();
+        co_return;
+    }
+    set_state(State::ready);
+}
+
+// stream_body - the message, dot-stuffed (RFC 5321 4.5.2), CRLF-closed, then "." (4.1.1.4).
+awaitable<void> SmtpClient::stream_body(const PreparedMessage& p) {
+    pop3::DotStuffer stuffer;
+    std::string out;
+    out.reserve(kDataChunk * 2 + 8);
+    stuffer.feed(p.header, out);
+    std::string chunk(kDataChunk, '\0');
+    std::uint64_t offset = p.rest;
+    while (offset < p.end) {
+        std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kDataChunk, p.end - offset));
+        ssize_t got = pread_full(p.file->fd, chunk.data(), want, offset);
+        // RFC 5321 has no way to abort DATA: closing the connection is what makes the server
+        // discard the partial message.
+        if (got <= 0) fail(fmt::format("reading the queue file: {}", got < 0 ? std::strerror(errno) : "truncated"));
+        offset += static_cast<std::uint64_t>(got);
+        stuffer.feed(std::string_view(chunk.data(), static_cast<std::size_t>(got)), out);
+        if (out.size() >= kDataChunk) {
+            co_await write(out, "the message", kDataBlockTimeout);
+            out.clear();
+        }
+    }
+    stuffer.finish(out);
+    co_await write(out, "the message", kDataBlockTimeout);
+}
+
+// check_message - everything that can be refused without the server, decided before MAIL (check,
+// then act): a local refusal for the whole message, or nullopt with the message prepared.
+std::optional<Result> SmtpClient::check_message(const OutboundMessage& m, std::optional<PreparedMessage>& prepared) const {
+    if (m.recipients.empty()) return local_result(554, "5.5.1", "no recipients");
+    // RFC 6531 3.4: a message that needs SMTPUTF8 cannot go to a server without it.
+    if (m.smtputf8 && !ext_.smtputf8)
+        return local_result(553, "5.6.7", "the server does not support SMTPUTF8 (not sent)");
+    // The queue is ours, but a CR or LF in a parameter would inject a command: never send one.
+    if (!valid_path_text(m.sender) || (!m.ret.empty() && !valid_esmtp_value(m.ret)) ||
+        (!m.envid.empty() && !valid_esmtp_value(m.envid)))
+        return local_result(501, "5.5.4", "invalid sender or DSN parameter in the queue (not sent)");
+    std::string error;
+    prepared = prepare_message(m, error);
+    if (!prepared) {
+        spdlog::error("smtp client {}: {}", peer_, error);
+        return local_result(451, "4.3.0", "cannot read the queued message");
+    }
+    // RFC 1870 6: refuse early rather than send what the server has said it will not take.
+    if (ext_.size && *ext_.size > 0 && prepared->size > *ext_.size)
+        return local_result(552, "5.3.4", fmt::format("message size {} exceeds the server's limit of {} (not sent)",
+                                                      prepared->size, *ext_.size));
+    return std::nullopt;
+}
+
+// transaction_steps - MAIL, one RCPT per sendable recipient, DATA, with the parameters the server
+// offers; a recipient that cannot be sent gets its local refusal in out.
+std::vector<SmtpClient::Step> SmtpClient::transaction_steps(const OutboundMessage& m, const PreparedMessage& p,
+                                                            SendResult& out) const {
+    std::vector<Step> steps;
+    std::string mail = fmt::format("MAIL FROM:<{}>", m.sender);
+    if (ext_.size) mail += fmt::format(" SIZE={}", p.size);          // RFC 1870 3
+    if (m.body_8bit && ext_.eightbitmime) mail += " BODY=8BITMIME";   // RFC 6152 2
+    if (m.smtputf8) mail += " SMTPUTF8";                              // RFC 6531 3.4
+    if (ext_.dsn && !m.ret.empty()) mail += " RET=" + m.ret;          // RFC 3461 4.3
+    if (ext_.dsn && !m.envid.empty()) mail += " ENVID=" + m.envid;    // RFC 3461 4.4
+    steps.push_back(Step{Step::Kind::mail, 0, mail + "\r\n", kMailTimeout});
+    for (std::size_t i = 0; i < m.recipients.size(); ++i) {
+        const auto& r = m.recipients[i];
+        if (r.address.empty() || !valid_path_text(r.address) || (!r.orcpt.empty() && !valid_esmtp_value(r.orcpt))) {
+            out.recipients[i] = local_result(501, "5.1.3", "invalid recipient address in the queue (not sent)");
+            continue;
+        }
+        std::string rcpt = fmt::format("RCPT TO:<{}>", r.address);
+        if (ext_.dsn && r.notify != 0) rcpt += " NOTIFY=" + notify_param(r.notify);   // RFC 3461 4.1
+        if (ext_.dsn && !r.orcpt.empty()) rcpt += " ORCPT=" + r.orcpt;                // RFC 3461 4.2
+        steps.push_back(Step{Step::Kind::rcpt, i, rcpt + "\r\n", kRcptTimeout});
+    }
+    steps.push_back(Step{Step::Kind::data, 0, "DATA\r\n", kDataInitTimeout});
+    return steps;
+}
+
+// envelope - send the steps and read their replies. RFC 2920 3.1: with PIPELINING, MAIL, the RCPTs
+// and DATA go in one write (in groups, see kMaxPipelineGroup) and the replies are read in order;
+// without it, one by one, and DATA only when a recipient was accepted.
+awaitable<SmtpClient::EnvelopeOutcome> SmtpClient::envelope(const std::vector<Step>& steps, SendResult& out) {
+    EnvelopeOutcome o;
+    const std::size_t group = ext_.pipelining ? kMaxPipelineGroup : 1;
+    for (std::size_t first = 0; first < steps.size(); first += group) {
+        if (o.closing) break;
+        std::size_t last = std::min(first + group, steps.size());
+        // Without pipelining, stop where the answers so far make the next command pointless.
+        if (!ext_.pipelining && steps[first].kind != Step::Kind::mail && !o.mail_ok) break;
+        if (!ext_.pipelining && steps[first].kind == Step::Kind::data && o.accepted.empty()) break;
+        std::string batch;
+        for (std::size_t i = first; i < last; ++i) batch += steps[i].line;
+        co_await write(batch, "MAIL/RCPT/DATA", kMailTimeout);
+        for (std::size_t i = first; i < last; ++i) {
+            const Step& s = steps[i];
+            const char* what = s.kind == Step::Kind::mail ? "MAIL" : s.kind == Step::Kind::rcpt ? "RCPT" : "DATA";
+            ServerReply r = co_await read_reply(what, s.timeout);
+            if (r.code == 421) {
+                o.closing = r;
+                break;
+            }
+            switch (s.kind) {
+                case Step::Kind::mail:
+                    out.message = r.result();
+                    o.mail_ok = r.positive();
+                    break;
+                case Step::Kind::rcpt:
+                    out.recipients[s.recipient] = r.result();
+                    if (r.positive()) o.accepted.push_back(s.recipient);
+                    break;
+                case Step::Kind::data:
+                    o.data = r;
+                    break;
+            }
+        }
+    }
+    co_return o;
+}
+
+// lmtp_replies - RFC 2033 4.2: one reply per accepted recipient, in RCPT order. A connection lost
+// after some of them keeps those replies and gives the rest (and the message) a local 451 4.4.2
+// instead of throwing: the answered ones are final and must not be sent again.
+awaitable<void> SmtpClient::lmtp_replies(const std::vector<std::size_t>& accepted, SendResult& out) {
+    std::size_t answered = 0;
+    bool lost = false;
+    std::string lost_reason;
+    for (std::size_t i : accepted) {
+        ServerReply r;
+        try {
+            r = co_await read_reply("the end of data", kDataFinalTimeout);
+        } catch (const ClientError& e) {
+            if (answered == 0) throw;   // nothing delivered: as for SMTP
+            lost = true;
+            lost_reason = e.what();
+        }
+        if (lost) break;
+        out.recipients[i] = r.result();
+        ++answered;
+    }
+    if (lost) {
+        // The answered recipients are final; the rest will be retried. Not code 0: a caller that
+        // falls back to the message-level result for an unanswered recipient must not find a 250.
+        spdlog::warn("smtp client {}: {}", peer_, lost_reason);
+        Result unanswered = local_result(451, "4.4.2", "connection lost before this recipient's LMTP reply");
+        for (std::size_t k = answered; k < accepted.size(); ++k) out.recipients[accepted[k]] = unanswered;
+        out.message = unanswered;
+        co_return;
+    }
+    out.message = out.recipients[accepted.front()];
+    for (std::size_t i : accepted)
+        if (out.recipients[i].ok()) {
+            out.message = out.recipients[i];
+            break;
+        }
+}
+
+awaitable<SendResult> SmtpClient::send(const OutboundMessage& m) {
+    if (state_ != State::ready)
+        throw ClientError(fmt::format("{}: connection not usable ({})", peer_, state_name(state_)), 0, true);
+    SendResult out;
+    out.recipients.resize(m.recipients.size());
+    auto refuse_all = [&](const Result& r) {
+        out.message = r;
+        for (auto& x : out.recipients) x = r;
+    };
+
+    std::optional<PreparedMessage> prepared;
+    if (auto refusal = check_message(m, prepared)) {
+        refuse_all(*refusal);
+        co_return out;
+    }
+    std::vector<Step> steps = transaction_steps(m, *prepared, out);
+    if (steps.size() == 2) {   // MAIL and DATA only: no recipient can be sent
+        out.message = out.recipients.front();
+        co_return out;
+    }
+
+    set_state(State::transaction);
+    EnvelopeOutcome env = co_await envelope(steps, out);
+    if (env.closing) {
+        // RFC 5321 3.8: the server is going away. Every command not yet answered gets the 421.
+        Result r = env.closing->result();
+        if (!env.mail_ok) refuse_all(r);
+        else
+            for (std::size_t i = 0; i < out.recipients.size(); ++i)
+                if (out.recipients[i].code == 0 ||
+                    std::find(env.accepted.begin(), env.accepted.end(), i) != env.accepted.end())
+                    out.recipients[i] = r;
+        out.message = r;
+        set_state(State::broken);
+        conn_->close();
+        co_return out;
+    }
+    if (!env.mail_ok) {
+        // Pipelined RCPTs after a refused MAIL got 503s; the MAIL refusal is what counts.
+        Result r = out.message;
+        refuse_all(r);
+    }
+    if (!env.mail_ok || env.accepted.empty()) {
+        if (env.data && env.data->code == 354) {
+            // RFC 2920 3.1: DATA accepted with no valid recipient: send an empty message and
+            // expect it refused.
+            co_await write(".\r\n", "the message", kDataBlockTimeout);
+            ServerReply ignored = co_await read_reply("the end of data", kDataFinalTimeout);
+            (void)ignored;
+        }
+        if (env.mail_ok) {
+            // No recipient taken: say why with the first refusal.
+            for (const auto& r : out.recipients)
+                if (r.code != 0) {
+                    out.message = r;
+                    break;
+                }
+        }
+        co_await reset();
+        co_return out;
+    }
+    if (!env.data || env.data->code != 354) {
+        out.message = env.data ? env.data->result() : local_result(451, "4.4.2", "DATA was not answered");
+        for (std::size_t i : env.accepted) out.recipients[i] = out.message;
+        co_await reset();
+        co_return out;
+    }
+
+    if (prepared->replaced > 0)
+        spdlog::debug("smtp client {}: From: {} -> {} ({}x)", peer_, m.from_rewrite_old, m.from_rewrite_new,
+                      prepared->replaced);
+    co_await stream_body(*prepared);
+
+    if (options_.lmtp) {
+        co_await lmtp_replies(env.accepted, out);
+        if (state_ == State::broken) co_return out;   // lost after some replies
+    } else {
+        ServerReply final_reply = co_await read_reply("the end of data", kDataFinalTimeout);
+        out.message = final_reply.result();
+        for (std::size_t i : env.accepted) out.recipients[i] = out.message;
+    }
+    if (!out.message.ok()) {
+        co_await reset();
+        co_return out;
+    }
+    set_state(State::ready);
+    co_return out;
+}
+
+awaitable<void> SmtpClient::quit() {
+    if (state_ == State::closed) co_return;
+    if (state_ != State::broken && conn_) {
+        try {
+            ServerReply r = co_await command("QUIT", "QUIT", kQuitTimeout);
+            if (r.code != 221) spdlog::debug("smtp client {}: QUIT answered {}", peer_, r.summary());
+        } catch (const ClientError&) {
+            // The mail is delivered or not already; a lost goodbye changes nothing.
+        }
+    }
+    if (conn_) conn_->close();
+    set_state(State::closed);
+}
+
+}  // namespace
+
+ServerExtensions parse_extensions(const std::vector<std::string>& lines) {
+    ServerExtensions e;
+    // The first line is the server's name and greeting text, not a keyword.
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+        std::string_view line = lines[i];
+        std::size_t sp = line.find_first_of(" =");
+        std::string keyword = ascii_upper(line.substr(0, sp));
+        std::string_view params = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
+        if (keyword == "PIPELINING") e.pipelining = true;
+        else if (keyword == "8BITMIME") e.eightbitmime = true;
+        else if (keyword == "SMTPUTF8") e.smtputf8 = true;
+        else if (keyword == "DSN") e.dsn = true;
+        else if (keyword == "STARTTLS") e.starttls = true;
+        else if (keyword == "ENHANCEDSTATUSCODES") e.enhanced_status_codes = true;
+        else if (keyword == "SIZE") {
+            // RFC 1870 4: "SIZE" alone or with 0 means no fixed limit; garbage is treated the same.
+            std::uint64_t n = 0;
+            bool ok = !params.empty() && params.size() <= 19;
+            for (char c : params) ok = ok && c >= '0' && c <= '9';
+            if (ok)
+                for (char c : params) n = n * 10 + static_cast<std::uint64_t>(c - '0');
+            e.size = ok ? n : 0;
+        } else if (keyword == "AUTH") {
+            // "AUTH PLAIN LOGIN", and the pre-RFC "AUTH=PLAIN LOGIN" some servers still send.
+            std::size_t pos = 0;
+            while (pos < params.size()) {
+                std::size_t end = params.find(' ', pos);
+                if (end == std::string_view::npos) end = params.size();
+                std::string mech = ascii_upper(params.substr(pos, end - pos));
+                if (!mech.empty() && std::find(e.auth.begin(), e.auth.end(), mech) == e.auth.end())
+                    e.auth.push_back(std::move(mech));
+                pos = end + 1;
+            }
+        }
+    }
+    return e;
+}
+
+awaitable<std::unique_ptr<Client>> Client::connect(std::vector<boost::asio::ip::tcp::endpoint> endpoints,
+                                                   ClientOptions options) {
+    if (endpoints.empty()) throw ClientError("no address to connect to", 0, true);
+    std::shared_ptr<ssl::context> ctx;
+    if (options.tls != TlsMode::none) ctx = make_client_context(options);
+    std::optional<ClientError> last;
+    for (const auto& endpoint : endpoints) {
+        auto client = std::make_unique<SmtpClient>(options, ctx, endpoint);
+        bool auth_failed = false;
+        try {
+            co_await client->open();
+            co_return std::unique_ptr<Client>(std::move(client));
+        } catch (const ClientError& e) {
+            // RFC 5321 5.1: try the next address. Not after AUTH failed: every address gets the same
+            // credentials, and repeated failures can lock the account.
+            spdlog::info("{}", e.what());
+            last = e;
+            auth_failed = client->auth_failed();
+        }
+        if (auth_failed) throw *last;
+    }
+    throw *last;
+}
+
+}  // namespace mk::smtp

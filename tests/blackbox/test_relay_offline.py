@@ -1,0 +1,126 @@
+# tests/blackbox/test_relay_offline.py — online detection: while the smarthost (a provider mailkeep)
+# is not listening, mail waits in the queue and `mailkeep status` says offline with the unreachable
+# hop; when the smarthost starts, everything queued arrives within probe_interval plus a bound, over
+# one connection, and status says online again. `queue remove` and `queue flush` work on the
+# running daemon meanwhile.
+import re
+import time
+
+from harness import make_message, wait_until
+from relayutil import provider_options, smarthost, wait_queue_empty
+from smtputil import connect
+
+N = 20
+PROBE_INTERVAL = 1.0
+ARRIVAL_BOUND = 10.0     # seconds allowed beyond one probe interval for all N to arrive
+RCPT = "friend@provider.example"
+
+
+def queue_n(home, n, tag):
+    """queue_n - n messages from anna to RCPT over one SMTP session; returns their Message-IDs."""
+    ids = []
+    with connect(home, "smtp") as s:
+        for i in range(n):
+            msgid = f"<{tag}-{i}@home.arpa>"
+            s.sendmail("anna@home.arpa", [RCPT], make_message(f"{tag} {i}", sender="anna@home.arpa", to=RCPT,
+                                                              msgid=msgid))
+            ids.append(msgid)
+        s.quit()
+    return ids
+
+
+def arrived_ids(provider):
+    out = []
+    for raw in provider.maildir_messages("friend"):
+        m = re.search(rb"^Message-ID: (\S+)\r$", raw, re.M)
+        out.append(m.group(1).decode() if m else None)
+    return out
+
+
+def smtp_sessions(provider):
+    """smtp_sessions - {client port: number of accepted messages logged between its connect and
+    disconnect} for the provider's smtp connections, leaving out the harness's readiness checks."""
+    sessions, open_ = {}, set()
+    for line in provider.log_text().splitlines():
+        m = re.search(r" smtp: (connect|disconnect) from \[127\.0\.0\.1\]:(\d+)$", line)
+        if m:
+            port = int(m.group(2))
+            if m.group(1) == "connect":
+                sessions[port] = 0
+                open_.add(port)
+            else:
+                open_.discard(port)
+        elif re.search(r": from=<anna@home\.arpa>, size=\d+, nrcpt=1", line):
+            for port in open_:
+                sessions[port] += 1
+    return {p: n for p, n in sessions.items() if p not in provider.harness_ports}
+
+
+def test_offline_then_all_at_once_in_one_connection(mailkeep_factory):
+    provider = mailkeep_factory(name="provider", start=False, **provider_options())
+    home = mailkeep_factory(name="home", relay=smarthost(provider.ports["smtp"],
+                                                         probe_interval=f"{PROBE_INTERVAL:g}s"))
+    ids = queue_n(home, N, "offline")
+
+    def offline_status():
+        out = home.status()
+        return out if out.startswith("relay: offline since") else None
+
+    status = wait_until(offline_status, 10, "status to say offline", interval=0.2)
+    assert re.match(r"relay: offline since \d+s ago\n", status), status
+    # the hop is named; whatever the spelling, it includes the port
+    assert re.search(rf"^unreachable: \S*{provider.ports['smtp']}", status, re.M), status
+    assert re.search(rf"^queue: {N} message\(s\), {N} recipient\(s\) pending(, oldest \d+s)?$", status, re.M), status
+    listed = home.queue_list()
+    assert len(listed) == N, listed
+    summary = home.cli("queue", "list").stdout.splitlines()[-1]
+    assert summary == f"-- {N} message(s) in the queue", summary
+
+    provider.start()
+    t0 = time.monotonic()
+    wait_until(lambda: len(provider.maildir_files("friend")) >= N, PROBE_INTERVAL + ARRIVAL_BOUND,
+               f"all {N} messages at the provider (have {len(provider.maildir_files('friend'))})")
+    took = time.monotonic() - t0
+    print(f"all {N} arrived {took:.2f}s after the smarthost started")
+    assert sorted(arrived_ids(provider)) == sorted(ids), "lost or duplicated messages"
+    wait_queue_empty(home, 10)
+
+    status = home.status()
+    assert status.startswith("relay: online\n"), status
+    assert "unreachable:" not in status, status
+    assert re.search(r"^queue: 0 message\(s\), 0 recipient\(s\) pending$", status, re.M), status
+
+    # One connection carried the mail. Accepted besides it: at most one reachability probe (a bare
+    # TCP connect, or a greeting and QUIT) that carried no message. The harness's own readiness
+    # connections are left out by their client ports. A message is counted for every connection
+    # open while the provider logged it, so a probe overlapping the delivery would show here too.
+    sessions = smtp_sessions(provider)
+    carrying = {p: n for p, n in sessions.items() if n}
+    assert len(sessions) <= 2, f"{len(sessions)} connections to the smarthost (port: messages): {sessions}"
+    assert list(carrying.values()) == [N], f"the {N} messages came over (port: messages) {sessions}"
+
+
+def test_queue_remove_and_flush_while_offline(mailkeep_factory):
+    provider = mailkeep_factory(name="provider", start=False, **provider_options())
+    home = mailkeep_factory(name="home", relay=smarthost(provider.ports["smtp"]))
+    ids = queue_n(home, 3, "cli")
+    listed = home.queue_list()          # queued before the 250 (durable intake)
+    assert len(listed) == 3, listed
+    victim = next(line for line in listed if "anna@home.arpa" in line).split()[0]
+    assert (home.queue_dir() / f"{victim}.eml").exists(), f"{victim} is not a queue file id: {listed}"
+
+    r = home.cli("queue", "remove", victim)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert not any(line.split()[0] == victim for line in home.queue_list())
+    assert not any(p.name.startswith(victim) for p in home.queue_files()), home.queue_files()
+    r = home.cli("queue", "remove", "NOSUCHID0000")
+    assert r.returncode != 0, f"removing an unknown id succeeded: {r.stdout}"
+
+    r = home.cli("queue", "flush")          # the hop is still down: nothing is lost by trying
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert len(home.queue_list()) == 2
+
+    provider.start()
+    wait_queue_empty(home, 15)
+    arrived = arrived_ids(provider)
+    assert len(arrived) == 2 and set(arrived) < set(ids), arrived
