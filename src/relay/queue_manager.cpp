@@ -60,6 +60,7 @@ smtp::ClientOptions client_options(const Config& c, const NextHop& n, const std:
     // Direct delivery to an MX: STARTTLS when offered, unverified (RFC 7435 opportunistic security).
     o.tls_required = !n.mx && n.hop.tls != TlsMode::none;
     o.tls_verify = !n.mx && n.hop.tls_verify;
+    o.lmtp = n.lmtp;
     if (!n.hop.ca_file.empty()) o.ca_file = c.resolve(n.hop.ca_file);
     o.username = n.hop.username;
     const HopConfig hop = n.hop;

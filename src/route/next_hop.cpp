@@ -23,6 +23,16 @@ std::string domain_of(std::string_view address) {
 NextHop next_hop(const Config& config, std::string_view sender, std::string_view recipient) {
     NextHop n;
     const RelayConfig& relay = config.relay;
+    n.domain = domain_of(recipient);
+    if (config.is_local_domain(n.domain)) {
+        // Only [delivery] lmtp/smtp queues local recipients: that server is the final hop.
+        n.hop.host = config.delivery.host;
+        n.hop.port = config.delivery.port;
+        n.hop.tls = TlsMode::none;
+        n.lmtp = config.delivery.mode == DeliveryConfig::Mode::lmtp;
+        n.key = fmt::format("downstream:{}:{}", n.hop.host, n.hop.port);
+        return n;
+    }
     std::string from = lowercase_ascii(sender);
     for (const RelaySenderConfig& s : relay.senders) {
         if (lowercase_ascii(s.address) != from) continue;
@@ -31,7 +41,6 @@ NextHop next_hop(const Config& config, std::string_view sender, std::string_view
         n.key = hop_key(s.hop, s.hop.username.empty() ? s.address : s.hop.username);
         return n;
     }
-    n.domain = domain_of(recipient);
     for (const RouteConfig& r : relay.routes) {
         if (r.domain != n.domain) continue;
         n.hop = r.hop;

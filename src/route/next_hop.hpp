@@ -15,10 +15,12 @@ struct NextHop {
     std::string domain;         // the recipient domain (for mx)
     HopConfig hop;              // host, port, TLS and credentials (port only, for mx)
     std::string rewrite_from;   // outbound envelope sender and From: (a [[relay.sender]])
+    bool lmtp = false;          // the downstream server speaks LMTP (RFC 2033)
 };
 
-// next_hop - the hop for one recipient of a message from sender. Order: [[relay.sender]] by
-// sender address, then [[route]] by recipient domain, then the smarthost or the MX.
+// next_hop - the hop for one recipient of a message from sender. A local recipient in the queue
+// goes to the downstream server ([delivery]); otherwise, in order: [[relay.sender]] by sender
+// address, [[route]] by recipient domain, then the smarthost or the MX.
 NextHop next_hop(const Config& config, std::string_view sender, std::string_view recipient);
 
 }  // namespace mk

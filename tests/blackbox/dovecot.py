@@ -20,7 +20,7 @@ state_dir = {root}/state
 instance_name = mailkeep-test-{imap_port}
 log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
-protocols = imap pop3
+protocols = imap pop3{lmtp_protocol}
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -63,6 +63,17 @@ service pop3-login {{
 service anvil {{
   chroot =
 }}
+{lmtp_service}"""
+
+# LMTP (RFC 2033) for downstream-delivery tests: recipients are looked up by local part.
+LMTP_SERVICE = """\
+auth_username_format = %Ln
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp_port}
+  }}
+}}
 """
 
 
@@ -82,12 +93,13 @@ def make_traversable(path, top=None):
 class Dovecot:
     """Dovecot - one private instance; users is {name: password}; mail is at mail_root/<name>."""
 
-    def __init__(self, root, mail_root, users, uid=None, gid=None):
+    def __init__(self, root, mail_root, users, uid=None, gid=None, lmtp=False):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "run").mkdir(exist_ok=True)
         (self.root / "state").mkdir(exist_ok=True)
-        self.imap_port, self.pop3_port = free_ports(2)
+        self.imap_port, self.pop3_port, self.lmtp_port = free_ports(3)
+        self.lmtp = lmtp
         self.config = self.root / "dovecot.conf"
         self.log = self.root / "dovecot.log"
         st = os.stat(mail_root)
@@ -99,8 +111,10 @@ class Dovecot:
         if os.geteuid() == 0:
             make_traversable(self.root)
             make_traversable(mail_root)
+        lmtp_service = LMTP_SERVICE.format(lmtp_port=self.lmtp_port) if lmtp else ""
         self.config.write_text(CONFIG.format(root=self.root, mail_root=mail_root,
-                                             imap_port=self.imap_port, pop3_port=self.pop3_port))
+                                             imap_port=self.imap_port, pop3_port=self.pop3_port,
+                                             lmtp_protocol=" lmtp" if lmtp else "", lmtp_service=lmtp_service))
         self.started = False
 
     def start(self, deadline=10):
@@ -111,7 +125,8 @@ class Dovecot:
         assert r.returncode == 0, \
             f"dovecot did not start: {(self.root / 'dovecot.out').read_text()}\n{self.log_text()}"
         self.started = True
-        wait_until(lambda: port_accepts(self.imap_port) and port_accepts(self.pop3_port), deadline,
+        wait_until(lambda: port_accepts(self.imap_port) and port_accepts(self.pop3_port)
+                   and (not self.lmtp or port_accepts(self.lmtp_port)), deadline,
                    f"dovecot on {self.imap_port}/{self.pop3_port}")
         return self
 

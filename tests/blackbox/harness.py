@@ -96,14 +96,21 @@ def toml_value(v):
     raise TypeError(v)
 
 
+# The [relay] a test gets unless it names one: a smarthost on 127.0.0.1 port 9, where nothing listens
+# (tests only ever take ephemeral ports), so that remote mail stays in the queue (the hop is
+# unreachable) instead of bouncing through real DNS, as the tests that inspect the queue expect.
+PARKED_RELAY = {"mode": "smarthost", "host": "127.0.0.1", "port": 9, "tls": "none"}
+
+
 def render_config(data_dir, ports, cert, key, users=None, aliases=(), trusted_networks=("127.0.0.0/8",),
                   catch_all=None, limits=None, hostname="mail.home.arpa", local_domains=("home.arpa",),
-                  postmaster="postmaster@home.arpa", disabled_roles=(), run_as=None, relay=None, routes=(),
+                  postmaster="postmaster@home.arpa", disabled_roles=(), run_as=None, relay=PARKED_RELAY, routes=(),
                   extra_toml=None):
     """render_config - the TOML text of a config in the contract's format.
 
     relay: the [relay] table as a dict (values as toml_value takes them: str, int, bool, list, Path);
-    its key "sender" holds a list of dicts, each written as a [[relay.sender]] table.
+    its key "sender" holds a list of dicts, each written as a [[relay.sender]] table. By default
+    PARKED_RELAY; None or {} writes no [relay] table (mailkeep's own default: direct, system DNS).
     routes: dicts, each written as a [[route]] table. extra_toml: raw TOML text appended as is."""
     users = DEFAULT_USERS if users is None else users
     lim = {"max_message_size": "1M", "max_recipients": 100, "max_connections": 200,

@@ -62,3 +62,22 @@ TEST(NextHop, Table) {
 
 }  // namespace
 }  // namespace mk
+
+namespace mk {
+namespace {
+
+TEST(NextHop, LocalRecipientsInTheQueueGoDownstream) {
+    Config c = relay_config(RelayConfig::Mode::smarthost);
+    c.local_domains = {"home.arpa"};
+    c.delivery.mode = DeliveryConfig::Mode::lmtp;
+    c.delivery.host = "127.0.0.1";
+    c.delivery.port = 24;
+    NextHop h = next_hop(c, "anna@home.arpa", "ben@home.arpa");   // not anna's provider account
+    EXPECT_EQ(h.key, "downstream:127.0.0.1:24");
+    EXPECT_TRUE(h.lmtp);
+    EXPECT_EQ(h.hop.tls, TlsMode::none);
+    EXPECT_TRUE(h.rewrite_from.empty());
+}
+
+}  // namespace
+}  // namespace mk

@@ -72,3 +72,19 @@ TEST(Router, CatchAllTakesUnknownLocalOnly) {
 
 }  // namespace
 }  // namespace mk
+
+namespace mk {
+namespace {
+
+TEST(Router, DownstreamDeliveryQueuesLocalUsersByTheirFirstAddress) {
+    Config c = household();
+    c.delivery.mode = DeliveryConfig::Mode::lmtp;
+    c.catch_all = "anna";
+    EXPECT_EQ(route_recipient(c, *parse_mailbox("mum@home.arpa"), false).targets, std::vector<Target>{q("anna@home.arpa")});
+    EXPECT_EQ(route_recipient(c, *parse_mailbox("family@home.arpa"), false).targets,
+              (std::vector<Target>{q("anna@home.arpa"), q("ben@home.arpa"), q("ben@provider.example")}));
+    EXPECT_EQ(route_recipient(c, *parse_mailbox("nobody@home.arpa"), false).targets, std::vector<Target>{q("anna@home.arpa")});
+}
+
+}  // namespace
+}  // namespace mk
