@@ -98,8 +98,10 @@ def toml_value(v):
 
 # The [relay] a test gets unless it names one: a smarthost on 127.0.0.1 port 9, where nothing listens
 # (tests only ever take ephemeral ports), so that remote mail stays in the queue (the hop is
-# unreachable) instead of bouncing through real DNS, as the tests that inspect the queue expect.
-PARKED_RELAY = {"mode": "smarthost", "host": "127.0.0.1", "port": 9, "tls": "none"}
+# unreachable) instead of going to real DNS and MX hosts, as the tests that inspect the queue expect.
+# A short probe_interval keeps a SIGTERM during such a test independent of the probe timer (that a
+# long one does not delay shutdown is test_relay_offline.py's business).
+PARKED_RELAY = {"mode": "smarthost", "host": "127.0.0.1", "port": 9, "tls": "none", "probe_interval": "1s"}
 
 
 def render_config(data_dir, ports, cert, key, users=None, aliases=(), trusted_networks=("127.0.0.0/8",),

@@ -4,6 +4,8 @@
 # one connection, and status says online again. `queue remove` and `queue flush` work on the
 # running daemon meanwhile.
 import re
+import signal
+import subprocess
 import time
 
 from harness import make_message, wait_until
@@ -124,3 +126,25 @@ def test_queue_remove_and_flush_while_offline(mailkeep_factory):
     wait_queue_empty(home, 15)
     arrived = arrived_ids(provider)
     assert len(arrived) == 2 and set(arrived) < set(ids), arrived
+
+
+def test_sigterm_while_offline_is_prompt_and_keeps_the_queue(mailkeep_factory):
+    # A hop that is down must not hold up shutdown: SIGTERM ends the daemon (exit 0) well before
+    # the next probe or retry is due, and the queued message is still there after a restart.
+    home = mailkeep_factory(name="home", relay=smarthost(9, probe_interval="60s", retry=["10m"]))
+    (msgid,) = queue_n(home, 1, "sigterm")
+    wait_until(lambda: home.status().startswith("relay: offline"), 10, "status to say offline", interval=0.2)
+    proc = home.proc
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(5)
+    except subprocess.TimeoutExpired:
+        rc = None
+    took = time.monotonic() - t0
+    home.stop()      # reaps it (SIGKILL after the harness's deadline if it is still running)
+    assert rc == 0, f"SIGTERM while a hop is unreachable: still running after 5 s (rc={rc}, {took:.1f}s)\n" \
+                    f"{home.log_tail(20)}"
+    home.start()
+    listed = home.queue_list()
+    assert len(listed) == 1 and "friend@provider.example" in listed[0], listed
