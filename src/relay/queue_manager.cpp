@@ -129,9 +129,24 @@ void QueueManager::start() {
     asio::co_spawn(ioc_, scheduler(), asio::detached);
 }
 
+bool QueueManager::final(const Item& item) const {
+    return std::all_of(item.entry.state.recipients.begin(), item.entry.state.recipients.end(),
+                       [](const RecipientState& r) { return r.status != Status::pending; });
+}
+
+// finish_all_final - messages whose recipients are all final but which are still queued: a crash
+// came between the last result and the removal. Their DSNs and removal happen now.
+awaitable<void> QueueManager::finish_all_final() {
+    std::vector<std::string> done;
+    for (const auto& [id, item] : items_)
+        if (item.in_flight == 0 && final(item)) done.push_back(id);
+    for (const std::string& id : done) co_await finish(id);
+}
+
 void QueueManager::stop() {
     stopping_ = true;
     wake_.cancel();
+    for (auto& [key, timer] : probe_timers_) timer->cancel();
 }
 
 void QueueManager::enqueue(const Envelope& env) {
@@ -153,7 +168,7 @@ void QueueManager::flush() {
 
 bool QueueManager::remove(const std::string& id) {
     auto it = items_.find(id);
-    if (it == items_.end() || it->second.in_flight) return false;
+    if (it == items_.end() || it->second.in_flight > 0) return false;
     remove_from_queue(svc_.intake->data_dir(), id);
     spdlog::info("{}: removed from the queue by the administrator", id);
     items_.erase(it);
@@ -187,13 +202,14 @@ std::vector<QueueEntry> QueueManager::entries() const {
 }
 
 awaitable<void> QueueManager::scheduler() {
+    co_await finish_all_final();
     while (!stopping_) {
         co_await check_deadlines();
         dispatch();
         auto next = std::chrono::steady_clock::now() + kIdleTick;
         std::int64_t now = now_seconds();
         for (const auto& [id, item] : items_) {
-            if (item.in_flight) continue;
+            if (item.in_flight > 0) continue;
             auto at = std::chrono::steady_clock::now() + std::chrono::seconds(std::max<std::int64_t>(0, item.entry.state.next_attempt - now));
             next = std::min(next, at);
             // Deadlines too: a warning or a give-up is due at its own time, not at the next tick.
@@ -215,7 +231,7 @@ void QueueManager::dispatch() {
     std::int64_t now = now_seconds();
     std::map<std::string, std::pair<NextHop, Batch>> groups;
     for (auto& [id, item] : items_) {
-        if (item.in_flight) continue;
+        if (item.in_flight > 0) continue;
         const QueueState& st = item.entry.state;
         if (st.next_attempt > now && !flush_all_) continue;
         for (std::size_t i = 0; i < st.recipients.size(); ++i) {
@@ -233,7 +249,7 @@ void QueueManager::dispatch() {
     for (auto& [key, group] : groups) {
         if (busy_hops_.size() >= kMaxParallelHops) break;
         busy_hops_.insert(key);
-        for (auto& [id, rcpts] : group.second) items_.at(id).in_flight = true;
+        for (auto& [id, rcpts] : group.second) ++items_.at(id).in_flight;
         asio::co_spawn(ioc_, deliver(std::move(group.first), std::move(group.second)), asio::detached);
     }
 }
@@ -255,7 +271,9 @@ void QueueManager::mark_reachable(const std::string& key) {
 }
 
 awaitable<void> QueueManager::probe(std::string key) {
-    asio::steady_timer timer(ioc_);
+    auto& slot = probe_timers_[key];
+    if (!slot) slot = std::make_unique<asio::steady_timer>(ioc_);
+    asio::steady_timer& timer = *slot;
     while (!stopping_ && unreachable_.contains(key)) {
         timer.expires_after(svc_.config->relay.probe_interval);
         boost::system::error_code ec;
@@ -363,7 +381,9 @@ awaitable<void> QueueManager::deliver(NextHop hop, Batch batch) {
         } catch (const std::exception& e) {
             spdlog::error("{}: cannot save queue state: {}", id, e.what());
         }
-        item.in_flight = false;
+        // Done with this message now, not at the end of the connection: a crash later must not
+        // leave a delivered message behind.
+        if (--item.in_flight == 0 && final(item)) co_await finish(id);
     }
     if (client) {
         try {
@@ -372,13 +392,6 @@ awaitable<void> QueueManager::deliver(NextHop hop, Batch batch) {
         }
     }
     busy_hops_.erase(hop.key);
-    for (auto& [id, rcpts] : batch) {
-        auto it = items_.find(id);
-        if (it == items_.end() || it->second.in_flight) continue;
-        bool final = std::all_of(it->second.entry.state.recipients.begin(), it->second.entry.state.recipients.end(),
-                                 [](const RecipientState& r) { return r.status != Status::pending; });
-        if (final) co_await finish(id);
-    }
     wake();
 }
 
@@ -387,7 +400,7 @@ awaitable<void> QueueManager::check_deadlines() {
     std::int64_t now = now_seconds();
     std::vector<std::string> expired;
     for (auto& [id, item] : items_) {
-        if (item.in_flight) continue;
+        if (item.in_flight > 0) continue;
         std::int64_t age = now - item.entry.envelope.received_at;
         QueueState& st = item.entry.state;
         std::vector<std::size_t> pending;

@@ -60,7 +60,7 @@ public:
 private:
     struct Item {
         QueueEntry entry;
-        bool in_flight = false;
+        int in_flight = 0;   // hop deliveries working on it (its recipients may go to several hops)
     };
     struct Unreachable {
         std::int64_t since = 0;
@@ -78,7 +78,9 @@ private:
 
     void record(Item& item, std::size_t rcpt, int code, const std::string& reply, const std::string& remote);
     void reschedule(Item& item);
+    bool final(const Item& item) const;
     awaitable<void> finish(const std::string& id);
+    awaitable<void> finish_all_final();
     awaitable<void> check_deadlines();
     awaitable<void> send_dsn(const Item& item, const std::vector<std::size_t>& rcpts, bool delayed);
 
@@ -88,6 +90,7 @@ private:
     std::map<std::string, Unreachable> unreachable_;
     std::set<std::string> busy_hops_;
     boost::asio::steady_timer wake_;
+    std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> probe_timers_;   // cancelled by stop()
     bool stopping_ = false;
     bool flush_all_ = false;
 };

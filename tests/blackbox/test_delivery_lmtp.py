@@ -3,7 +3,6 @@
 # real Dovecot, which stores it; a recipient Dovecot refuses comes back to the sender as a DSN.
 import email
 import os
-import shutil
 
 import pytest
 
