@@ -90,6 +90,40 @@ struct DeliveryConfig {
     std::uint16_t port = 24;
 };
 
+// One provider mailbox to collect ([[account]]).
+struct AccountConfig {
+    enum class Protocol { pop3, pop3s, imap, imaps };
+    enum class Mode { single, multidrop };
+    std::string name;                       // unique; used in state and status
+    Protocol protocol = Protocol::pop3s;
+    bool starttls = false;                  // pop3/imap: upgrade with STLS/STARTTLS (required then)
+    std::string host;
+    std::uint16_t port = 995;               // defaults 110/995/143/993 by protocol
+    bool tls_verify = true;
+    std::filesystem::path ca_file;
+    std::string username;
+    std::string password;                   // or password_command, or oauth2_token_command
+    std::string password_command;
+    std::string oauth2_token_command;
+    Mode mode = Mode::single;               // key "mailbox" = "single" | "multidrop"
+    std::string deliver_to;                 // single: the local user who gets everything
+    std::string envelope_header = "auto";   // multidrop: header naming the envelope recipient
+    std::string unknown_to = "postmaster";  // multidrop: local user for unknown local recipients
+    std::optional<std::chrono::seconds> keep_for;   // key "keep": "delete" = 0s, "forever" = nullopt, "7d"
+    std::size_t max_per_cycle = 100;
+    std::uint64_t max_size = 50ull * 1024 * 1024;
+    std::chrono::seconds timeout{60};       // idle time with no byte received
+    std::chrono::seconds interval{600};
+    std::vector<std::string> folders{"INBOX"};   // IMAP
+    bool idle = true;                       // IMAP IDLE where offered
+};
+
+struct FetchConfig {
+    bool on_login = true;
+    std::chrono::seconds stale_after{300};
+    std::chrono::seconds login_wait{5};
+};
+
 struct Config {
     std::filesystem::path source;          // the file it came from; empty for the embedded default
     std::string hostname = "mail.home.arpa";
@@ -107,6 +141,8 @@ struct Config {
     std::string catch_all;                 // user name; empty = unknown recipients are refused
     RelayConfig relay;                     // [relay], [[relay.sender]], [[route]]
     DeliveryConfig delivery;               // [delivery]
+    std::vector<AccountConfig> accounts;   // [[account]]
+    FetchConfig fetch;                     // [fetch]
 
     std::filesystem::path resolve(const std::filesystem::path& p) const {
         return p.is_absolute() ? p : data_dir / p;

@@ -1,0 +1,76 @@
+// imap/client.hpp — the IMAP4rev1 client (RFC 3501, 2177 IDLE, 4315 UIDPLUS, 2595 STARTTLS) used by
+// the fetcher; the provider's server is untrusted: responses and literals are bounded and checked.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+namespace mk::imap {
+
+enum class Security { plain, starttls, implicit };
+
+struct ClientOptions {
+    Security security = Security::implicit;
+    bool tls_verify = true;
+    std::filesystem::path ca_file;
+    std::string server_name;
+    std::string username;
+    std::function<std::string()> password;
+    std::function<std::string(bool refresh)> oauth_token;   // AUTHENTICATE XOAUTH2/OAUTHBEARER when set
+    std::chrono::seconds timeout{60};
+};
+
+class ClientError : public std::runtime_error {
+public:
+    ClientError(const std::string& what, bool auth) : std::runtime_error(what), auth_(auth) {}
+    bool auth() const { return auth_; }
+
+private:
+    bool auth_;
+};
+
+struct Folder {
+    std::uint32_t uidvalidity = 0;
+    std::uint32_t exists = 0;
+    std::uint32_t uidnext = 0;
+};
+
+struct MessageInfo {
+    std::uint32_t uid = 0;
+    std::uint64_t size = 0;        // RFC822.SIZE
+};
+
+class Client {
+public:
+    virtual ~Client() = default;
+    // connect - TCP, greeting, CAPABILITY, STARTTLS (or implicit TLS), login (AUTHENTICATE
+    // XOAUTH2/OAUTHBEARER or PLAIN, or LOGIN). Throws ClientError.
+    static boost::asio::awaitable<std::unique_ptr<Client>> connect(std::vector<boost::asio::ip::tcp::endpoint> endpoints,
+                                                                   ClientOptions options);
+    virtual boost::asio::awaitable<Folder> select(const std::string& folder) = 0;
+    // messages - UID and size of every message in the selected folder (UID FETCH 1:* RFC822.SIZE).
+    virtual boost::asio::awaitable<std::vector<MessageInfo>> messages() = 0;
+    // retrieve - UID FETCH uid BODY.PEEK[]: the literal streamed to sink in pieces (any size, bounded
+    // memory); \Seen is not set.
+    virtual boost::asio::awaitable<void> retrieve(std::uint32_t uid, const std::function<void(std::string_view)>& sink) = 0;
+    // remove - UID STORE +FLAGS.SILENT (\Deleted), then UID EXPUNGE (UIDPLUS) or EXPUNGE.
+    virtual boost::asio::awaitable<void> remove(const std::vector<std::uint32_t>& uids) = 0;
+    virtual bool can_idle() const = 0;
+    // idle - IDLE until the server reports a change (true) or max_wait passes (false); DONE is sent
+    // either way. Callers re-arm before 29 minutes (RFC 2177 3).
+    virtual boost::asio::awaitable<bool> idle(std::chrono::seconds max_wait) = 0;
+    virtual boost::asio::awaitable<void> logout() = 0;
+    virtual std::string peer() const = 0;
+};
+
+}  // namespace mk::imap

@@ -1,0 +1,70 @@
+// pop3/client.hpp — the POP3 client (RFC 1939, 2449 CAPA, 2595 STLS, 5034 AUTH) used by the
+// fetcher; the provider's server is untrusted: every reply is bounded and checked.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+namespace mk::pop3 {
+
+enum class Security { plain, stls, implicit };
+
+struct ClientOptions {
+    Security security = Security::implicit;
+    bool tls_verify = true;
+    std::filesystem::path ca_file;                 // empty = system store
+    std::string server_name;                       // SNI and certificate name
+    std::string username;
+    std::function<std::string()> password;
+    std::function<std::string(bool refresh)> oauth_token;   // SASL XOAUTH2/OAUTHBEARER when set
+    std::chrono::seconds timeout{60};              // with no byte received
+};
+
+// A failure of the session. auth: the credentials were refused ([AUTH] or any -ERR to PASS/AUTH);
+// otherwise network, TLS or protocol trouble. Either way, nothing was deleted that was not durable.
+class ClientError : public std::runtime_error {
+public:
+    ClientError(const std::string& what, bool auth) : std::runtime_error(what), auth_(auth) {}
+    bool auth() const { return auth_; }
+
+private:
+    bool auth_;
+};
+
+struct MessageInfo {
+    unsigned number = 0;
+    std::uint64_t size = 0;        // LIST size (octets with CRLF)
+    std::string uid;               // UIDL, or "sha256:<hex of TOP n 0>" when the server has no UIDL
+};
+
+class Client {
+public:
+    virtual ~Client() = default;
+    // connect - TCP to each endpoint in turn, greeting, CAPA, STLS (or implicit TLS), login:
+    // AUTH XOAUTH2/OAUTHBEARER, AUTH PLAIN, or USER/PASS. Throws ClientError.
+    static boost::asio::awaitable<std::unique_ptr<Client>> connect(std::vector<boost::asio::ip::tcp::endpoint> endpoints,
+                                                                   ClientOptions options);
+    // messages - LIST and UIDL of the maildrop (RFC 1939 5, 7), in message-number order.
+    virtual boost::asio::awaitable<std::vector<MessageInfo>> messages() = 0;
+    // retrieve - RETR n: the message, dot-unstuffed, CRLF line ends, handed to sink in pieces
+    // (bounded memory whatever the size); sink may throw to abort (the session is then unusable).
+    virtual boost::asio::awaitable<void> retrieve(unsigned number, const std::function<void(std::string_view)>& sink) = 0;
+    // remove - DELE n (takes effect at QUIT, RFC 1939 6).
+    virtual boost::asio::awaitable<void> remove(unsigned number) = 0;
+    // quit - QUIT: the server's UPDATE state commits the deletions. Throws if it does not say +OK.
+    virtual boost::asio::awaitable<void> quit() = 0;
+    virtual std::string peer() const = 0;
+};
+
+}  // namespace mk::pop3
