@@ -147,7 +147,32 @@ int cmd_daemon(const std::string& file, const std::string& request) {
         std::cout << fmt::format("queue: {} message(s), {} recipient(s) pending", v.at("messages").to_number<long>(),
                                  v.at("recipients_pending").to_number<long>());
         std::cout << (oldest ? fmt::format(", oldest {}s\n", now - oldest) : std::string("\n"));
+        for (const auto& av : v.at("accounts").as_array()) {
+            const auto& a = av.as_object();
+            std::int64_t run = a.at("last_run").to_number<std::int64_t>();
+            std::int64_t ok = a.at("last_success").to_number<std::int64_t>();
+            std::string err = a.at("last_error").as_string().c_str();
+            std::cout << fmt::format("account {}: {}{}, last success {}, {} fetched{}\n", a.at("account").as_string().c_str(),
+                                     run ? fmt::format("last run {}s ago", now - run) : std::string("not run yet"),
+                                     a.at("running").as_bool() ? " (running)" : "",
+                                     ok ? fmt::format("{}s ago", now - ok) : std::string("never"),
+                                     a.at("fetched").to_number<long>(), err.empty() ? "" : ", last error: " + err);
+        }
         return 0;
+    }
+    if (request.starts_with("fetch")) {
+        for (const auto& rv : v.at("reports").as_array()) {
+            const auto& r = rv.as_object();
+            std::string err = r.at("error").as_string().c_str();
+            std::cout << fmt::format("{}: {} delivered, {} removed on the server, {} left{}\n",
+                                     r.at("account").as_string().c_str(), r.at("delivered").to_number<long>(),
+                                     r.at("removed").to_number<long>(), r.at("left").to_number<long>(),
+                                     err.empty() ? "" : ", error: " + err);
+        }
+        bool all_ok = v.at("ok").as_bool();
+        for (const auto& rv : v.at("reports").as_array()) all_ok = all_ok && rv.as_object().at("error").as_string().empty();
+        if (!v.at("ok").as_bool()) std::cerr << "mailkeep: " << v.at("error").as_string().c_str() << "\n";
+        return all_ok ? 0 : 1;
     }
     if (!v.at("ok").as_bool()) {
         std::cerr << "mailkeep: " << v.at("error").as_string().c_str() << "\n";
@@ -202,8 +227,11 @@ int main(int argc, char** argv) {
     auto* queue_remove = queue->add_subcommand("remove", "drop a message from the queue");
     std::string queue_id;
     queue_remove->add_option("id", queue_id)->required();
-    auto* status = app.add_subcommand("status", "the running daemon: relay online state, queue size, oldest message");
-    for (auto* sub : {queue_list, queue_flush, queue_remove, status}) {
+    auto* status = app.add_subcommand("status", "the running daemon: relay online state, queue size, oldest message, accounts");
+    auto* fetch = app.add_subcommand("fetch", "collect from the provider accounts now (all, or ACCOUNT) and say what was done");
+    std::string fetch_account;
+    fetch->add_option("account", fetch_account);
+    for (auto* sub : {queue_list, queue_flush, queue_remove, status, fetch}) {
         sub->add_option("--config", config_file, "config file (default: DATA/mailkeep.toml)");
         sub->add_option("--data", data_dir, "data directory");
     }
@@ -227,5 +255,6 @@ int main(int argc, char** argv) {
     if (*queue_flush) return cmd_daemon(default_config(), "queue flush");
     if (*queue_remove) return cmd_daemon(default_config(), "queue remove " + queue_id);
     if (*status) return cmd_daemon(default_config(), "status");
+    if (*fetch) return cmd_daemon(default_config(), fetch_account.empty() ? "fetch" : "fetch " + fetch_account);
     return 1;
 }

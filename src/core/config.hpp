@@ -100,6 +100,8 @@ struct AccountConfig {
     std::string host;
     std::uint16_t port = 995;               // defaults 110/995/143/993 by protocol
     bool tls_verify = true;
+    bool allow_plaintext = false;           // pop3/imap without starttls to a non-loopback host: the
+                                            // password crosses the network in clear; only if set
     std::filesystem::path ca_file;
     std::string username;
     std::string password;                   // or password_command, or oauth2_token_command
@@ -116,6 +118,10 @@ struct AccountConfig {
     std::chrono::seconds interval{600};
     std::vector<std::string> folders{"INBOX"};   // IMAP
     bool idle = true;                       // IMAP IDLE where offered
+
+    bool is_imap() const { return protocol == Protocol::imap || protocol == Protocol::imaps; }
+    // uses_tls - implicit TLS, or STLS/STARTTLS before the login.
+    bool uses_tls() const { return protocol == Protocol::pop3s || protocol == Protocol::imaps || starttls; }
 };
 
 struct FetchConfig {
@@ -148,6 +154,7 @@ struct Config {
         return p.is_absolute() ? p : data_dir / p;
     }
     const UserConfig* find_user(std::string_view name) const;
+    const AccountConfig* find_account(std::string_view name) const;
     bool is_local_domain(std::string_view domain) const;   // domain already lowercase
 };
 

@@ -28,6 +28,9 @@ struct ClientOptions {
     std::function<std::string()> password;
     std::function<std::string(bool refresh)> oauth_token;   // AUTHENTICATE XOAUTH2/OAUTHBEARER when set
     std::chrono::seconds timeout{60};
+    // The largest message retrieve() accepts (the literal's announced size); 0: the largest an
+    // IMAP4rev1 literal can be (RFC 3501 9 number, 2^32-1 octets).
+    std::uint64_t max_message_size = 0;
 };
 
 class ClientError : public std::runtime_error {
@@ -61,7 +64,8 @@ public:
     // messages - UID and size of every message in the selected folder (UID FETCH 1:* RFC822.SIZE).
     virtual boost::asio::awaitable<std::vector<MessageInfo>> messages() = 0;
     // retrieve - UID FETCH uid BODY.PEEK[]: the literal streamed to sink in pieces (any size, bounded
-    // memory); \Seen is not set.
+    // memory); \Seen is not set. When it throws, what the sink got is not the message: discard it. A
+    // sink that throws breaks the session and its exception goes on. No such UID: ClientError.
     virtual boost::asio::awaitable<void> retrieve(std::uint32_t uid, const std::function<void(std::string_view)>& sink) = 0;
     // remove - UID STORE +FLAGS.SILENT (\Deleted), then UID EXPUNGE (UIDPLUS) or EXPUNGE.
     virtual boost::asio::awaitable<void> remove(const std::vector<std::uint32_t>& uids) = 0;

@@ -1,9 +1,25 @@
-// net/sasl.cpp — SASL PLAIN message parsing (RFC 4616 2); the client's bytes are untrusted.
+// net/sasl.cpp — SASL PLAIN message parsing (RFC 4616 2; the client's bytes are untrusted) and the
+// client-side messages for PLAIN and OAuth bearer tokens (built from our own configuration).
 #include "net/sasl.hpp"
 
 #include "core/base64.hpp"
 
 namespace mk {
+
+namespace {
+
+// gs2_saslname - RFC 5801 saslname escaping of the authzid in the OAUTHBEARER GS2 header.
+std::string gs2_saslname(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        if (c == ',') out += "=2C";
+        else if (c == '=') out += "=3D";
+        else out += c;
+    }
+    return out;
+}
+
+}  // namespace
 
 std::optional<SaslCredentials> decode_plain(std::string_view base64) {
     if (base64 == "=") return std::nullopt;   // RFC 4954 4: an empty response has no credentials
@@ -18,6 +34,33 @@ std::optional<SaslCredentials> decode_plain(std::string_view base64) {
                       std::string(s.substr(b + 1))};
     if (c.authcid.empty() || c.authcid.size() > 255 || c.password.size() > 255) return std::nullopt;
     return c;
+}
+
+std::string plain_response(std::string_view authcid, std::string_view password) {
+    std::string out(1, '\0');
+    out += authcid;
+    out += '\0';
+    out += password;
+    return out;
+}
+
+std::string oauth_response(std::string_view mechanism, std::string_view user, std::string_view token) {
+    std::string out;
+    if (mechanism == "OAUTHBEARER") {
+        out = "n,a=" + gs2_saslname(user) + ",\x01";   // RFC 7628 3.1: gs2-header, then kvpairs
+    } else {
+        out = "user=";
+        out += user;
+        out += '\x01';
+    }
+    out += "auth=Bearer ";
+    out += token;
+    out += "\x01\x01";
+    return out;
+}
+
+std::string oauth_failure_response(std::string_view mechanism) {
+    return mechanism == "OAUTHBEARER" ? std::string("\x01") : std::string();
 }
 
 }  // namespace mk

@@ -30,6 +30,26 @@ std::shared_ptr<ssl::context> make_server_context(const std::filesystem::path& c
     return ctx;
 }
 
+std::shared_ptr<ssl::context> make_client_context(bool verify, const std::filesystem::path& ca_file) {
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+    // RFC 8996 retires TLS 1.0 and 1.1; RFC 8314 4.1 asks for 1.2 or later.
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+    boost::system::error_code ec;
+    if (!verify) {
+        ctx->set_verify_mode(ssl::verify_none, ec);
+        return ctx;
+    }
+    ctx->set_verify_mode(ssl::verify_peer, ec);
+    if (!ca_file.empty()) ctx->load_verify_file(ca_file.string(), ec);
+    else ctx->set_default_verify_paths(ec);
+    if (ec) {
+        std::string where = ca_file.empty() ? std::string("system CA store") : ca_file.string();
+        throw std::runtime_error(fmt::format("{}: cannot load CA certificates: {}", where, ec.message()));
+    }
+    return ctx;
+}
+
 namespace {
 
 template <class T, void (*F)(T*)>

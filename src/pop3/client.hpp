@@ -31,8 +31,11 @@ struct ClientOptions {
     std::chrono::seconds timeout{60};              // with no byte received
 };
 
-// A failure of the session. auth: the credentials were refused ([AUTH] or any -ERR to PASS/AUTH);
-// otherwise network, TLS or protocol trouble. Either way, nothing was deleted that was not durable.
+// A failure of the session. auth: the credentials were refused (any -ERR to USER/PASS/AUTH, unless its
+// response code says the cause lies elsewhere: SYS/TEMP, SYS/PERM (RFC 3206), IN-USE, LOGIN-DELAY
+// (RFC 2449 8.1)), or none could be had (no password, the token command failed); otherwise network,
+// TLS or protocol trouble. Either way, nothing was deleted that was not durable: a session that fails
+// is closed without QUIT, so the server commits none of its DELEs (RFC 1939 6).
 class ClientError : public std::runtime_error {
 public:
     ClientError(const std::string& what, bool auth) : std::runtime_error(what), auth_(auth) {}
@@ -45,7 +48,8 @@ private:
 struct MessageInfo {
     unsigned number = 0;
     std::uint64_t size = 0;        // LIST size (octets with CRLF)
-    std::string uid;               // UIDL, or "sha256:<hex of TOP n 0>" when the server has no UIDL
+    std::string uid;               // UIDL, or "sha256:<hex>" of the TOP n 0 response and the size when
+                                   // the server has no UIDL (see uids_from_top in client.cpp)
 };
 
 class Client {

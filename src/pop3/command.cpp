@@ -1,8 +1,10 @@
-// pop3/command.cpp — POP3 command parser and response encoders; every input byte is untrusted and every
-// path through here is bounded by the input it was given (no allocation beyond a copy of it).
+// pop3/command.cpp — POP3 command parser and response encoders (server side), response parsers and the
+// dot-unstuffer (client side); every input byte is untrusted and every path through here is bounded by
+// the input it was given (no allocation beyond a copy of it).
 #include "pop3/command.hpp"
 
 #include <array>
+#include <cstring>
 #include <limits>
 
 namespace mk::pop3 {
@@ -318,6 +320,216 @@ std::string unique_id(std::string_view maildir_uid) {
     std::string out = "h";   // Maildir uids always hold a '.', so "h<hex>" cannot equal a real one
     for (std::uint64_t p : parts)
         for (int shift = 60; shift >= 0; shift -= 4) out += kHex[(p >> shift) & 0xf];
+    return out;
+}
+
+namespace {
+
+// is_uid_char - RFC 1939 7: a unique-id is made of the characters 0x21 to 0x7E.
+bool is_uid_char(char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u >= 0x21 && u <= 0x7e;
+}
+
+// clean_text - the server's text with control characters made spaces: it goes to logs and errors.
+std::string clean_text(std::string_view text) {
+    std::string out(text);
+    for (char& c : out)
+        if (is_control(c)) c = ' ';
+    return out;
+}
+
+// resp_code_of - RFC 2449 8 / RFC 3206 codes we act on; anything else (or a sub-code we do not know,
+// "SYS/FOO") is none: the response code is only a hint, the indicator decides.
+RespCode resp_code_of(std::string_view code) {
+    std::string upper;
+    for (char c : code) upper += ascii_upper(c);
+    if (upper == "AUTH") return RespCode::auth;
+    if (upper == "IN-USE") return RespCode::in_use;
+    if (upper == "LOGIN-DELAY") return RespCode::login_delay;
+    if (upper == "SYS/TEMP") return RespCode::sys_temp;
+    if (upper == "SYS/PERM") return RespCode::sys_perm;
+    return RespCode::none;
+}
+
+// split_number - the decimal number at the start of line and what follows its single space; false
+// when there is no number >= 1 followed by exactly one space (RFC 1939 3: one SPACE separates).
+bool split_number(std::string_view line, std::uint64_t& number, std::string_view& rest) {
+    std::size_t sp = line.find(' ');
+    if (sp == std::string_view::npos) return false;
+    NumberResult n = parse_number(line.substr(0, sp));
+    if (n.error != ParseError::none || n.value == 0) return false;
+    number = n.value;
+    rest = line.substr(sp + 1);
+    return true;
+}
+
+}  // namespace
+
+std::optional<Response> parse_response(std::string_view line, bool continuation) {
+    Response r;
+    std::string_view rest;
+    // RFC 1939 3: the indicators are "+OK" and "-ERR" in upper case, then a space and text, or nothing.
+    auto after = [&](std::string_view indicator) {
+        if (!line.starts_with(indicator)) return false;
+        std::string_view tail = line.substr(indicator.size());
+        if (!tail.empty() && tail.front() != ' ') return false;   // "+OKAY" is no status line
+        rest = tail.empty() ? tail : tail.substr(1);
+        return true;
+    };
+    if (after("+OK")) {
+        r.indicator = Indicator::ok;
+    } else if (after("-ERR")) {
+        r.indicator = Indicator::err;
+        // RFC 2449 8: "-ERR [CODE] text".
+        if (rest.starts_with('[')) {
+            std::size_t close = rest.find(']');
+            if (close != std::string_view::npos) {
+                r.code = resp_code_of(rest.substr(1, close - 1));
+                rest = rest.substr(close + 1);
+                if (rest.starts_with(' ')) rest.remove_prefix(1);
+            }
+        }
+    } else if (continuation && after("+")) {
+        // RFC 5034 4: "+" SP base64 (or nothing, for an empty challenge).
+        r.indicator = Indicator::more;
+        r.text = std::string(rest);
+        for (char c : r.text)
+            if (is_control(c)) return std::nullopt;
+        return r;
+    } else {
+        return std::nullopt;
+    }
+    r.text = clean_text(rest);
+    return r;
+}
+
+void add_capability(Capabilities& caps, std::string_view line) {
+    std::size_t sp = line.find(' ');
+    std::string keyword;
+    for (char c : line.substr(0, sp)) keyword += ascii_upper(c);   // RFC 2449 5: case-insensitive
+    std::string_view args = sp == std::string_view::npos ? std::string_view{} : line.substr(sp + 1);
+    if (keyword == "TOP") caps.top = true;
+    else if (keyword == "USER") caps.user = true;
+    else if (keyword == "RESP-CODES") caps.resp_codes = true;
+    else if (keyword == "PIPELINING") caps.pipelining = true;
+    else if (keyword == "UIDL") caps.uidl = true;
+    else if (keyword == "STLS") caps.stls = true;
+    else if (keyword == "SASL") {
+        // RFC 2449 6.3: "SASL" followed by mechanism names separated by spaces.
+        std::size_t pos = 0;
+        while (pos < args.size()) {
+            std::size_t end = args.find(' ', pos);
+            if (end == std::string_view::npos) end = args.size();
+            std::string mech;
+            for (char c : args.substr(pos, end - pos)) mech += ascii_upper(c);
+            bool seen = false;
+            for (const auto& m : caps.sasl) seen = seen || m == mech;
+            if (!mech.empty() && !seen) caps.sasl.push_back(std::move(mech));
+            pos = end + 1;
+        }
+    }
+}
+
+bool parse_scan_listing(std::string_view line, std::uint64_t& msg, std::uint64_t& size) {
+    std::string_view rest;
+    if (!split_number(line, msg, rest)) return false;
+    NumberResult n = parse_number(rest.substr(0, rest.find(' ')));
+    if (n.error != ParseError::none) return false;
+    size = n.value;
+    return true;
+}
+
+bool parse_uid_listing(std::string_view line, std::uint64_t& msg, std::string& uid) {
+    std::string_view rest;
+    if (!split_number(line, msg, rest)) return false;
+    if (rest.empty() || rest.size() > kMaxUniqueId) return false;
+    for (char c : rest)
+        if (!is_uid_char(c)) return false;
+    uid.assign(rest);
+    return true;
+}
+
+std::size_t DotUnstuffer::feed(std::string_view in, std::string& out) {
+    std::size_t i = 0;
+    // fits - one more byte of the current line is within max_line_; else the response has failed.
+    auto fits = [&](std::size_t n) {
+        if (line_len_ + n <= max_line_) return true;
+        status_ = Status::line_too_long;
+        return false;
+    };
+    while (i < in.size() && status_ == Status::more) {
+        const char c = in[i];
+        switch (where_) {
+        case Where::line_start:
+            if (c == '.') {
+                // RFC 1939 3: either the terminator or a stuffed dot; the next bytes say which, and
+                // the dot itself is never part of the message in either case.
+                if (!fits(1)) return i;
+                where_ = Where::dot;
+                ++line_len_;
+                ++i;
+                continue;
+            }
+            where_ = Where::in_line;
+            break;
+        case Where::dot:
+            if (c == '\r') {
+                if (!fits(1)) return i;
+                where_ = Where::dot_cr;
+                ++line_len_;
+                ++i;
+                continue;
+            }
+            where_ = Where::in_line;   // "octets other than CRLF follow": the dot was stuffing
+            break;
+        case Where::dot_cr:
+            if (c == '\n') {
+                status_ = Status::done;   // CRLF "." CRLF: the end; what follows is the next response
+                return i + 1;
+            }
+            // ".\r" and then no LF: the dot was stuffing and the CR is data.
+            out += '\r';
+            last_cr_ = true;
+            where_ = Where::in_line;
+            break;
+        case Where::in_line:
+            break;
+        }
+        // In a line: pass everything on up to and including the next LF in one piece.
+        const void* hit = std::memchr(in.data() + i, '\n', in.size() - i);
+        std::size_t end = hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - in.data()) : in.size();
+        std::size_t seg = end - i;
+        if (seg > 0) {
+            if (line_len_ + seg > max_line_) {
+                // Pass on what fits, exactly as a byte-at-a-time feed would, then fail.
+                std::size_t room = max_line_ - line_len_;
+                out.append(in.substr(i, room));
+                line_len_ += room;
+                status_ = Status::line_too_long;
+                return i + room;
+            }
+            out.append(in.substr(i, seg));
+            last_cr_ = in[end - 1] == '\r';
+            line_len_ += seg;
+            i = end;
+        }
+        if (!hit) break;
+        out += '\n';
+        ++i;
+        line_len_ = 0;
+        // Only CRLF starts a line: after a bare LF a dot is data, never stuffing or the end.
+        where_ = last_cr_ ? Where::line_start : Where::in_line;
+        last_cr_ = false;
+    }
+    return i;
+}
+
+std::optional<std::string> dot_unstuff(std::string_view wire, std::size_t max_line) {
+    DotUnstuffer u(max_line);
+    std::string out;
+    std::size_t used = u.feed(wire, out);
+    if (u.status() != DotUnstuffer::Status::done || used != wire.size()) return std::nullopt;
     return out;
 }
 

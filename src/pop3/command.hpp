@@ -1,5 +1,6 @@
-// pop3/command.hpp — POP3 command parser and response encoders (RFC 1939, 2449, 3206, 5034); parses
-// untrusted client lines; pure code, no I/O and no Boost, so the fuzz target builds with the compiler alone.
+// pop3/command.hpp — POP3 command parser and response encoders (RFC 1939, 2449, 3206, 5034) for the
+// server, and response parsers and the dot-unstuffer for the client; parses untrusted lines from either
+// peer; pure code, no I/O and no Boost, so the fuzz targets build with the compiler alone.
 #pragma once
 
 #include <cstddef>
@@ -134,5 +135,85 @@ std::string top_of(std::string_view message, std::uint64_t body_lines);
 // unique_id - the UIDL of a message from its Maildir uid: the uid itself when RFC 1939 allows it,
 // otherwise a stable digest of it (same uid, same UIDL, in every session, which is what clients rely on).
 std::string unique_id(std::string_view maildir_uid);
+
+// ---- Client side: what a POP3 server answers (untrusted: the provider's server, when fetching) ----
+
+// A response line may be 512 octets, CRLF included (RFC 2449 4).
+constexpr std::size_t kMaxResponseLine = 512;
+// What the line reader may hand the response parser: the line without its CRLF.
+constexpr std::size_t kMaxResponseText = kMaxResponseLine - 2;
+// A line of a RETR/TOP body, LF excluded. RFC 5322 2.1.1 allows 998 octets, but real mail carries longer
+// lines (HTML without breaks) and the client passes them on untouched; 64 KiB without a single LF is no
+// message but a server sending garbage, and the retrieval fails rather than cut the message silently.
+constexpr std::size_t kMaxMessageLine = 64 * 1024;
+
+// The status indicator of a response line (RFC 1939 3), or "+" for an AUTH continuation (RFC 5034 4).
+enum class Indicator { ok, err, more };
+
+struct Response {
+    Indicator indicator = Indicator::err;
+    RespCode code = RespCode::none;   // -ERR [CODE] (RFC 2449 8); an unknown code is none
+    std::string text;                 // after the indicator (and code), control characters made spaces;
+                                      // for "+": the base64 challenge as sent
+};
+
+// parse_response - a status line without its CRLF; nullopt when it starts with neither "+OK", "-ERR"
+// nor (only when continuation is true) "+" followed by a space or the end of the line.
+std::optional<Response> parse_response(std::string_view line, bool continuation = false);
+
+// What a server announced in its CAPA response (RFC 2449 5, 6).
+struct Capabilities {
+    bool top = false;          // 6.1
+    bool user = false;         // 6.2
+    bool resp_codes = false;   // 6.4
+    bool pipelining = false;   // 6.6
+    bool uidl = false;         // 6.7
+    bool stls = false;         // RFC 2595 4
+    std::vector<std::string> sasl;   // 6.3 mechanisms, uppercased, each once
+};
+
+// add_capability - one line of a CAPA response (unstuffed, terminator excluded) into caps; unknown
+// capabilities are ignored, as RFC 2449 5 asks.
+void add_capability(Capabilities& caps, std::string_view line);
+
+// parse_scan_listing - one line of a LIST response (RFC 1939 5): "msg size", anything after a further
+// space ignored ("This memo makes no requirement on what follows the message size"). The number is >= 1.
+bool parse_scan_listing(std::string_view line, std::uint64_t& msg, std::uint64_t& size);
+// parse_uid_listing - one line of a UIDL response (RFC 1939 7): "msg uid", the uid 1 to kMaxUniqueId
+// characters in 0x21..0x7E. The number is >= 1.
+bool parse_uid_listing(std::string_view line, std::uint64_t& msg, std::string& uid);
+
+// DotUnstuffer - decodes the body of a multi-line RETR/TOP response (RFC 1939 3) as it arrives, in chunks
+// cut anywhere: strips the byte-stuffed leading dot of a line and stops at the terminating line. Only
+// CRLF "." CRLF ends the response (the status line's CRLF counts as the first): a "." after a bare LF
+// or a bare CR is data, so a server or a man in the middle cannot end a message early with "\n.\n";
+// a bare LF or CR is passed on as it came and does not start a line. Line ends are not rewritten: the
+// output is the stored message, byte for byte. A line longer than max_line bytes (counted up to the
+// next LF, any LF) is an error, never a silent cut.
+class DotUnstuffer {
+public:
+    enum class Status { more, done, line_too_long };
+
+    explicit DotUnstuffer(std::size_t max_line = kMaxMessageLine) : max_line_(max_line) {}
+    // feed - decode the next bytes, appending message bytes to out (never more than in.size()); returns
+    // how many bytes of in were used: all of them while status() is more; up to and including the
+    // terminator once it is done (the rest belongs to the next response); up to the first byte past the
+    // line limit when it failed. Does nothing once status() is not more.
+    std::size_t feed(std::string_view in, std::string& out);
+    Status status() const { return status_; }
+
+private:
+    enum class Where { line_start, dot, dot_cr, in_line };
+
+    std::size_t max_line_;
+    Status status_ = Status::more;
+    Where where_ = Where::line_start;
+    bool last_cr_ = false;        // in_line: the last byte passed on was a CR (an LF now ends the line)
+    std::size_t line_len_ = 0;    // bytes since the last LF
+};
+
+// dot_unstuff - the whole body of a multi-line response held in memory (tests): nullopt unless it
+// ends exactly at its terminator.
+std::optional<std::string> dot_unstuff(std::string_view wire, std::size_t max_line = kMaxMessageLine);
 
 }  // namespace mk::pop3

@@ -268,6 +268,7 @@ void QueueManager::mark_reachable(const std::string& key) {
     spdlog::info("relay: {} reachable again after {}s; sending everything queued", key, now_seconds() - it->second.since);
     unreachable_.erase(it);
     flush();
+    if (on_reachable_) on_reachable_();
 }
 
 awaitable<void> QueueManager::probe(std::string key) {

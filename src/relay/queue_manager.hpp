@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -54,6 +55,9 @@ public:
     // remove - drop a message without delivering it; false if unknown or being delivered.
     bool remove(const std::string& id);
 
+    // on_reachable - told when a hop answers again (the fetcher then runs every account at once).
+    void on_reachable(std::function<void()> f) { on_reachable_ = std::move(f); }
+
     RelayStatus status() const;
     std::vector<QueueEntry> entries() const;
 
@@ -93,6 +97,7 @@ private:
     std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> probe_timers_;   // cancelled by stop()
     bool stopping_ = false;
     bool flush_all_ = false;
+    std::function<void()> on_reachable_;
 };
 
 // Jitter on retry delays, so that many messages queued together do not retry in lock-step.

@@ -44,16 +44,8 @@ struct Resolver {
     std::vector<Target> targets;
     bool loop = false;
 
-    // own_mailbox - the user's Maildir, or, with a downstream server ([delivery] lmtp or smtp),
-    // the queue with the user's first address: the downstream server knows users, not our aliases.
-    Target own_mailbox(const UserConfig& u) const {
-        if (config.delivery.mode == DeliveryConfig::Mode::maildir) return {Target::Kind::mailbox, u.name};
-        std::string address = u.addresses.empty() ? u.name + "@" + config.local_domains.front() : u.addresses.front();
-        return {Target::Kind::queue, address};
-    }
-
     void deliver_to_user(const UserConfig& u, int depth) {
-        if (u.forward_to.empty() || u.keep_copy) add_target(targets, own_mailbox(u));
+        if (u.forward_to.empty() || u.keep_copy) add_target(targets, mailbox_target(config, u));
         for (const std::string& f : u.forward_to) resolve_text(f, depth + 1);
     }
 
@@ -95,7 +87,7 @@ struct Resolver {
             if (pm && !self) return resolve(*pm, depth + 1);
         }
         if (const UserConfig* u = config.catch_all.empty() ? nullptr : config.find_user(config.catch_all)) {
-            add_target(targets, own_mailbox(*u));
+            add_target(targets, mailbox_target(config, *u));
             return true;
         }
         return false;
@@ -103,6 +95,11 @@ struct Resolver {
 };
 
 }  // namespace
+
+Target mailbox_target(const Config& config, const UserConfig& u) {
+    if (config.delivery.mode == DeliveryConfig::Mode::maildir) return {Target::Kind::mailbox, u.name};
+    return {Target::Kind::queue, u.addresses.empty() ? u.name + "@" + config.local_domains.front() : u.addresses.front()};
+}
 
 RouteResult route_recipient(const Config& config, const Address& rcpt, bool relay_allowed) {
     RouteResult r;

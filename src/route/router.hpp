@@ -31,6 +31,11 @@ struct RouteResult {
 // authenticated, so remote recipients are queued rather than refused.
 RouteResult route_recipient(const Config& config, const Address& rcpt, bool relay_allowed);
 
+// mailbox_target - where a user's own copy goes: its Maildir, or with a downstream server
+// ([delivery] lmtp or smtp) the queue, by the user's first address (the downstream server knows
+// users, not our aliases).
+Target mailbox_target(const Config& config, const UserConfig& user);
+
 // Aliases pointing at aliases are followed this deep, then the recipient is refused (a loop).
 constexpr int kMaxAliasDepth = 8;
 

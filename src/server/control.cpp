@@ -1,6 +1,8 @@
 // server/control.cpp — control requests answered from the queue manager's state, as JSON.
 #include "server/control.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -11,7 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "relay/queue_manager.hpp"
-#include "server/services.hpp"
+#include "fetch/fetcher.hpp"
 
 namespace mk {
 
@@ -34,13 +36,22 @@ const char* status_name(RecipientState::Status s) {
     return "?";
 }
 
-json::object status_json(const QueueManager& q) {
+json::object status_json(const QueueManager& q, Fetcher& f) {
     RelayStatus s = q.status();
     json::array unreachable;
     for (const std::string& k : s.unreachable) unreachable.push_back(json::string(k));
+    json::array accounts;
+    for (const Fetcher::Status& a : f.status())
+        accounts.push_back(json::object{{"account", a.account},
+                                        {"running", a.running},
+                                        {"last_run", a.run.last_run},
+                                        {"last_success", a.run.last_success},
+                                        {"fetched", a.run.fetched_total},
+                                        {"last_error", a.run.last_error}});
     return {{"online", s.online},          {"offline_since", s.offline_since},
             {"messages", s.messages},      {"recipients_pending", s.recipients_pending},
-            {"oldest", s.oldest},          {"unreachable", std::move(unreachable)}};
+            {"oldest", s.oldest},          {"unreachable", std::move(unreachable)},
+            {"accounts", std::move(accounts)}};
 }
 
 json::array queue_json(const QueueManager& q) {
@@ -64,39 +75,50 @@ json::array queue_json(const QueueManager& q) {
     return out;
 }
 
-std::string answer(const std::string& request, QueueManager& q) {
-    if (request == "status") return json::serialize(status_json(q));
-    if (request == "queue list") return json::serialize(queue_json(q));
+awaitable<std::string> answer(const std::string& request, QueueManager& q, Fetcher& f) {
+    if (request == "status") co_return json::serialize(status_json(q, f));
+    if (request == "queue list") co_return json::serialize(queue_json(q));
     if (request == "queue flush") {
         q.flush();
-        return json::serialize(json::object{{"ok", true}});
+        co_return json::serialize(json::object{{"ok", true}});
     }
     if (request.starts_with("queue remove ")) {
         bool ok = q.remove(request.substr(13));
-        return json::serialize(json::object{{"ok", ok}, {"error", ok ? "" : "no such message, or it is being delivered"}});
+        co_return json::serialize(json::object{{"ok", ok}, {"error", ok ? "" : "no such message, or it is being delivered"}});
     }
-    return json::serialize(json::object{{"ok", false}, {"error", "unknown request"}});
+    if (request == "fetch" || request.starts_with("fetch ")) {
+        std::string account = request.size() > 6 ? request.substr(6) : "";
+        auto reports = co_await f.run_now(account);
+        json::array out;
+        for (const CycleReport& r : reports)
+            out.push_back(json::object{{"account", r.account}, {"delivered", r.delivered}, {"removed", r.removed},
+                                       {"left", r.left}, {"error", r.error}});
+        co_return json::serialize(json::object{{"ok", !reports.empty()}, {"error", reports.empty() ? "no such account" : ""},
+                                               {"reports", std::move(out)}});
+    }
+    co_return json::serialize(json::object{{"ok", false}, {"error", "unknown request"}});
 }
 
-awaitable<void> serve_one(local::socket socket, QueueManager& q) {
+awaitable<void> serve_one(local::socket socket, QueueManager& q, Fetcher& f) {
     asio::streambuf buf(kMaxControlRequest);
     boost::system::error_code ec;
     std::size_t n = co_await asio::async_read_until(socket, buf, '\n', asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
     std::string line(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + static_cast<std::ptrdiff_t>(n) - 1);
-    std::string reply = answer(line, q) + "\n";
+    std::string reply = co_await answer(line, q, f);
+    reply += "\n";
     co_await asio::async_write(socket, asio::buffer(reply), asio::redirect_error(asio::use_awaitable, ec));
 }
 
 }  // namespace
 
-awaitable<void> serve_control(local::acceptor& acceptor, QueueManager& queue, Services&) {
+awaitable<void> serve_control(local::acceptor& acceptor, QueueManager& queue, Fetcher& fetcher) {
     for (;;) {
         boost::system::error_code ec;
         local::socket s = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
         if (ec) co_return;
-        // One request at a time: they are tiny, and the queue manager lives on this thread.
-        co_await serve_one(std::move(s), queue);
+        // Each request runs on its own: a `fetch` may take a while, `status` must not wait for it.
+        asio::co_spawn(acceptor.get_executor(), serve_one(std::move(s), queue, fetcher), asio::detached);
     }
 }
 

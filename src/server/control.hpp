@@ -13,15 +13,15 @@
 namespace mk {
 
 class QueueManager;
-struct Services;
+class Fetcher;
 
 // control_path - where the socket of the daemon using data_dir lives.
 std::filesystem::path control_path(const std::filesystem::path& data_dir);
 
 // serve_control - accept requests until the acceptor is closed: "status", "queue list",
-// "queue flush", "queue remove ID".
+// "queue flush", "queue remove ID", "fetch [ACCOUNT]".
 boost::asio::awaitable<void> serve_control(boost::asio::local::stream_protocol::acceptor& acceptor,
-                                           QueueManager& queue, Services& services);
+                                           QueueManager& queue, Fetcher& fetcher);
 
 // control_request - the CLI side: the daemon's JSON answer, or nullopt when no daemon listens.
 std::optional<std::string> control_request(const std::filesystem::path& data_dir, const std::string& request);

@@ -26,7 +26,9 @@
 #include "net/connection.hpp"
 #include "net/tls.hpp"
 #include "pop3/server_session.hpp"
+#include "fetch/fetcher.hpp"
 #include "relay/queue_manager.hpp"
+#include "store/state_db.hpp"
 #include "server/control.hpp"
 #include "smtp/server_session.hpp"
 #include "store/intake.hpp"
@@ -57,12 +59,15 @@ bool is_smtp(Service s) { return s == Service::smtp || s == Service::submission 
 class Daemon {
 public:
     Daemon(std::shared_ptr<Config> config, asio::io_context& ioc)
-        : ioc_(ioc), intake_(config->data_dir), queue_(ioc, services_), control_(ioc),
+        : ioc_(ioc), intake_(config->data_dir), state_(config->data_dir / "state.db"), queue_(ioc, services_),
+          fetcher_(ioc, services_, state_), control_(ioc),
           signals_(ioc, SIGTERM, SIGINT), hup_(ioc, SIGHUP) {
         services_.config = config;
         services_.intake = &intake_;
         // The intake tells the relay of every queued message, from its own thread.
         intake_.on_queued([this](const Envelope& e) { asio::post(ioc_, [this, e] { queue_.enqueue(e); }); });
+        // The line is up again: collect from the providers at once, not at the next interval.
+        queue_.on_reachable([this] { fetcher_.wake_all(); });
     }
 
     int run();
@@ -79,7 +84,9 @@ private:
     asio::io_context& ioc_;
     Intake intake_;
     Services services_;
+    StateDb state_;
     QueueManager queue_;
+    Fetcher fetcher_;
     asio::local::stream_protocol::acceptor control_;
     std::vector<std::pair<std::unique_ptr<tcp::acceptor>, Service>> acceptors_;
     std::map<asio::ip::address, std::size_t> per_ip_;
@@ -199,6 +206,7 @@ void Daemon::drain() {
     }
     hup_.cancel();
     queue_.stop();
+    fetcher_.stop();
     control_.close();
     for (Connection* c : std::vector<Connection*>(services_.connections.begin(), services_.connections.end()))
         if (c->idle()) c->close();
@@ -258,8 +266,9 @@ int Daemon::run() {
     control_.listen();
     drop_privileges();
     for (auto& [a, s] : acceptors_) asio::co_spawn(ioc_, accept_loop(*a, s), asio::detached);
-    asio::co_spawn(ioc_, serve_control(control_, queue_, services_), asio::detached);
+    asio::co_spawn(ioc_, serve_control(control_, queue_, fetcher_), asio::detached);
     queue_.start();
+    fetcher_.start();
     signals_.async_wait([this](boost::system::error_code ec, int) {
         if (!ec) drain();
     });

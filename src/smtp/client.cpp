@@ -23,6 +23,8 @@
 
 #include "core/base64.hpp"
 #include "net/connection.hpp"
+#include "net/sasl.hpp"
+#include "net/tls.hpp"
 #include "pop3/command.hpp"     // pop3::DotStuffer: RFC 1939 and RFC 5321 4.5.2 stuff the same way
 #include "smtp/command.hpp"     // smtp::Notify bits
 #include "smtp/header_rewrite.hpp"
@@ -173,36 +175,13 @@ std::string notify_param(unsigned bits) {
     return s;
 }
 
-// gs2_saslname - RFC 5801 saslname escaping of the authzid in the OAUTHBEARER GS2 header.
-std::string gs2_saslname(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        if (c == ',') out += "=2C";
-        else if (c == '=') out += "=3D";
-        else out += c;
-    }
-    return out;
-}
-
-// make_client_context - TLS 1.2+, peer verification against ca_file or the system store.
+// make_client_context - the shared client context (net/tls), its failure as this client's error.
 std::shared_ptr<ssl::context> make_client_context(const ClientOptions& o) {
-    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
-    // RFC 8996 retires TLS 1.0 and 1.1; RFC 8314 4.1 asks for 1.2 or later.
-    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression);
-    boost::system::error_code ec;
-    if (!o.tls_verify) {
-        ctx->set_verify_mode(ssl::verify_none, ec);
-        return ctx;
+    try {
+        return mk::make_client_context(o.tls_verify, o.ca_file);
+    } catch (const std::runtime_error& e) {
+        throw ClientError(e.what(), 0, true);
     }
-    ctx->set_verify_mode(ssl::verify_peer, ec);
-    if (!o.ca_file.empty()) ctx->load_verify_file(o.ca_file.string(), ec);
-    else ctx->set_default_verify_paths(ec);
-    if (ec) {
-        std::string where = o.ca_file.empty() ? std::string("system CA store") : o.ca_file.string();
-        throw ClientError(fmt::format("{}: cannot load CA certificates: {}", where, ec.message()), 0, true);
-    }
-    return ctx;
 }
 
 // Fd - a file descriptor closed on every path.
@@ -516,9 +495,7 @@ awaitable<ServerReply> SmtpClient::auth_exchange(const std::string& mechanism, c
 // with an error in JSON; the client answers it (RFC 7628 3.2.3: the dummy response %x01 for
 // OAUTHBEARER; an empty line for XOAUTH2, as Google documents) and gets the final 535/454.
 awaitable<ServerReply> SmtpClient::auth_oauth(const std::string& mechanism, const std::string& token) {
-    std::string initial = mechanism == "OAUTHBEARER"
-                              ? "n,a=" + gs2_saslname(options_.username) + ",\x01" "auth=Bearer " + token + "\x01\x01"
-                              : "user=" + options_.username + "\x01" "auth=Bearer " + token + "\x01\x01";
+    std::string initial = oauth_response(mechanism, options_.username, token);
     ServerReply r = co_await auth_exchange(mechanism, initial);
     if (r.code != 334) co_return r;
     if (!r.lines.empty()) {
@@ -526,7 +503,7 @@ awaitable<ServerReply> SmtpClient::auth_oauth(const std::string& mechanism, cons
         if (detail && !has_control(*detail))
             spdlog::info("smtp client {}: AUTH {} refused: {}", peer_, mechanism, *detail);
     }
-    std::string answer = mechanism == "OAUTHBEARER" ? base64_encode("\x01") : std::string();
+    std::string answer = base64_encode(oauth_failure_response(mechanism));
     ServerReply f = co_await command(std::move(answer), "AUTH", kCommandTimeout);
     if (f.code == 334) {
         // Still challenging: RFC 4954 4 "*" cancels; the attempt has failed either way.
@@ -606,9 +583,7 @@ awaitable<void> SmtpClient::authenticate() {
     }
     ServerReply r;
     if (mechanism == "PLAIN") {
-        // RFC 4616 2: authzid NUL authcid NUL passwd, the authorization identity left empty.
-        std::string plain = std::string(1, '\0') + options_.username + '\0' + password;
-        r = co_await auth_exchange(mechanism, plain);
+        r = co_await auth_exchange(mechanism, plain_response(options_.username, password));
     } else {
         r = co_await auth_login(password);
     }

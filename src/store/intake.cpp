@@ -67,6 +67,14 @@ void Intake::recover() {
     }
 }
 
+bool Intake::committed(const std::string& id) const {
+    if (fs::exists(data_dir_ / "queue" / (id + ".env"))) return true;
+    std::error_code ec;
+    for (const auto& user : fs::directory_iterator(data_dir_ / "mail", ec))
+        if (Maildir(user.path()).holds(id)) return true;
+    return false;
+}
+
 std::unique_ptr<SpoolFile> Intake::create(const std::string& id) {
     fs::path p = data_dir_ / "spool" / id;
     return std::make_unique<SpoolFile>(p, create_exclusive(p));
@@ -189,7 +197,7 @@ void Intake::commit_batch(std::deque<Request>& batch) {
                     md.ensure();
                     ensured_.insert(md.root());
                 }
-                fs::path name = md.new_dir() / Maildir::unique_name(f.size_);
+                fs::path name = md.new_dir() / Maildir::unique_name(env.id, f.size_);
                 if (::link(f.path_.c_str(), name.c_str()) != 0)
                     throw StorageError(fmt::format("link {}: {}", name.string(), errno_text(errno)));
                 w.created.push_back(name);

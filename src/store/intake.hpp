@@ -55,6 +55,10 @@ public:
     // what it repaired. Call before serving.
     void recover();
 
+    // committed - whether message id was committed (a queue envelope or a Maildir file names it);
+    // for settling the state database after a crash. Reads directories: call it off the network thread.
+    bool committed(const std::string& id) const;
+
     // create - a new spool file for message id.
     std::unique_ptr<SpoolFile> create(const std::string& id);
 

@@ -2,7 +2,6 @@
 #include "store/maildir.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <charconv>
 #include <cerrno>
 #include <chrono>
@@ -24,7 +23,7 @@ std::string safe_hostname() {
     char buf[256] = {};
     if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
     std::string out;
-    for (char* p = buf; *p && out.size() < 24; ++p) {
+    for (char* p = buf; *p && out.size() < 16; ++p) {
         char c = *p;
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
         out += ok ? c : '_';
@@ -44,13 +43,22 @@ void Maildir::ensure() const {
     for (const char* sub : {"tmp", "new", "cur"}) make_dir_durable(root_ / sub);
 }
 
-std::string Maildir::unique_name(std::uint64_t size) {
+std::string Maildir::unique_name(const std::string& queue_id, std::uint64_t size) {
     static const std::string host = safe_hostname();
-    static std::atomic<unsigned long> seq{0};
     auto now = std::chrono::system_clock::now().time_since_epoch();
     auto sec = std::chrono::duration_cast<std::chrono::seconds>(now).count();
     auto usec = std::chrono::duration_cast<std::chrono::microseconds>(now).count() % 1000000;
-    return fmt::format("{}.M{}P{}Q{}.{},S={}", sec, usec, ::getpid(), ++seq, host, size);
+    return fmt::format("{}.M{}P{}I{}.{},S={}", sec, usec, ::getpid(), queue_id, host, size);
+}
+
+bool Maildir::holds(const std::string& queue_id) const {
+    std::string needle = "I" + queue_id + ".";
+    for (const char* sub : {"new", "cur"}) {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(root_ / sub, ec))
+            if (e.path().filename().string().find(needle) != std::string::npos) return true;
+    }
+    return false;
 }
 
 std::string Maildir::uid_of(std::string_view filename) {

@@ -35,8 +35,11 @@ public:
     // remove - unlink a message; a message already gone is not an error (another reader took it).
     void remove(const Message& m) const;
 
-    // unique_name - "<sec>.M<usec>P<pid>Q<seq>.<host>,S=<size>" (Maildir++), unique in this process.
-    static std::string unique_name(std::uint64_t size);
+    // unique_name - "<sec>.M<usec>P<pid>I<queue id>.<host>,S=<size>" (Maildir++). The queue id
+    // makes it unique (a message is linked into a Maildir once) and lets recovery find it.
+    static std::string unique_name(const std::string& queue_id, std::uint64_t size);
+    // holds - whether a message named for this queue id is in new/ or cur/.
+    bool holds(const std::string& queue_id) const;
     // uid_of - the part of a file name before the first ',' or ':'.
     static std::string uid_of(std::string_view filename);
 

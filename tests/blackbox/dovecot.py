@@ -32,6 +32,8 @@ mail_privileged_group =
 default_login_user = dovenull
 default_internal_user = dovecot
 mail_fsync = always
+# Tests fail logins on purpose (wrong-password cases): no delay, no penalty for the next login.
+auth_failure_delay = 0
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd
@@ -62,6 +64,9 @@ service pop3-login {{
 }}
 service anvil {{
   chroot =
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 {lmtp_service}"""
 

@@ -61,6 +61,8 @@ TEST(Intake, LocalRecipientsShareOneFileAndQueueGetsEnvelope) {
     EXPECT_EQ(a.st_mode & 0777, 0600u);
     EXPECT_EQ(slurp(anna[0].path), "Return-Path: <anna@home.arpa>\r\nSubject: hi\r\n\r\nbody\r\n");
     EXPECT_EQ(anna[0].size, slurp(anna[0].path).size());
+    EXPECT_TRUE(intake.committed("ID1"));
+    EXPECT_FALSE(intake.committed("ID9"));
 
     QueueListing q = list_queue(t.path);
     ASSERT_EQ(q.entries.size(), 1u);
@@ -107,10 +109,11 @@ TEST(Intake, RecoverRemovesLeftoversAndUnreadyQueueFiles) {
 TEST(Maildir, UidIsTheStablePartOfTheName) {
     EXPECT_EQ(Maildir::uid_of("1700000000.M1P2Q3.host,S=10:2,S"), "1700000000.M1P2Q3.host");
     EXPECT_EQ(Maildir::uid_of("1700000000.M1P2Q3.host:2,"), "1700000000.M1P2Q3.host");
-    std::string name = Maildir::unique_name(1234);
+    std::string name = Maildir::unique_name("0123456789ABCDEF", 1234);
     EXPECT_LE(Maildir::uid_of(name).size(), 70u);   // RFC 1939 7: a UIDL is 1 to 70 characters
-    EXPECT_NE(name, Maildir::unique_name(1234));
+    EXPECT_NE(name, Maildir::unique_name("0123456789ABCDE0", 1234));
     EXPECT_TRUE(name.ends_with(",S=1234"));
+    EXPECT_NE(name.find("I0123456789ABCDEF."), std::string::npos);
 }
 
 }  // namespace

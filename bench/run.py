@@ -1,0 +1,947 @@
+#!/usr/bin/python3
+# bench/run.py — mailkeep side by side with Postfix and Dovecot, in one command (issue 5). Sets up
+# every peer itself in a temporary directory on 127.0.0.1 high ports (a private Postfix, a private
+# Dovecot, mailkeep, smtp-sink), runs each scenario for mailkeep and the peer alternately, prints a
+# markdown report, and stops everything it started. Needs root (Postfix's `postfix start`).
+#
+#   /usr/bin/python3 bench/run.py --smoke            # a few messages per scenario, under a minute
+#   /usr/bin/python3 bench/run.py --full             # the real run, a few minutes
+#   options: --bin PATH (mailkeep binary), --only 1,2,4,6, --json FILE, --write-results FILE, --keep
+#
+# See bench/README.md for what each scenario measures and the caveats.
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+BLACKBOX = REPO / "tests" / "blackbox"
+
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+SMTP_SINK = "/usr/sbin/smtp-sink"
+POSTCONF = shutil.which("postconf") or "/usr/sbin/postconf"
+POSTQUEUE = shutil.which("postqueue") or "/usr/sbin/postqueue"
+
+SENDER = "bench@client.example"
+LOCAL_DOMAIN = "home.arpa"
+REMOTE_RCPT = "someone@relay.example"   # not a local domain: mailkeep and Postfix relay it
+PASSWORD = "bench-pw-1"
+VMAIL_UID = 65534                       # Dovecot will not serve mail owned by root
+POP3_WINDOW = 4                         # RETR+DELE pairs in flight in scenario 2
+
+# What each mode does. Counts are per run of one system. Scenarios 1 and 2 are run "repeats" times,
+# alternating which system goes first, and the median run by rate is reported (the machine is shared).
+MODES = {
+    "smoke": dict(s1_counts={4096: 12, 102400: 4}, sessions=(1, 16, 64), s1_repeats=1, pop3=40, pop3_repeats=1,
+                  relay=20, growth_pop3=(50, 200), growth_queue=(20, 60), fsync_seconds=0.5,
+                  bandwidth_seconds=0.3, settle=0.3, deadline=240),
+    "full": dict(s1_counts={4096: 2000, 102400: 500}, sessions=(1, 16, 64), s1_repeats=3, pop3=5000, pop3_repeats=3,
+                 relay=5000, growth_pop3=(1000, 10000, 100000), growth_queue=(1000, 10000), fsync_seconds=3.0,
+                 bandwidth_seconds=2.0, settle=2.0, deadline=1500),
+}
+
+
+class BenchError(Exception):
+    pass
+
+
+class Deadline(BaseException):
+    """Deadline - the whole run took longer than its mode allows (or a signal asked us to stop);
+    BaseException so that no except clause in a scenario swallows it before the servers stop."""
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description="mailkeep vs Postfix and Dovecot (see bench/README.md)")
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--smoke", action="store_true", help="a few messages per scenario, targets not checked")
+    mode.add_argument("--full", action="store_true", help="the real run (a few minutes)")
+    ap.add_argument("--bin", default=os.environ.get("MAILKEEP_BIN", str(REPO / "build" / "mailkeep")),
+                    help="the mailkeep binary (default: $MAILKEEP_BIN or build/mailkeep)")
+    ap.add_argument("--only", default="1,2,4,5,6,7",
+                    help="comma-separated scenarios to run (5 footprint and 7 limits are always measured)")
+    ap.add_argument("--max-growth", type=int, default=None,
+                    help="leave out growth sizes above this many messages (e.g. 10000 to skip 100k)")
+    ap.add_argument("--json", help="also write every raw figure to this file")
+    ap.add_argument("--write-results", metavar="FILE", help="write the markdown report to FILE (bench/RESULTS.md)")
+    ap.add_argument("--tmpdir", help="parent of the temporary directory (default: the system's)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, configs)")
+    return ap.parse_args(argv)
+
+
+ARGS = parse_args(sys.argv[1:])
+os.environ["MAILKEEP_BIN"] = str(Path(ARGS.bin).resolve())   # harness.py reads it at import
+sys.path.insert(0, str(BLACKBOX))
+sys.path.insert(0, str(HERE))
+
+import harness  # noqa: E402  (tests/blackbox: the mailkeep instance, config, ports)
+from harness import Mailkeep, free_ports, make_cert, port_accepts, wait_until  # noqa: E402
+from postfix import Postfix  # noqa: E402
+from dovecot import Dovecot  # noqa: E402
+
+import physical  # noqa: E402
+import pop3load  # noqa: E402
+from procs import Daemon, PeakSampler, pid_from_file  # noqa: E402
+
+harness.MAILKEEP_BIN = os.environ["MAILKEEP_BIN"]
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ---- small helpers --------------------------------------------------------------------------------
+
+def count_files(directory, suffix=None):
+    """count_files - regular entries of one directory (not recursive), optionally by name suffix."""
+    try:
+        with os.scandir(directory) as it:
+            return sum(1 for e in it if not e.name.startswith(".") and (suffix is None or e.name.endswith(suffix)))
+    except FileNotFoundError:
+        return 0
+
+
+def count_tree(directory):
+    n = 0
+    for _, _, files in os.walk(directory):
+        n += len(files)
+    return n
+
+
+def wait_count(what, predicate, deadline, interval=0.01):
+    """wait_count - poll predicate (fast: a directory count) until true; bounded by deadline."""
+    return wait_until(predicate, deadline, what, interval=interval)
+
+
+def run_tool(cmd, deadline, what):
+    """run_tool - run a load tool to completion within deadline; its CPU seconds are returned."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=deadline)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"{what}: still running after {deadline}s: {' '.join(cmd)}") from None
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if r.returncode != 0:
+        raise BenchError(f"{what}: {' '.join(cmd)} exited {r.returncode}\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
+    return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def smtp_source(port, sessions, count, size, rcpt, deadline):
+    return run_tool([SMTP_SOURCE, "-s", str(sessions), "-m", str(count), "-l", str(size), "-f", SENDER,
+                     "-t", rcpt, f"127.0.0.1:{port}"], deadline, "smtp-source")
+
+
+def percentile(sorted_values, q):
+    if not sorted_values:
+        return None
+    i = min(len(sorted_values) - 1, max(0, int(round(q * (len(sorted_values) - 1)))))
+    return sorted_values[i]
+
+
+def quiesce(settle):
+    """quiesce - write back what earlier runs left dirty, so that it does not land in the next one."""
+    os.sync()
+    time.sleep(settle)
+
+
+def slope(points):
+    """slope - least-squares (intercept, slope) of seconds over message count."""
+    if len(points) < 2:
+        return None, None
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return None, None
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    return my - b * mx, b
+
+
+# ---- message files for the POP3 maildrops ---------------------------------------------------------
+
+def message_bytes(i, size=4096):
+    """message_bytes - one CRLF message of exactly size bytes as a delivery would have stored it
+    (Return-Path, Received, header, body of 78-column lines, one of them dot-leading)."""
+    head = (f"Return-Path: <{SENDER}>\r\n"
+            f"Received: from client.example ([127.0.0.1])\r\n\tby mail.home.arpa (bench) id B{i:08d};\r\n"
+            f"\tSun, 22 Nov 2026 00:00:00 +0000\r\n"
+            f"From: <{SENDER}>\r\nTo: <pop@{LOCAL_DOMAIN}>\r\nSubject: bench message {i}\r\n"
+            f"Message-ID: <bench.{i}@client.example>\r\nDate: Sun, 22 Nov 2026 00:00:00 +0000\r\n\r\n").encode()
+    lines = []
+    n = len(head)
+    k = 0
+    while size - n > 80:   # full lines while more than one line's worth is left
+        line = (b"." if k == 3 else b"") + (b"%05d" % k) + b"x" * 70 + b"\r\n"
+        lines.append(line)
+        n += len(line)
+        k += 1
+    lines.append(b"y" * (size - n - 2) + b"\r\n")
+    return head + b"".join(lines)
+
+
+def fill_maildir(root, count, crlf, uid=None, start=0):
+    """fill_maildir - count messages in root/new, named the way the owner names them: mailkeep's
+    `<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>` (CRLF files) or Dovecot's `<sec>.M<usec>P<pid>.<host>,
+    S=<size>,W=<crlf size>` (LF files, as Dovecot's own delivery stores them)."""
+    for sub in ("new", "cur", "tmp"):
+        os.makedirs(root / sub, exist_ok=True)
+    base = 1795000000
+    template = message_bytes(0)
+    for i in range(start, start + count):
+        data = message_bytes(i) if i < start + 16 else template.replace(b"B00000000", b"B%08d" % i, 1)
+        if crlf:
+            name = f"{base + i}.M{i % 1000000}P4242Q{i}.benchhost,S={len(data)}"
+        else:
+            lf = data.replace(b"\r\n", b"\n")
+            name = f"{base + i}.M{i % 1000000}P4242.benchhost,S={len(lf)},W={len(data)}"
+            data = lf
+        path = root / "new" / name
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            os.write(fd, data)
+            if uid is not None:
+                os.fchown(fd, uid, uid)
+        finally:
+            os.close(fd)
+    if uid is not None:
+        for p in (root, root / "new", root / "cur", root / "tmp"):
+            os.chown(p, uid, uid)
+
+
+def clear_maildir(root):
+    """clear_maildir - remove the mailbox directory and everything in it (indexes included)."""
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def maildir_count(root):
+    return count_files(root / "new") + count_files(root / "cur")
+
+
+# ---- the systems ----------------------------------------------------------------------------------
+
+class Systems:
+    """Systems - the servers of one run, each started once and stopped at the end."""
+
+    def __init__(self, top, mode):
+        self.top = top
+        self.mode = mode
+        self.cert, self.key = make_cert(top / "tls")
+        self.sink_port = free_ports(1)[0]
+        self.s1_users = [f"s{size // 1024}k{s}" for size in mode["s1_counts"] for s in mode["sessions"]]
+        self.pop_users = ["pop"] + [f"g{n}" for n in mode["growth_pop3"]]
+        users = {u: (PASSWORD, [f"{u}@{LOCAL_DOMAIN}"]) for u in self.s1_users + self.pop_users}
+        users["postmaster"] = (PASSWORD, [f"postmaster@{LOCAL_DOMAIN}"])
+        # The relay: the smarthost is smtp-sink, started only for a flush; probes every hour, so
+        # that nothing but `mailkeep queue flush` sends the queue while a run measures it.
+        relay = {"mode": "smarthost", "host": "127.0.0.1", "port": self.sink_port, "tls": "none",
+                 "probe_interval": "1h", "retry": ["1h"], "warn_after": "1d", "give_up_after": "5d"}
+        self.mk = Mailkeep(top / "mailkeep", self.cert, self.key, users=users, relay=relay,
+                           limits={"max_message_size": "25M", "max_recipients": 100, "max_connections": 500,
+                                   "max_connections_per_ip": 300})
+        # Postfix: smtpd -> cleanup -> qmgr -> virtual(8) into Maildirs; remote mail to the sink as
+        # relayhost, held back (defer_transports) until `postqueue -f`.
+        self.pf = Postfix(top / "postfix", self.cert, self.key, domain=LOCAL_DOMAIN, users=self.s1_users,
+                          hostname="mx.home.arpa")
+        r = subprocess.run([POSTCONF, "-c", str(self.pf.conf), "-e", f"relayhost = [127.0.0.1]:{self.sink_port}",
+                            "defer_transports = smtp",
+                            # Postfix's stock queue timers (postfix.py shortens them for its tests); a
+                            # 1 s queue run would move every deferred message around all the time
+                            "queue_run_delay = 300s", "minimal_backoff_time = 300s",
+                            "maximal_backoff_time = 4000s"], capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise BenchError(f"postconf: {r.stdout}{r.stderr}")
+        self.dv_mail = top / "dovecot-mail"
+        self.dv_mail.mkdir()
+        os.chown(self.dv_mail, VMAIL_UID, VMAIL_UID)
+        self.dv = Dovecot(top / "dovecot", self.dv_mail, {u: PASSWORD for u in self.pop_users},
+                          uid=VMAIL_UID, gid=VMAIL_UID)
+        self.daemons = {
+            "mailkeep": Daemon("mailkeep", lambda: self.mk.proc.pid if self.mk.proc else None),
+            "postfix": Daemon("postfix", pid_from_file(self.pf.root / "queue" / "pid" / "master.pid")),
+            "dovecot": Daemon("dovecot", pid_from_file(self.dv.root / "run" / "master.pid")),
+        }
+        self.sink = None
+
+    def start(self):
+        self.mk.start()
+        self.pf.start()
+        self.dv.start()
+
+    def stop(self):
+        problems = []
+        self.stop_sink()
+        for name, stop in (("mailkeep", self.mk.stop), ("postfix", self.pf.stop), ("dovecot", self.dv.stop)):
+            try:
+                result = stop()
+                if name == "mailkeep" and result and (result[0] != 0 or result[1]):
+                    problems.append(f"mailkeep: rc={result[0]} needed SIGKILL={result[1]}")
+            except Exception as e:   # stop the others whatever happened to one
+                problems.append(f"{name}: {e}")
+        return problems
+
+    # -- smtp-sink, the smarthost of scenario 4 --
+    def start_sink(self):
+        out = open(self.top / f"sink-{time.monotonic_ns()}.out", "wb")
+        self.sink = (subprocess.Popen([SMTP_SINK, "-c", "-u", "nobody", f"127.0.0.1:{self.sink_port}", "100"],
+                                      stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT), out)
+        wait_until(lambda: port_accepts(self.sink_port), 10, f"smtp-sink on {self.sink_port}")
+
+    def sink_count(self):
+        """sink_count - messages the running smtp-sink took so far: the last `mesg=` of its -c
+        counter line, which it writes unbuffered; reading the file's tail is cheap enough to poll."""
+        if self.sink is None:
+            return 0
+        with open(self.sink[1].name, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 200))
+            counts = re.findall(rb"mesg=(\d+)", f.read())
+        return int(counts[-1]) if counts else 0
+
+    def stop_sink(self):
+        """stop_sink - stop it and return how many messages it took."""
+        if self.sink is None:
+            return None
+        count = self.sink_count()
+        proc, out = self.sink
+        self.sink = None
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        out.close()
+        return count
+
+    # -- where things are --
+    def mk_new(self, user):
+        return self.mk.maildir(user) / "new"
+
+    def pf_new(self, user):
+        return self.pf.maildir(user) / "new"
+
+    def mk_queue(self):
+        return count_files(self.mk.data_dir / "queue", ".env")
+
+    def pf_queue(self, dirs=("maildrop", "incoming", "active", "deferred", "hold")):
+        return sum(count_tree(self.pf.root / "queue" / d) for d in dirs)
+
+
+def measure(daemon, fn):
+    """measure - run fn (which returns a dict with at least "seconds") while tracking the daemon's
+    CPU seconds (all its processes, before/after) and peak RSS/PSS (sampled)."""
+    cpu0 = daemon.cpu()
+    with PeakSampler(daemon) as peak:
+        result = fn()
+    result["cpu"] = daemon.cpu() - cpu0
+    result["peak_rss_kb"] = peak.peak_rss_kb
+    result["peak_pss_kb"] = peak.peak_pss_kb
+    return result
+
+
+# ---- scenarios ------------------------------------------------------------------------------------
+
+def clear_new(directory):
+    """clear_new - remove the message files of a Maildir's new/ (the directory stays: mailkeep
+    creates a mailbox once and keeps using it)."""
+    try:
+        with os.scandir(directory) as it:
+            for e in it:
+                os.unlink(e.path)
+    except FileNotFoundError:
+        pass
+
+
+def median_run(runs):
+    """median_run - the run with the median time (the middle one of an odd count)."""
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    return dict(ordered[len(ordered) // 2])
+
+
+def scenario1(sy, mode, report):
+    """SMTP intake into a local Maildir, counted until every message is a file in new/."""
+    cells = [(size, s) for size in mode["s1_counts"] for s in mode["sessions"]]
+    rows = {}
+    for rep in range(mode["s1_repeats"]):
+        for k, (size, sessions) in enumerate(cells):
+            count = mode["s1_counts"][size]
+            user = f"s{size // 1024}k{sessions}"
+            rcpt = f"{user}@{LOCAL_DOMAIN}"
+            deadline = 60 + count / 20
+            row = rows.setdefault((size, sessions), {
+                "scenario": f"1. SMTP→Maildir {size // 1024} KiB, {sessions} session(s)",
+                "key": f"s1-{size}-{sessions}", "count": count, "size": size, "peer_name": "Postfix",
+                "durability": "both fsync", "fsync_bound": True, "runs": {"mailkeep": [], "peer": []}})
+
+            def run(port, newdir, daemon):
+                def go():
+                    t0 = time.monotonic()
+                    client_cpu = smtp_source(port, sessions, count, size, rcpt, deadline)
+                    t_sent = time.monotonic()
+                    wait_count(f"{count} files in {newdir}", lambda: count_files(newdir) >= count, deadline)
+                    t1 = time.monotonic()
+                    return {"seconds": t1 - t0, "sent_seconds": t_sent - t0, "client_cpu": client_cpu}
+                clear_new(newdir)
+                quiesce(mode["settle"] / 4)
+                return measure(daemon, go)
+
+            order = [("mailkeep", lambda: run(sy.mk.ports["smtp"], sy.mk_new(user), sy.daemons["mailkeep"])),
+                     ("peer", lambda: run(sy.pf.port, sy.pf_new(user), sy.daemons["postfix"]))]
+            for who, fn in (order if (k + rep) % 2 == 0 else order[::-1]):
+                r = fn()
+                row["runs"][who].append(r)
+                log(f"  {row['scenario']} run {rep + 1}: {who} {count / r['seconds']:.0f} msg/s")
+    for (size, sessions), row in rows.items():
+        for who in ("mailkeep", "peer"):
+            row[who] = median_run(row["runs"][who])
+        clear_new(sy.mk_new(f"s{size // 1024}k{sessions}"))
+        clear_new(sy.pf_new(f"s{size // 1024}k{sessions}"))
+        report["rows"].append(row)
+
+
+def pop3_session(port, user, count, window):
+    """pop3_session - one timed session: login, UIDL, RETR+DELE of every message, QUIT (the deletes
+    happen there); returns the figures."""
+    t0 = time.monotonic()
+    c = pop3load.Pop3(port)
+    c.login(user, PASSWORD)
+    listed = c.uidl()
+    if listed != count:
+        c.close()
+        raise BenchError(f"POP3 {port}: UIDL lists {listed}, expected {count}")
+    latencies, received = c.retr_dele_all(count, window)
+    c.quit()
+    t1 = time.monotonic()
+    latencies.sort()
+    return {"seconds": t1 - t0, "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99),
+            "bytes": received}
+
+
+def login_uidl(port, user, count):
+    """login_uidl - connect, log in, UIDL, QUIT; seconds."""
+    t0 = time.monotonic()
+    c = pop3load.Pop3(port)
+    c.login(user, PASSWORD)
+    listed = c.uidl()
+    c.quit()
+    t1 = time.monotonic()
+    if listed != count:
+        raise BenchError(f"POP3 {port}: UIDL lists {listed}, expected {count}")
+    return t1 - t0
+
+
+def scenario2(sy, mode, report):
+    """POP3: login, UIDL, RETR+DELE of N 4 KiB messages."""
+    n = mode["pop3"]
+    row = {"scenario": f"2. POP3 RETR+DELE {n} × 4 KiB", "key": "s2", "count": n, "size": 4096,
+           "peer_name": "Dovecot", "durability": "deletions at QUIT (Dovecot: mail_fsync=always)",
+           "fsync_bound": False, "runs": {"mailkeep": [], "peer": []}}
+    mk_root, dv_root = sy.mk.maildir("pop"), sy.dv_mail / "pop"
+
+    def run_mk():
+        clear_maildir(mk_root)
+        fill_maildir(mk_root, n, crlf=True)
+        quiesce(mode["settle"] / 4)
+        cold = login_uidl(sy.mk.ports["pop3"], "pop", n)
+        r = measure(sy.daemons["mailkeep"], lambda: pop3_session(sy.mk.ports["pop3"], "pop", n, POP3_WINDOW))
+        r["cold_login_uidl"] = cold
+        left = maildir_count(mk_root)
+        if left:
+            raise BenchError(f"mailkeep: {left} message(s) left after DELE+QUIT")
+        return r
+
+    def run_dv():
+        clear_maildir(dv_root)
+        fill_maildir(dv_root, n, crlf=False, uid=VMAIL_UID)
+        quiesce(mode["settle"] / 4)
+        # The first login builds Dovecot's index and uidlist (its delivery agent would have): untimed.
+        cold = login_uidl(sy.dv.pop3_port, "pop", n)
+        r = measure(sy.daemons["dovecot"], lambda: pop3_session(sy.dv.pop3_port, "pop", n, POP3_WINDOW))
+        r["cold_login_uidl"] = cold
+        left = maildir_count(dv_root)
+        if left:
+            raise BenchError(f"dovecot: {left} message(s) left after DELE+QUIT")
+        return r
+
+    for k in range(mode["pop3_repeats"]):
+        order = [("mailkeep", run_mk), ("peer", run_dv)]
+        for who, fn in (order if k % 2 == 0 else order[::-1]):
+            r = fn()
+            row["runs"][who].append(r)
+            log(f"  {row['scenario']} run {k + 1}: {who} {n / r['seconds']:.0f} msg/s")
+    for who in ("mailkeep", "peer"):
+        row[who] = median_run(row["runs"][who])
+    clear_maildir(mk_root)
+    clear_maildir(dv_root)
+    report["rows"].append(row)
+
+
+def queue_mk(sy, count, deadline):
+    """queue_mk - count messages for the relay into mailkeep (smarthost down); seconds."""
+    base = sy.mk_queue()
+    t0 = time.monotonic()
+    smtp_source(sy.mk.ports["smtp"], 16, count, 4096, REMOTE_RCPT, deadline)
+    wait_count(f"{count} messages in mailkeep's queue", lambda: sy.mk_queue() >= base + count, deadline)
+    return time.monotonic() - t0
+
+
+def queue_pf(sy, count, deadline):
+    """queue_pf - count messages for the relay into Postfix, until all sit in its deferred queue."""
+    base = sy.pf_queue()
+    t0 = time.monotonic()
+    smtp_source(sy.pf.port, 16, count, 4096, REMOTE_RCPT, deadline)
+    wait_count(f"{count} messages in Postfix's deferred queue",
+               lambda: sy.pf_queue(("deferred",)) >= base + count and sy.pf_queue() == sy.pf_queue(("deferred",)),
+               deadline, interval=0.05)
+    return time.monotonic() - t0
+
+
+def flush_mk(sy, count, deadline):
+    if sy.mk_queue() != count:
+        raise BenchError(f"mailkeep's queue holds {sy.mk_queue()} messages, expected {count}")
+    sy.start_sink()
+
+    def go():
+        t0 = time.monotonic()
+        r = sy.mk.cli("queue", "flush")
+        if r.returncode != 0:
+            raise BenchError(f"mailkeep queue flush: rc={r.returncode} {r.stdout}{r.stderr}")
+        # the sink's counter first (cheap to poll), then the queue directory (a scan of thousands)
+        wait_count(f"smtp-sink to take {count} messages", lambda: sy.sink_count() >= count, deadline)
+        wait_count("mailkeep's queue to empty", lambda: sy.mk_queue() == 0, deadline)
+        return {"seconds": time.monotonic() - t0}
+
+    try:
+        r = measure(sy.daemons["mailkeep"], go)
+    finally:
+        r_sink = sy.stop_sink()
+    if r_sink != count:
+        raise BenchError(f"smtp-sink took {r_sink} messages from mailkeep, expected {count}")
+    r["sink_messages"] = r_sink
+    return r
+
+
+def flush_pf(sy, count, deadline):
+    if sy.pf_queue() != count:
+        raise BenchError(f"Postfix's queue holds {sy.pf_queue()} messages, expected {count}")
+    sy.start_sink()
+
+    def go():
+        t0 = time.monotonic()
+        r = subprocess.run([POSTQUEUE, "-c", str(sy.pf.conf), "-f"], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise BenchError(f"postqueue -f: rc={r.returncode} {r.stdout}{r.stderr}")
+        wait_count(f"smtp-sink to take {count} messages", lambda: sy.sink_count() >= count, deadline)
+        wait_count("Postfix's queue to empty", lambda: sy.pf_queue() == 0, deadline)
+        return {"seconds": time.monotonic() - t0}
+
+    try:
+        r = measure(sy.daemons["postfix"], go)
+    finally:
+        r_sink = sy.stop_sink()
+    if r_sink != count:
+        raise BenchError(f"smtp-sink took {r_sink} messages from Postfix, expected {count}")
+    r["sink_messages"] = r_sink
+    return r
+
+
+def relay_pair(sy, count, mode, first_mk=True):
+    """relay_pair - queue count messages into each system with the smarthost down, then flush each
+    to smtp-sink; returns {mailkeep: {...}, peer: {...}} with the queue-in time too."""
+    deadline = 60 + count / 10
+    out = {}
+    steps = [("mailkeep", queue_mk, flush_mk), ("peer", queue_pf, flush_pf)]
+    for who, queue, flush in (steps if first_mk else steps[::-1]):
+        quiesce(mode["settle"] / 4)
+        queued = queue(sy, count, deadline)
+        quiesce(mode["settle"] / 4)
+        r = flush(sy, count, deadline)
+        r["queue_in_seconds"] = queued
+        out[who] = r
+    return out
+
+
+def scenario4(sy, mode, report):
+    """Relay: N queued messages flushed to smtp-sink."""
+    n = mode["relay"]
+    row = {"scenario": f"4. Relay flush {n} × 4 KiB → smtp-sink", "key": "s4", "count": n, "size": 4096,
+           "peer_name": "Postfix", "durability": "mailkeep fsyncs state per message; Postfix unlinks",
+           "fsync_bound": True}
+    row.update(relay_pair(sy, n, mode))
+    for who in ("mailkeep", "peer"):
+        log(f"  {row['scenario']}: {who} {n / row[who]['seconds']:.0f} msg/s "
+            f"(queued at {n / row[who]['queue_in_seconds']:.0f} msg/s)")
+    report["rows"].append(row)
+
+
+def scenario6(sy, mode, report, max_growth):
+    """Growth: POP3 login+UIDL on ever larger maildrops; queue flush of ever larger queues."""
+    g = report["growth"]
+    sizes = [n for n in mode["growth_pop3"] if max_growth is None or n <= max_growth]
+    for k, n in enumerate(sizes):
+        user = f"g{n}"
+        mk_root, dv_root = sy.mk.maildir(user), sy.dv_mail / user
+        t0 = time.monotonic()
+        fill_maildir(mk_root, n, crlf=True)
+        fill_maildir(dv_root, n, crlf=False, uid=VMAIL_UID)
+        quiesce(mode["settle"])
+        log(f"  growth: filled two maildrops of {n} in {time.monotonic() - t0:.1f}s")
+        entry = {"n": n}
+        systems = [("mailkeep", sy.mk.ports["pop3"], sy.daemons["mailkeep"]),
+                   ("peer", sy.dv.pop3_port, sy.daemons["dovecot"])]
+        for who, port, daemon in (systems if k % 2 == 0 else systems[::-1]):
+            cold = login_uidl(port, user, n)
+            r = measure(daemon, lambda: {"seconds": min(login_uidl(port, user, n) for _ in range(3))})
+            r["cold"] = cold
+            entry[who] = r
+            log(f"  growth POP3 {n}: {who} cold {cold * 1e3:.1f} ms, warm {r['seconds'] * 1e3:.1f} ms")
+        g["pop3"].append(entry)
+        clear_maildir(mk_root)
+        clear_maildir(dv_root)
+    for k, n in enumerate(mode["growth_queue"]):
+        r = relay_pair(sy, n, mode, first_mk=(k % 2 == 1))
+        r["n"] = n
+        g["queue"].append(r)
+        for who in ("mailkeep", "peer"):
+            log(f"  growth queue {n}: {who} flush {n / r[who]['seconds']:.0f} msg/s, "
+                f"queue-in {n / r[who]['queue_in_seconds']:.0f} msg/s")
+
+
+def footprint(sy, report, when, settle):
+    time.sleep(settle)
+    entry = {"when": when}
+    for name, d in sy.daemons.items():
+        entry[name] = d.footprint()
+    report["footprint"].append(entry)
+    log(f"  footprint {when}: " + ", ".join(
+        f"{n} {v['processes']}p rss {v['rss_kb'] / 1024:.1f} pss {v['pss_kb'] / 1024:.1f} MiB"
+        for n, v in entry.items() if n != "when"))
+
+
+# ---- the machine ----------------------------------------------------------------------------------
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def machine(top):
+    mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal:")), "0")
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    df = sh(["df", "-T", str(top)]).splitlines()[-1:] or [""]
+    dev = df[0].split()[0] if df[0] else ""
+    fstype = df[0].split()[1] if df[0] else "?"
+    lsblk = sh(["lsblk", "-d", "-n", "-o", "NAME,TYPE,ROTA,SIZE,MODEL", dev]) if dev.startswith("/dev/") else ""
+    commit = sh(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    binary = Path(harness.MAILKEEP_BIN)
+    built = datetime.datetime.fromtimestamp(binary.stat().st_mtime, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return {
+        "nproc": os.cpu_count(), "cpu": cpu, "mem_gib": int(mem) / 1024 / 1024, "kernel": platform.release(),
+        "fs": fstype, "device": dev, "lsblk": " ".join(lsblk.split()) or "n/a",
+        "postfix": sh([POSTCONF, "-h", "-d", "mail_version"]), "dovecot": sh(["dovecot", "--version"]),
+        "mailkeep": f"{binary} built {built} UTC (tree at {commit})", "python": platform.python_version(),
+    }
+
+
+def loadavg():
+    return open("/proc/loadavg").read().split()[:3]
+
+
+# ---- the report -----------------------------------------------------------------------------------
+
+def mib(kb):
+    return f"{kb / 1024:.1f}"
+
+
+def fmt_rate(r):
+    return f"{r:,.0f}" if r >= 100 else f"{r:.1f}"
+
+
+def fmt_lat(m):
+    if m.get("p50") is None:
+        return "n/a"
+    return f"{m['p50'] * 1e3:.2f} / {m['p99'] * 1e3:.2f}"
+
+
+def limit_fraction(rate, size, limits, fsync_bound):
+    bw = rate * size / limits["loopback_bytes_s"]
+    text = f"{bw * 100:.2f} % lo"
+    if fsync_bound:
+        text = f"{rate / limits['fsync_s']:.2f}× fs, " + text
+    return text
+
+
+def targets(report):
+    """targets - issue 5's targets against this run's figures: stated, never tuned for."""
+    rows = {r["key"]: r for r in report["rows"]}
+
+    def ratio(r):
+        return (r["count"] / r["mailkeep"]["seconds"]) / (r["count"] / r["peer"]["seconds"])
+
+    def verdict(ok):
+        return "met" if ok else "**missed**"
+
+    out = ["", "## Targets of issue 5 (this run)", ""]
+    if report["mode"] != "full":
+        out.append("(a smoke run: too few messages for the ratios to mean anything)")
+    r = rows.get("s1-4096-16")
+    if r:
+        out.append(f"- scenario 1, 4 KiB at 16 sessions ≥ 2× Postfix: {ratio(r):.2f}× — {verdict(ratio(r) >= 2)}")
+    s1 = [x for k, x in rows.items() if k.startswith("s1-")]
+    if s1:
+        worst = min(s1, key=ratio)
+        out.append(f"- scenario 1, no worse than Postfix anywhere: lowest {ratio(worst):.2f}× ({worst['scenario'][3:]}) — "
+                   f"{verdict(ratio(worst) >= 1)}")
+    if "s2" in rows:
+        out.append(f"- scenario 2, POP3 ≥ 1× Dovecot: {ratio(rows['s2']):.2f}× — {verdict(ratio(rows['s2']) >= 1)}")
+    out.append("- scenario 3, fetching ≥ 3× fetchmail: not measured (no fetcher yet)")
+    if "s4" in rows:
+        out.append(f"- scenario 4, relay ≥ 1× Postfix: {ratio(rows['s4']):.2f}× — {verdict(ratio(rows['s4']) >= 1)}")
+    if report["footprint"]:
+        f = report["footprint"][0]["mailkeep"]
+        rss = f["rss_kb"] / 1024
+        out.append(f"- idle RSS ≤ 10 MiB: {rss:.1f} MiB VmRSS after start (PSS {f['pss_kb'] / 1024:.1f} MiB) — "
+                   f"{verdict(rss <= 10)}; largest idle VmRSS in this run "
+                   f"{max(x['mailkeep']['rss_kb'] for x in report['footprint']) / 1024:.1f} MiB")
+    return out
+
+
+def render(report):
+    L = report["limits"]
+    m = report["machine"]
+    out = []
+    out.append(f"# mailkeep benchmark — {report['mode']} run")
+    out.append("")
+    out.append(f"- date: {report['date']} (UTC), {report['seconds']:.0f} s, load average at start "
+               f"{' '.join(report['load_start'])}, at end {' '.join(report['load_end'])}")
+    out.append(f"- machine: {m['nproc']} CPUs ({m['cpu']}), {m['mem_gib']:.1f} GiB RAM, kernel {m['kernel']}, "
+               f"data on {m['fs']} on {m['device']} ({m['lsblk']})")
+    out.append(f"- software: mailkeep {m['mailkeep']}, Postfix {m['postfix']}, Dovecot {m['dovecot']}, "
+               f"Python {m['python']}")
+    out.append(f"- command: `{report['command']}`")
+    out.append(f"- physical limits (scenario 7): {L['fsync_s']:,.0f} durable 4 KiB writes/s "
+               f"(create, write, fsync file, fsync dir; one thread; {L['fsync_s_end']:,.0f}/s at the end of the run); "
+               f"{L['maildir_s']:,.0f} Maildir-style deliveries/s (tmp/, fsync, rename into new/, fsync new/); "
+               f"loopback TCP {L['loopback_bytes_s'] / 1e9:.2f} GB/s")
+    out.append("")
+    out.append("| scenario | durability | mailkeep msg/s | peer msg/s | mailkeep/peer | p50 / p99 ms mailkeep | "
+               "p50 / p99 ms peer | CPU s mailkeep | CPU s peer | peak RSS (PSS) MiB mailkeep | "
+               "peak RSS (PSS) MiB peer | mailkeep of limit | peer of limit |")
+    out.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for row in report["rows"]:
+        mk, pr = row["mailkeep"], row["peer"]
+        rm, rp = row["count"] / mk["seconds"], row["count"] / pr["seconds"]
+        out.append(
+            f"| {row['scenario']} vs {row['peer_name']} | {row['durability']} | {fmt_rate(rm)} | {fmt_rate(rp)} | "
+            f"**{rm / rp:.2f}** | {fmt_lat(mk)} | {fmt_lat(pr)} | {mk['cpu']:.2f} | {pr['cpu']:.2f} | "
+            f"{mib(mk['peak_rss_kb'])} ({mib(mk['peak_pss_kb'])}) | {mib(pr['peak_rss_kb'])} ({mib(pr['peak_pss_kb'])}) | "
+            f"{limit_fraction(rm, row['size'], L, row['fsync_bound'])} | "
+            f"{limit_fraction(rp, row['size'], L, row['fsync_bound'])} |")
+    out.append("")
+    out.append("Scenario 3 (fetching: mailkeep's fetcher vs fetchmail) is left out: the fetcher does not exist yet.")
+    out.append("Latency per message is n/a for smtp-source (it reports none) and for a queue flush; for POP3 it is")
+    out.append(f"per RETR, from sending it to the end of its response, with {POP3_WINDOW} RETR+DELE pairs in flight.")
+    out.append("\"of limit\": rate ÷ the disk's durable-write rate (× fs, where a message needs an fsync), and")
+    out.append("bytes/s ÷ loopback bandwidth (% lo). CPU: user+system of all the daemon's processes (load")
+    out.append("generators not included). RSS: sum of VmRSS over the daemon's processes, sampled every 0.25 s;")
+    out.append("PSS (shared pages divided among the processes sharing them) in parentheses.")
+    extras = []
+    for row in report["rows"]:
+        if row["key"] == "s2":
+            extras.append(f"- scenario 2, first (untimed) login+UIDL on the fresh maildrop: mailkeep "
+                          f"{row['mailkeep']['cold_login_uidl'] * 1e3:.1f} ms, Dovecot "
+                          f"{row['peer']['cold_login_uidl'] * 1e3:.1f} ms (builds its index); median of "
+                          f"{len(row['runs']['mailkeep'])} run(s): mailkeep "
+                          + ", ".join(f"{row['count'] / r['seconds']:,.0f}" for r in row["runs"]["mailkeep"])
+                          + " msg/s; Dovecot "
+                          + ", ".join(f"{row['count'] / r['seconds']:,.0f}" for r in row["runs"]["peer"]) + " msg/s")
+        if row["key"] == "s4":
+            extras.append(f"- scenario 4, queueing the {row['count']} messages (smtp-source, 16 sessions, "
+                          f"smarthost down): mailkeep {row['count'] / row['mailkeep']['queue_in_seconds']:,.0f} msg/s, "
+                          f"Postfix {row['count'] / row['peer']['queue_in_seconds']:,.0f} msg/s")
+    s1 = [r for r in report["rows"] if r["key"].startswith("s1-")]
+    if s1:
+        def rates(r, who):
+            return "/".join(f"{r['count'] / x['seconds']:,.0f}" for x in r["runs"][who])
+        extras.append(f"- scenario 1, every run (median of {len(s1[0]['runs']['mailkeep'])} in the table), msg/s "
+                      "mailkeep ; Postfix: " + "; ".join(
+                          f"{r['size'] // 1024}K×{r['key'].split('-')[2]} {rates(r, 'mailkeep')} ; {rates(r, 'peer')}"
+                          for r in s1))
+        extras.append("- scenario 1, smtp-source's own CPU seconds (mailkeep / Postfix): " + ", ".join(
+            f"{r['size'] // 1024}K×{r['key'].split('-')[2]} {r['mailkeep']['client_cpu']:.2f}/{r['peer']['client_cpu']:.2f}"
+            for r in s1))
+    if extras:
+        out.append("")
+        out += extras
+
+    out += targets(report)
+    out.append("")
+    out.append(f"## 5. Footprint (whole daemon: all processes; idle, {report['settle']:g} s after start or after "
+               "the scenario)")
+    out.append("")
+    out.append("| when | mailkeep procs | mailkeep RSS MiB | mailkeep PSS MiB | Postfix procs | Postfix RSS MiB | "
+               "Postfix PSS MiB | Dovecot procs | Dovecot RSS MiB | Dovecot PSS MiB |")
+    out.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for f in report["footprint"]:
+        cells = []
+        for n in ("mailkeep", "postfix", "dovecot"):
+            v = f[n]
+            cells += [str(v["processes"]), mib(v["rss_kb"]), mib(v["pss_kb"])]
+        out.append(f"| {f['when']} | " + " | ".join(cells) + " |")
+
+    g = report["growth"]
+    if g["pop3"] or g["queue"]:
+        out.append("")
+        out.append("## 6. Growth (cost per message; slope = least-squares seconds per extra message)")
+        out.append("")
+        out.append("| what | messages | mailkeep ms | mailkeep µs/msg | peer ms | peer µs/msg | mailkeep/peer speed |")
+        out.append("|---|--:|--:|--:|--:|--:|--:|")
+
+        def line(what, n, a, b):
+            out.append(f"| {what} | {n:,} | {a * 1e3:,.1f} | {a / n * 1e6:,.2f} | {b * 1e3:,.1f} | "
+                       f"{b / n * 1e6:,.2f} | {b / a:.2f} |")
+
+        for e in g["pop3"]:
+            line("POP3 login+UIDL, warm (best of 3) vs Dovecot", e["n"], e["mailkeep"]["seconds"], e["peer"]["seconds"])
+        for e in g["pop3"]:
+            line("POP3 login+UIDL, first login vs Dovecot (index build)", e["n"], e["mailkeep"]["cold"], e["peer"]["cold"])
+        for e in g["queue"]:
+            line("queue flush to smtp-sink vs Postfix", e["n"], e["mailkeep"]["seconds"], e["peer"]["seconds"])
+        for e in g["queue"]:
+            line("queueing (SMTP in, 16 sessions, hop down) vs Postfix", e["n"], e["mailkeep"]["queue_in_seconds"],
+                 e["peer"]["queue_in_seconds"])
+        out.append("")
+        series = [
+            ("POP3 login+UIDL warm", [(e["n"], e["mailkeep"]["seconds"]) for e in g["pop3"]],
+             [(e["n"], e["peer"]["seconds"]) for e in g["pop3"]]),
+            ("queue flush", [(e["n"], e["mailkeep"]["seconds"]) for e in g["queue"]],
+             [(e["n"], e["peer"]["seconds"]) for e in g["queue"]]),
+            ("queueing", [(e["n"], e["mailkeep"]["queue_in_seconds"]) for e in g["queue"]],
+             [(e["n"], e["peer"]["queue_in_seconds"]) for e in g["queue"]]),
+        ]
+        for name, mkp, prp in series:
+            if len(mkp) < 2:
+                continue
+            _, bm = slope(mkp)
+            _, bp = slope(prp)
+            flat_m = (mkp[-1][1] / mkp[-1][0]) / (mkp[0][1] / mkp[0][0])
+            flat_p = (prp[-1][1] / prp[-1][0]) / (prp[0][1] / prp[0][0])
+            out.append(f"- {name}: slope mailkeep {bm * 1e6:.2f} µs/msg, peer {bp * 1e6:.2f} µs/msg; cost per "
+                       f"message at {mkp[-1][0]:,} ÷ at {mkp[0][0]:,}: mailkeep {flat_m:.2f}, peer {flat_p:.2f} "
+                       f"(1.00 = flat)")
+    return "\n".join(out) + "\n"
+
+
+# ---- main -----------------------------------------------------------------------------------------
+
+def main():
+    mode_name = "smoke" if ARGS.smoke else "full"
+    mode = MODES[mode_name]
+    only = {int(x) for x in ARGS.only.split(",") if x.strip()}
+    if os.geteuid() != 0:
+        print("bench/run.py needs root: Postfix's `postfix start` and Dovecot's privilege separation", file=sys.stderr)
+        return 1
+    for tool in (SMTP_SOURCE, SMTP_SINK, POSTCONF, POSTQUEUE, harness.MAILKEEP_BIN):
+        if not os.path.exists(tool):
+            print(f"bench/run.py: missing {tool}", file=sys.stderr)
+            return 1
+
+    def on_signal(signum, frame):
+        raise Deadline(f"signal {signum}")
+
+    def on_alarm(signum, frame):
+        raise Deadline(f"the {mode_name} run exceeded its {mode['deadline']} s")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(mode["deadline"])
+
+    top = Path(tempfile.mkdtemp(prefix="mailkeep-bench-", dir=ARGS.tmpdir))
+    started = time.monotonic()
+    report = {"mode": mode_name, "command": " ".join(["/usr/bin/python3", "bench/run.py"] + sys.argv[1:]),
+              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+              "load_start": loadavg(), "settle": mode["settle"], "rows": [], "footprint": [], "growth": {"pop3": [], "queue": []}}
+    sy = None
+    problems = []
+    rc = 0
+    try:
+        report["machine"] = machine(top)
+        log(f"{mode_name} run in {top}; load {' '.join(report['load_start'])}")
+        # 7. physical limits, before any server runs
+        report["limits"] = {"fsync_s": physical.fsync_rate(top, mode["fsync_seconds"]),
+                            "maildir_s": physical.maildir_rate(top, mode["fsync_seconds"]),
+                            "loopback_bytes_s": physical.loopback_bandwidth(mode["bandwidth_seconds"])}
+        log(f"limits: {report['limits']['fsync_s']:.0f} durable writes/s, "
+            f"loopback {report['limits']['loopback_bytes_s'] / 1e9:.2f} GB/s")
+        sy = Systems(top, mode)
+        sy.start()
+        footprint(sy, report, "after start", mode["settle"])
+        if 1 in only:
+            log("scenario 1: SMTP intake to Maildir")
+            scenario1(sy, mode, report)
+            footprint(sy, report, "after 1 (SMTP)", mode["settle"])
+        if 2 in only:
+            log("scenario 2: POP3 retrieval")
+            scenario2(sy, mode, report)
+            footprint(sy, report, "after 2 (POP3)", mode["settle"])
+        if 4 in only:
+            log("scenario 4: relay")
+            scenario4(sy, mode, report)
+            footprint(sy, report, "after 4 (relay)", mode["settle"])
+        if 6 in only:
+            log("scenario 6: growth")
+            scenario6(sy, mode, report, ARGS.max_growth)
+            footprint(sy, report, "after 6 (growth)", mode["settle"])
+        report["limits"]["fsync_s_end"] = physical.fsync_rate(top, mode["fsync_seconds"])
+    except (BenchError, AssertionError, pop3load.Pop3Error, OSError) as e:
+        log(f"FAILED: {e}")
+        rc = 1
+    except Deadline as e:
+        log(f"STOPPED: {e}")
+        rc = 1
+    finally:
+        signal.alarm(0)
+        if sy is not None:
+            try:
+                problems = sy.stop()
+            except Deadline:
+                problems = ["interrupted while stopping"]
+            for p in problems:
+                log(f"stop: {p}")
+            if rc and sy.mk.log_path.exists():
+                log("mailkeep log tail:\n" + sy.mk.log_tail(30))
+        if ARGS.keep or rc:
+            log(f"kept {top}")
+        else:
+            shutil.rmtree(top, ignore_errors=True)
+    if problems:
+        rc = 1
+    if rc:
+        return rc
+    report["seconds"] = time.monotonic() - started
+    report["load_end"] = loadavg()
+    text = render(report)
+    print(text)
+    if ARGS.json:
+        Path(ARGS.json).write_text(json.dumps(report, indent=1, default=str))
+    if ARGS.write_results:
+        Path(ARGS.write_results).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,301 @@
+// fetch/fetcher.cpp — one exactly-once cycle per account: list, fetch what is new into the spool,
+// record it, commit it through the intake, record it delivered, then delete on the provider.
+// The provider's bytes are untrusted: they reach disk only through the intake's spool, bounded.
+#include "fetch/fetcher.hpp"
+
+#include <algorithm>
+#include <random>
+#include <set>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/address.hpp"
+#include "core/date.hpp"
+#include "core/ids.hpp"
+#include "fetch/source.hpp"
+#include "net/offload.hpp"
+#include "route/multidrop.hpp"
+#include "route/router.hpp"
+#include "store/intake.hpp"
+
+namespace mk {
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+// The header block kept aside while a message streams to the spool, for multidrop and the
+// envelope sender; a header section longer than this is treated as ending there.
+constexpr std::size_t kMaxHeaderBlock = 256 * 1024;
+// Accounts do not all start together: each first run waits up to this long.
+constexpr auto kStartSpread = 5s;
+
+std::int64_t now_seconds() { return std::time(nullptr); }
+
+// HeaderCapture - keeps the bytes up to the first empty line of a streamed message.
+struct HeaderCapture {
+    std::string block;
+    bool complete = false;
+    void feed(std::string_view piece) {
+        if (complete) return;
+        block.append(piece.substr(0, kMaxHeaderBlock - std::min(block.size(), kMaxHeaderBlock)));
+        auto end = block.find("\r\n\r\n");
+        if (end == std::string::npos) end = block.find("\n\n");
+        if (end != std::string::npos) {
+            block.resize(end + 2);
+            complete = true;
+        } else if (block.size() >= kMaxHeaderBlock) {
+            complete = true;
+        }
+    }
+};
+
+// return_path - the address in the message's first Return-Path: header, if any (the provider's
+// record of the envelope sender); empty for the null sender or none.
+std::string return_path(std::string_view headers) {
+    std::size_t pos = 0;
+    while (pos < headers.size()) {
+        std::size_t eol = headers.find('\n', pos);
+        std::string_view line = headers.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
+        if (line.size() > 12 && lowercase_ascii(line.substr(0, 12)) == "return-path:") {
+            auto lt = line.find('<'), gt = line.rfind('>');
+            if (lt != std::string_view::npos && gt != std::string_view::npos && gt > lt) {
+                auto a = parse_mailbox(line.substr(lt + 1, gt - lt - 1));
+                return a ? a->str() : std::string();
+            }
+            return {};
+        }
+        if (eol == std::string_view::npos) break;
+        pos = eol + 1;
+    }
+    return {};
+}
+
+// user_address - the address a local user is reached at, for routing its deliveries.
+std::optional<Address> user_address(const Config& c, const std::string& user) {
+    const UserConfig* u = c.find_user(user);
+    if (!u) return std::nullopt;
+    return parse_mailbox(u->addresses.empty() ? u->name + "@" + c.local_domains.front() : u->addresses.front());
+}
+
+// own_delivered_to - the Delivered-To: this account stamps on what it delivers: an address only
+// mailkeep writes (the provider's own Delivered-To names the mailbox, so that would not do).
+// Seeing it on a fetched message means the message went round in a loop.
+std::string own_delivered_to(const Config& c, const AccountConfig& a) { return fmt::format("mailkeep-{}@{}", a.name, c.hostname); }
+
+// add_target - into the envelope, each mailbox and remote address once.
+void add_target(Envelope& env, const Target& t) {
+    if (t.kind == Target::Kind::mailbox) {
+        if (std::find(env.mailboxes.begin(), env.mailboxes.end(), t.name) == env.mailboxes.end()) env.mailboxes.push_back(t.name);
+        return;
+    }
+    for (const QueuedRecipient& q : env.remote)
+        if (q.address == t.name) return;
+    env.remote.push_back({t.name, 0, ""});
+}
+
+}  // namespace
+
+Fetcher::Fetcher(asio::io_context& ioc, Services& services, StateDb& db) : ioc_(ioc), svc_(services), db_(db) {}
+
+void Fetcher::start() {
+    // A crash between "delivering" and "delivered" is settled before anything is fetched again.
+    Intake* intake = svc_.intake;
+    std::size_t settled = db_.recover([intake](const std::string& id) { return intake->committed(id); });
+    if (settled) spdlog::warn("fetch: settled {} delivery(ies) interrupted by a crash", settled);
+    for (const AccountConfig& a : svc_.config->accounts) asio::co_spawn(ioc_, schedule(a.name), asio::detached);
+}
+
+void Fetcher::stop() {
+    stopping_ = true;
+    for (auto& [name, t] : timers_) t->cancel();
+}
+
+void Fetcher::wake_all() {
+    for (auto& [name, t] : timers_) t->cancel();
+}
+
+std::vector<Fetcher::Status> Fetcher::status() {
+    std::vector<Status> out;
+    for (const AccountConfig& a : svc_.config->accounts) out.push_back({a.name, db_.account_status(a.name), running_[a.name]});
+    return out;
+}
+
+awaitable<void> Fetcher::schedule(std::string account) {
+    auto& slot = timers_[account];
+    slot = std::make_unique<asio::steady_timer>(ioc_);
+    thread_local std::mt19937 rng{std::random_device{}()};
+    auto first = std::chrono::milliseconds(std::uniform_int_distribution<long>(0, kStartSpread / 1ms)(rng));
+    slot->expires_after(first);
+    while (!stopping_) {
+        boost::system::error_code ec;
+        co_await slot->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (stopping_) co_return;
+        const AccountConfig* a = nullptr;
+        for (const AccountConfig& x : svc_.config->accounts)
+            if (x.name == account) a = &x;
+        if (!a) co_return;   // removed by a reload
+        std::chrono::seconds interval = a->interval;
+        co_await cycle_guarded(account);
+        slot->expires_after(interval);
+    }
+}
+
+awaitable<std::vector<CycleReport>> Fetcher::run_now(std::string account) {
+    std::vector<CycleReport> out;
+    for (const AccountConfig& a : svc_.config->accounts)
+        if (account.empty() || a.name == account) out.push_back(co_await cycle_guarded(a.name));
+    co_return out;
+}
+
+awaitable<CycleReport> Fetcher::cycle_guarded(std::string account) {
+    CycleReport r;
+    r.account = account;
+    if (running_[account]) {
+        r.error = "a cycle is already running";
+        co_return r;
+    }
+    const ConfigPtr config = svc_.config;
+    const AccountConfig* a = nullptr;
+    for (const AccountConfig& x : config->accounts)
+        if (x.name == account) a = &x;
+    if (!a) {
+        r.error = "no such account";
+        co_return r;
+    }
+    running_[account] = true;
+    try {
+        r = co_await cycle(*a);
+    } catch (const std::exception& e) {
+        r.error = e.what();
+    }
+    running_[account] = false;
+    if (!r.error.empty()) spdlog::warn("fetch {}: {}", account, r.error);
+    spdlog::info("fetch {}: delivered={} removed={} left={}", account, r.delivered, r.removed, r.left);
+    std::string err = r.error;
+    std::size_t n = r.delivered;
+    try {
+        co_await offload([&] { db_.record_run(account, now_seconds(), n, err); });
+    } catch (const std::exception& e) {
+        spdlog::error("fetch {}: cannot record the run: {}", account, e.what());
+    }
+    co_return r;
+}
+
+awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
+    const ConfigPtr config = svc_.config;
+    CycleReport report;
+    report.account = a.name;
+    auto sources = co_await open_sources(*config, a);
+    auto rows_list = co_await offload([&] { return db_.fetched(a.name); });
+    std::map<std::string, FetchedRow> rows;
+    for (FetchedRow& r : rows_list) rows.emplace(r.uid, std::move(r));
+
+    std::set<std::string> listed;
+    for (auto& source : sources) {
+        std::vector<RemoteMessage> list = co_await source->list();
+        std::vector<RemoteMessage> to_remove;
+        for (const RemoteMessage& m : list) {
+            listed.insert(m.uid);
+            auto row = rows.find(m.uid);
+            if (row != rows.end()) {
+                // Already here: only the provider's copy is left to settle (keep = delete / N days).
+                bool expired = a.keep_for && now_seconds() - row->second.first_seen >= a.keep_for->count();
+                if (row->second.state == FetchedRow::State::delivered && expired) to_remove.push_back(m);
+                continue;
+            }
+            if (report.delivered >= a.max_per_cycle || m.size > a.max_size) {
+                if (m.size > a.max_size) spdlog::warn("fetch {}: {} is {} octets, over max_size: left on the server", a.name, m.uid, m.size);
+                ++report.left;
+                continue;
+            }
+            // Fetch into the spool: nothing is visible or acknowledged yet.
+            std::string id = new_queue_id();
+            auto spool = svc_.intake->create(id);
+            std::string trace = fmt::format("Delivered-To: {}\r\nReceived: from {} by {} (mailkeep) with {} id {};\r\n\t{}\r\n",
+                                            own_delivered_to(*config, a), a.host, config->hostname, source->protocol_name(), id,
+                                            rfc5322_date(std::time(nullptr)));
+            spool->write(trace);
+            HeaderCapture headers;
+            co_await source->retrieve(m, [&](std::string_view piece) {
+                headers.feed(piece);
+                spool->write(piece);
+            });
+
+            Envelope env;
+            env.id = id;
+            env.sender = return_path(headers.block);
+            env.client = fmt::format("{} ({} account {})", a.host, source->protocol_name(), a.name);
+            env.received_at = std::time(nullptr);
+            std::vector<std::string> users;
+            if (a.mode == AccountConfig::Mode::single) {
+                // Everything to one user, through the router: forwards and downstream apply.
+                users.push_back(a.deliver_to);
+                if (auto addr = user_address(*config, a.deliver_to))
+                    for (const Target& t : route_recipient(*config, *addr, true).targets) add_target(env, t);
+            } else {
+                MultidropResult md = multidrop_recipients(*config, headers.block, a.envelope_header, own_delivered_to(*config, a));
+                if (md.loop) {
+                    spdlog::error("fetch {}: {} carries our own Delivered-To: a mail loop; not delivered", a.name, m.uid);
+                    co_await offload([&] {
+                        db_.begin(a.name, m.uid, id, now_seconds());
+                        db_.delivered(a.name, m.uid);
+                    });
+                    continue;
+                }
+                // The recipients are resolved already (aliases, forwards): only where each goes is left.
+                users = md.users;
+                if (md.unknown || (md.users.empty() && md.remote.empty())) users.push_back(a.unknown_to);
+                for (const std::string& name : users)
+                    if (const UserConfig* u = config->find_user(name)) add_target(env, mailbox_target(*config, *u));
+                for (const std::string& r : md.remote) add_target(env, {Target::Kind::queue, r});
+            }
+            if (env.mailboxes.empty() && env.remote.empty()) {
+                report.error = fmt::format("{}: no local user to deliver to", m.uid);
+                ++report.left;
+                continue;
+            }
+            // The exactly-once protocol (store/state_db.hpp): delivering, commit, delivered.
+            std::string uid = m.uid;
+            co_await offload([&] { db_.begin(a.name, uid, id, now_seconds()); });
+            std::exception_ptr failed;
+            try {
+                co_await svc_.intake->commit(std::move(spool), env);
+            } catch (...) {
+                failed = std::current_exception();
+            }
+            if (failed) {
+                // Nothing is visible (the intake took it back): fetch it again next cycle.
+                co_await offload([&] { db_.forget(a.name, uid); });
+                std::rethrow_exception(failed);
+            }
+            co_await offload([&] { db_.delivered(a.name, uid); });
+            spdlog::info("{}: fetched {} from {} ({}), size={}, to={}", id, uid, a.name, source->protocol_name(), m.size,
+                         fmt::join(users, ","));
+            ++report.delivered;
+            if (a.keep_for && a.keep_for->count() == 0) to_remove.push_back(m);
+        }
+        co_await source->remove(to_remove);
+        co_await source->close();
+        // The deletions are committed on the provider now (QUIT / EXPUNGE answered).
+        co_await offload([&] {
+            for (const RemoteMessage& m : to_remove) db_.removed(a.name, m.uid);
+        });
+        report.removed += to_remove.size();
+    }
+    // Rows of messages no longer on the provider are history; every folder was listed, so this
+    // cannot forget a message that is still there.
+    co_await offload([&] {
+        for (const auto& [uid, row] : rows)
+            if (!listed.contains(uid) && row.state != FetchedRow::State::delivering) db_.forget(a.name, uid);
+    });
+    co_return report;
+}
+
+}  // namespace mk

@@ -1,0 +1,63 @@
+// fetch/fetcher.hpp — collects every configured provider mailbox (POP3 or IMAP), delivers what it
+// finds through the intake, and deletes on the provider only after the local copy is durable.
+// Each account has its own schedule and its own errors; one failing never stops the others.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "server/services.hpp"
+#include "store/state_db.hpp"
+
+namespace mk {
+
+using boost::asio::awaitable;
+
+struct CycleReport {
+    std::string account;
+    std::size_t delivered = 0;     // new messages made durable this cycle
+    std::size_t removed = 0;       // deleted on the provider
+    std::size_t left = 0;          // new messages left for the next cycle (max_per_cycle, max_size)
+    std::string error;             // empty on success
+};
+
+class Fetcher {
+public:
+    Fetcher(boost::asio::io_context& ioc, Services& services, StateDb& db);
+
+    // start - settle the state database after a crash, then run each account on its interval.
+    void start();
+    void stop();
+    // run_now - one cycle of account (or of all when empty), now; reports what it did.
+    awaitable<std::vector<CycleReport>> run_now(std::string account);
+    // wake_all - the line is up again (the relay says so): every account runs at once.
+    void wake_all();
+
+    struct Status {
+        std::string account;
+        StateDb::AccountStatus run;
+        bool running = false;
+    };
+    std::vector<Status> status();
+
+private:
+    awaitable<void> schedule(std::string account);
+    awaitable<CycleReport> cycle(const AccountConfig& account);
+    awaitable<CycleReport> cycle_guarded(std::string account);
+
+    boost::asio::io_context& ioc_;
+    Services& svc_;
+    StateDb& db_;
+    std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> timers_;
+    std::map<std::string, bool> running_;
+    bool stopping_ = false;
+};
+
+}  // namespace mk

@@ -1,0 +1,136 @@
+// fetch/source.cpp — POP3 and IMAP behind the one Source interface; talks to the provider through
+// the protocol clients only.
+#include "fetch/source.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <fmt/format.h>
+
+#include "core/secret.hpp"
+#include "imap/client.hpp"
+#include "net/dns.hpp"
+#include "pop3/client.hpp"
+
+namespace mk {
+
+namespace {
+
+namespace asio = boost::asio;
+using Protocol = AccountConfig::Protocol;
+
+class Pop3Source : public Source {
+public:
+    Pop3Source(std::unique_ptr<pop3::Client> c, std::string name) : c_(std::move(c)), name_(std::move(name)) {}
+
+    asio::awaitable<std::vector<RemoteMessage>> list() override {
+        std::vector<RemoteMessage> out;
+        auto infos = co_await c_->messages();
+        for (const auto& i : infos) out.push_back({i.uid, i.size, i.number});
+        co_return out;
+    }
+    asio::awaitable<void> retrieve(const RemoteMessage& m, const std::function<void(std::string_view)>& sink) override {
+        co_await c_->retrieve(static_cast<unsigned>(m.handle), sink);
+    }
+    asio::awaitable<void> remove(const std::vector<RemoteMessage>& ms) override {
+        for (const RemoteMessage& m : ms) co_await c_->remove(static_cast<unsigned>(m.handle));
+    }
+    // RFC 1939 6: the deletions happen in the UPDATE state, which only QUIT enters.
+    asio::awaitable<void> close() override { co_await c_->quit(); }
+    std::string protocol_name() const override { return name_; }
+
+private:
+    std::unique_ptr<pop3::Client> c_;
+    std::string name_;
+};
+
+class ImapFolder : public Source {
+public:
+    ImapFolder(std::shared_ptr<imap::Client> c, std::string folder, std::string name, bool last)
+        : c_(std::move(c)), folder_(std::move(folder)), name_(std::move(name)), last_(last) {}
+
+    asio::awaitable<std::vector<RemoteMessage>> list() override {
+        imap::Folder f = co_await c_->select(folder_);
+        std::vector<RemoteMessage> out;
+        auto infos = co_await c_->messages();
+        // A UID means nothing without its folder's UIDVALIDITY (RFC 3501 2.3.1.1).
+        for (const auto& i : infos) out.push_back({fmt::format("{}/{}/{}", folder_, f.uidvalidity, i.uid), i.size, i.uid});
+        co_return out;
+    }
+    asio::awaitable<void> retrieve(const RemoteMessage& m, const std::function<void(std::string_view)>& sink) override {
+        co_await c_->retrieve(static_cast<std::uint32_t>(m.handle), sink);
+    }
+    asio::awaitable<void> remove(const std::vector<RemoteMessage>& ms) override {
+        std::vector<std::uint32_t> uids;
+        for (const RemoteMessage& m : ms) uids.push_back(static_cast<std::uint32_t>(m.handle));
+        if (!uids.empty()) co_await c_->remove(uids);
+    }
+    // The folders share one connection: the last one to close logs out.
+    asio::awaitable<void> close() override {
+        if (last_) co_await c_->logout();
+    }
+    std::string protocol_name() const override { return name_; }
+
+private:
+    std::shared_ptr<imap::Client> c_;
+    std::string folder_, name_;
+    bool last_;
+};
+
+}  // namespace
+
+asio::awaitable<std::vector<std::unique_ptr<Source>>> open_sources(const Config& config, const AccountConfig& a) {
+    std::vector<asio::ip::tcp::endpoint> eps;
+    try {
+        auto addrs = co_await resolve_host(a.host, config.relay.dns_server);
+        for (auto& addr : addrs) eps.emplace_back(addr, a.port);
+    } catch (const DnsError& e) {
+        throw std::runtime_error(fmt::format("{}: {}", a.host, e.what()));
+    }
+    std::function<std::string()> password = [a] {
+        return a.password_command.empty() ? a.password : run_secret_command(a.password_command);
+    };
+    std::function<std::string(bool)> token;
+    if (!a.oauth2_token_command.empty()) {
+        auto cached = std::make_shared<std::string>();
+        std::string cmd = a.oauth2_token_command;
+        token = [cmd, cached](bool refresh) {
+            if (refresh || cached->empty()) *cached = run_secret_command(cmd);
+            return *cached;
+        };
+    }
+    std::filesystem::path ca = a.ca_file.empty() ? std::filesystem::path() : config.resolve(a.ca_file);
+    std::vector<std::unique_ptr<Source>> out;
+    if (a.protocol == Protocol::pop3 || a.protocol == Protocol::pop3s) {
+        pop3::ClientOptions o;
+        o.security = a.protocol == Protocol::pop3s ? pop3::Security::implicit
+                     : a.starttls                  ? pop3::Security::stls
+                                                   : pop3::Security::plain;
+        o.tls_verify = a.tls_verify;
+        o.ca_file = ca;
+        o.server_name = a.host;
+        o.username = a.username;
+        o.password = password;
+        o.oauth_token = token;
+        o.timeout = a.timeout;
+        auto c = co_await pop3::Client::connect(eps, o);
+        out.push_back(std::make_unique<Pop3Source>(std::move(c), o.security == pop3::Security::plain ? "POP3" : "POP3S"));
+        co_return out;
+    }
+    imap::ClientOptions o;
+    o.security = a.protocol == Protocol::imaps ? imap::Security::implicit
+                 : a.starttls                  ? imap::Security::starttls
+                                               : imap::Security::plain;
+    o.tls_verify = a.tls_verify;
+    o.ca_file = ca;
+    o.server_name = a.host;
+    o.username = a.username;
+    o.password = password;
+    o.oauth_token = token;
+    o.timeout = a.timeout;
+    std::shared_ptr<imap::Client> c = co_await imap::Client::connect(eps, o);
+    std::string name = o.security == imap::Security::plain ? "IMAP" : "IMAPS";
+    for (std::size_t i = 0; i < a.folders.size(); ++i)
+        out.push_back(std::make_unique<ImapFolder>(c, a.folders[i], name, i + 1 == a.folders.size()));
+    co_return out;
+}
+
+}  // namespace mk

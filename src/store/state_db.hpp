@@ -1,0 +1,66 @@
+// store/state_db.hpp — the state database (SQLite, WAL, synchronous=FULL): what the fetcher has
+// taken from each provider mailbox, so that every message is delivered exactly once.
+//
+// Exactly once, in order, per fetched message:
+//   1. begin(account, uid, queue_id)   row "delivering", committed before the intake is asked;
+//   2. the intake commits the message durably;
+//   3. delivered(account, uid)          row "delivered": from now on never fetched again;
+//   4. the provider is told to delete, and only then removed(account, uid).
+// A crash between 1 and 3 leaves a "delivering" row: at start-up, recover() asks whether the
+// intake committed that queue id (a file named with it exists) and settles the row either way.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace SQLite {
+class Database;
+}
+
+namespace mk {
+
+struct FetchedRow {
+    std::string uid;
+    enum class State { delivering, delivered, removed } state = State::delivering;
+    std::string queue_id;
+    std::int64_t first_seen = 0;   // unix seconds of the delivery (keep = "7d" counts from here)
+};
+
+class StateDb {
+public:
+    explicit StateDb(const std::filesystem::path& file);   // creates the schema; throws on error
+    ~StateDb();
+
+    // fetched - every row of an account, for one cycle's decisions (by uid).
+    std::vector<FetchedRow> fetched(const std::string& account);
+    void begin(const std::string& account, const std::string& uid, const std::string& queue_id, std::int64_t now);
+    void delivered(const std::string& account, const std::string& uid);
+    void removed(const std::string& account, const std::string& uid);
+    // forget - a row whose message is gone from the provider (or whose delivery never happened).
+    void forget(const std::string& account, const std::string& uid);
+
+    // recover - settle "delivering" rows: committed(queue_id) true -> delivered, else forgotten.
+    // Returns how many rows it settled.
+    std::size_t recover(const std::function<bool(const std::string& queue_id)>& committed);
+
+    // Per-account status for `mailkeep status`.
+    struct AccountStatus {
+        std::int64_t last_run = 0, last_success = 0;
+        std::uint64_t fetched_total = 0;
+        std::string last_error;
+    };
+    void record_run(const std::string& account, std::int64_t when, std::uint64_t fetched, const std::string& error);
+    AccountStatus account_status(const std::string& account);
+
+private:
+    std::mutex mu_;   // the blocking pool may run two accounts' cycles at once
+    std::unique_ptr<SQLite::Database> db_;
+};
+
+}  // namespace mk

@@ -1,0 +1,81 @@
+// tests/unit/test_state_db.cpp — the fetcher's exactly-once bookkeeping: rows move delivering ->
+// delivered -> removed, survive a reopen, and recover() settles interrupted deliveries both ways.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <unistd.h>
+
+#include "store/state_db.hpp"
+
+namespace mk {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDb {
+    fs::path dir;
+    TempDb() {
+        char tmpl[] = "/tmp/mk-state-XXXXXX";
+        dir = ::mkdtemp(tmpl);
+    }
+    ~TempDb() { fs::remove_all(dir); }
+    fs::path file() const { return dir / "state.db"; }
+};
+
+FetchedRow::State state_of(StateDb& db, const std::string& account, const std::string& uid) {
+    for (const FetchedRow& r : db.fetched(account))
+        if (r.uid == uid) return r.state;
+    ADD_FAILURE() << "no row for " << uid;
+    return FetchedRow::State::delivering;
+}
+
+TEST(StateDb, RowsMoveThroughTheirStatesAndSurviveAReopen) {
+    TempDb t;
+    {
+        StateDb db(t.file());
+        db.begin("family", "uid-1", "Q1", 1700000000);
+        EXPECT_EQ(state_of(db, "family", "uid-1"), FetchedRow::State::delivering);
+        db.delivered("family", "uid-1");
+        db.begin("family", "uid-2", "Q2", 1700000001);
+        db.delivered("family", "uid-2");
+        db.removed("family", "uid-2");
+        db.begin("other", "uid-1", "Q3", 1700000002);   // the same uid on another account is another row
+    }
+    StateDb db(t.file());
+    EXPECT_EQ(state_of(db, "family", "uid-1"), FetchedRow::State::delivered);
+    EXPECT_EQ(state_of(db, "family", "uid-2"), FetchedRow::State::removed);
+    EXPECT_EQ(db.fetched("family").size(), 2u);
+    EXPECT_EQ(db.fetched("other").size(), 1u);
+    db.forget("family", "uid-2");
+    EXPECT_EQ(db.fetched("family").size(), 1u);
+}
+
+TEST(StateDb, RecoverSettlesInterruptedDeliveries) {
+    TempDb t;
+    StateDb db(t.file());
+    db.begin("a", "committed-before-crash", "QC", 1);
+    db.begin("a", "lost-before-commit", "QL", 1);
+    db.begin("a", "finished", "QF", 1);
+    db.delivered("a", "finished");
+    std::size_t n = db.recover([](const std::string& id) { return id == "QC"; });
+    EXPECT_EQ(n, 2u);
+    auto rows = db.fetched("a");
+    ASSERT_EQ(rows.size(), 2u);   // the lost one is forgotten: it will be fetched again
+    EXPECT_EQ(state_of(db, "a", "committed-before-crash"), FetchedRow::State::delivered);
+    EXPECT_EQ(state_of(db, "a", "finished"), FetchedRow::State::delivered);
+}
+
+TEST(StateDb, AccountRunsAccumulate) {
+    TempDb t;
+    StateDb db(t.file());
+    db.record_run("a", 100, 3, "");
+    db.record_run("a", 200, 2, "connect: Connection refused");
+    auto s = db.account_status("a");
+    EXPECT_EQ(s.last_run, 200);
+    EXPECT_EQ(s.last_success, 100);
+    EXPECT_EQ(s.fetched_total, 5u);
+    EXPECT_EQ(s.last_error, "connect: Connection refused");
+}
+
+}  // namespace
+}  // namespace mk
