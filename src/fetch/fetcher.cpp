@@ -12,6 +12,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
+#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include "core/address.hpp"
@@ -35,6 +36,10 @@ using namespace std::chrono_literals;
 constexpr std::size_t kMaxHeaderBlock = 256 * 1024;
 // Accounts do not all start together: each first run waits up to this long.
 constexpr auto kStartSpread = 5s;
+// RFC 2177 3: IDLE is re-issued before the server's 30-minute autologout.
+constexpr auto kIdleRearm = std::chrono::seconds(29 * 60);
+// A watch that failed (network, provider restart) is tried again after this long.
+constexpr auto kWatchRetry = 30s;
 
 std::int64_t now_seconds() { return std::time(nullptr); }
 
@@ -56,25 +61,59 @@ struct HeaderCapture {
     }
 };
 
-// return_path - the address in the message's first Return-Path: header, if any (the provider's
-// record of the envelope sender); empty for the null sender or none.
-std::string return_path(std::string_view headers) {
+// ContentHash - SHA-256 of a message as it streams past.
+class ContentHash {
+public:
+    ContentHash() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+    ~ContentHash() { EVP_MD_CTX_free(ctx_); }
+    ContentHash(const ContentHash&) = delete;
+    ContentHash& operator=(const ContentHash&) = delete;
+    void feed(std::string_view piece) { EVP_DigestUpdate(ctx_, piece.data(), piece.size()); }
+    std::string hex() {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        EVP_DigestFinal_ex(ctx_, md, &n);
+        std::string out;
+        for (unsigned i = 0; i < n; ++i) out += fmt::format("{:02x}", md[i]);
+        return out;
+    }
+
+private:
+    EVP_MD_CTX* ctx_;
+};
+
+// header_value - the unfolded value of the first header field named name (lowercase), trimmed.
+std::string header_value(std::string_view headers, std::string_view name) {
     std::size_t pos = 0;
     while (pos < headers.size()) {
         std::size_t eol = headers.find('\n', pos);
         std::string_view line = headers.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
-        if (line.size() > 12 && lowercase_ascii(line.substr(0, 12)) == "return-path:") {
-            auto lt = line.find('<'), gt = line.rfind('>');
-            if (lt != std::string_view::npos && gt != std::string_view::npos && gt > lt) {
-                auto a = parse_mailbox(line.substr(lt + 1, gt - lt - 1));
-                return a ? a->str() : std::string();
+        if (line.size() > name.size() && line[name.size()] == ':' && lowercase_ascii(line.substr(0, name.size())) == name) {
+            std::string value(line.substr(name.size() + 1));
+            // Folded continuation lines belong to the value (RFC 5322 2.2.3).
+            while (eol != std::string_view::npos && eol + 1 < headers.size() && (headers[eol + 1] == ' ' || headers[eol + 1] == '\t')) {
+                std::size_t next = headers.find('\n', eol + 1);
+                value += headers.substr(eol + 1, next == std::string_view::npos ? std::string_view::npos : next - eol - 1);
+                eol = next;
             }
-            return {};
+            std::erase_if(value, [](char c) { return c == '\r' || c == '\n'; });
+            auto b = value.find_first_not_of(" \t"), e = value.find_last_not_of(" \t");
+            return b == std::string::npos ? std::string() : value.substr(b, e - b + 1);
         }
         if (eol == std::string_view::npos) break;
         pos = eol + 1;
     }
     return {};
+}
+
+// return_path - the address in the message's first Return-Path: header, if any (the provider's
+// record of the envelope sender); empty for the null sender or none.
+std::string return_path(std::string_view headers) {
+    std::string v = header_value(headers, "return-path");
+    auto lt = v.find('<'), gt = v.rfind('>');
+    if (lt == std::string::npos || gt == std::string::npos || gt <= lt + 1) return {};
+    auto a = parse_mailbox(std::string_view(v).substr(lt + 1, gt - lt - 1));
+    return a ? a->str() : std::string();
 }
 
 // user_address - the address a local user is reached at, for routing its deliveries.
@@ -109,12 +148,82 @@ void Fetcher::start() {
     Intake* intake = svc_.intake;
     std::size_t settled = db_.recover([intake](const std::string& id) { return intake->committed(id); });
     if (settled) spdlog::warn("fetch: settled {} delivery(ies) interrupted by a crash", settled);
-    for (const AccountConfig& a : svc_.config->accounts) asio::co_spawn(ioc_, schedule(a.name), asio::detached);
+    for (const AccountConfig& a : svc_.config->accounts) {
+        asio::co_spawn(ioc_, schedule(a.name), asio::detached);
+        // Push: one IDLE connection per folder, all in this one process.
+        if (a.is_imap() && a.idle)
+            for (const std::string& f : a.folders) asio::co_spawn(ioc_, watch_folder(a.name, f), asio::detached);
+    }
+}
+
+awaitable<void> Fetcher::watch_folder(std::string account, std::string folder) {
+    asio::steady_timer pause(ioc_);
+    while (!stopping_) {
+        const ConfigPtr config = svc_.config;
+        const AccountConfig* a = config->find_account(account);
+        if (!a) co_return;
+        std::string error;
+        try {
+            AccountConfig one = *a;
+            one.folders = {folder};
+            auto sources = co_await open_sources(*config, one);
+            if (!sources.front()->can_watch()) {
+                spdlog::info("fetch {}: {} offers no IDLE; polling every {}s", account, a->host, a->interval.count());
+                co_return;
+            }
+            spdlog::info("fetch {}: watching {} with IDLE", account, folder);
+            Source* watched = sources.front().get();
+            watching_.insert(watched);
+            struct Unwatch {
+                std::set<Source*>& set;
+                Source* s;
+                ~Unwatch() { set.erase(s); }
+            } unwatch{watching_, watched};
+            while (!stopping_) {
+                bool changed = co_await watched->watch(std::chrono::duration_cast<std::chrono::seconds>(kIdleRearm));
+                if (changed && !stopping_) co_await cycle_guarded(account);
+            }
+            co_await watched->close();
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        if (stopping_) co_return;
+        spdlog::warn("fetch {}: IDLE on {} ended: {}; again in {}s", account, folder, error, kWatchRetry.count());
+        pause.expires_after(kWatchRetry);
+        boost::system::error_code ec;
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+awaitable<void> Fetcher::before_login(std::string user) {
+    const ConfigPtr config = svc_.config;
+    if (!config->fetch.on_login) co_return;
+    std::vector<std::string> stale;
+    std::int64_t now = now_seconds();
+    for (const AccountConfig& a : config->accounts) {
+        bool mine = a.mode == AccountConfig::Mode::single ? a.deliver_to == user : true;
+        if (!mine || running_[a.name]) continue;
+        auto st = co_await offload([&] { return db_.account_status(a.name); });
+        if (now - st.last_success >= config->fetch.stale_after.count()) stale.push_back(a.name);
+    }
+    if (stale.empty()) co_return;
+    // Each stale account runs on its own; the login waits for them, but no longer than login_wait.
+    auto remaining = std::make_shared<std::size_t>(stale.size());
+    auto done = std::make_shared<asio::steady_timer>(ioc_, config->fetch.login_wait);
+    for (const std::string& name : stale)
+        asio::co_spawn(ioc_, [this, name, remaining, done]() -> awaitable<void> {
+            co_await cycle_guarded(name);
+            if (--*remaining == 0) done->cancel();
+        }, asio::detached);
+    if (*remaining == 0) co_return;
+    boost::system::error_code ec;
+    co_await done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
 void Fetcher::stop() {
     stopping_ = true;
     for (auto& [name, t] : timers_) t->cancel();
+    for (Source* s : watching_) s->abort();
 }
 
 void Fetcher::wake_all() {
@@ -223,8 +332,10 @@ awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
                                             rfc5322_date(std::time(nullptr)));
             spool->write(trace);
             HeaderCapture headers;
+            ContentHash hash;
             co_await source->retrieve(m, [&](std::string_view piece) {
                 headers.feed(piece);
+                hash.feed(piece);
                 spool->write(piece);
             });
 
@@ -256,6 +367,26 @@ awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
                     if (const UserConfig* u = config->find_user(name)) add_target(env, mailbox_target(*config, *u));
                 for (const std::string& r : md.remote) add_target(env, {Target::Kind::queue, r});
             }
+            // The same message through another account or folder: each user gets it once.
+            std::vector<std::string> keys{"sha256:" + hash.hex()};
+            if (std::string mid = header_value(headers.block, "message-id"); !mid.empty()) keys.push_back("mid:" + mid);
+            std::vector<std::string> fresh;
+            for (const std::string& user : env.mailboxes) {
+                bool dup = co_await offload([&] { return db_.delivered_to(keys, user); });
+                if (dup) spdlog::info("fetch {}: {} already delivered to {} (same Message-ID or content)", a.name, m.uid, user);
+                else fresh.push_back(user);
+            }
+            bool had_mailboxes = !env.mailboxes.empty();
+            env.mailboxes = fresh;
+            if (had_mailboxes && env.mailboxes.empty() && env.remote.empty()) {
+                std::string uid = m.uid;
+                co_await offload([&] {
+                    db_.begin(a.name, uid, id, now_seconds());
+                    db_.delivered(a.name, uid);
+                });
+                if (a.keep_for && a.keep_for->count() == 0) to_remove.push_back(m);
+                continue;
+            }
             if (env.mailboxes.empty() && env.remote.empty()) {
                 report.error = fmt::format("{}: no local user to deliver to", m.uid);
                 ++report.left;
@@ -275,7 +406,10 @@ awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
                 co_await offload([&] { db_.forget(a.name, uid); });
                 std::rethrow_exception(failed);
             }
-            co_await offload([&] { db_.delivered(a.name, uid); });
+            co_await offload([&] {
+                db_.delivered(a.name, uid);
+                db_.remember(keys, env.mailboxes, now_seconds());
+            });
             spdlog::info("{}: fetched {} from {} ({}), size={}, to={}", id, uid, a.name, source->protocol_name(), m.size,
                          fmt::join(users, ","));
             ++report.delivered;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@
 namespace mk {
 
 using boost::asio::awaitable;
+
+class Source;
 
 struct CycleReport {
     std::string account;
@@ -39,6 +42,9 @@ public:
     awaitable<std::vector<CycleReport>> run_now(std::string account);
     // wake_all - the line is up again (the relay says so): every account runs at once.
     void wake_all();
+    // before_login - a local user logs in (POP3): run its stale accounts first, waiting at most
+    // [fetch] login_wait, so that what was on the provider a moment ago is there.
+    awaitable<void> before_login(std::string user);
 
     struct Status {
         std::string account;
@@ -49,6 +55,7 @@ public:
 
 private:
     awaitable<void> schedule(std::string account);
+    awaitable<void> watch_folder(std::string account, std::string folder);
     awaitable<CycleReport> cycle(const AccountConfig& account);
     awaitable<CycleReport> cycle_guarded(std::string account);
 
@@ -57,6 +64,7 @@ private:
     StateDb& db_;
     std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> timers_;
     std::map<std::string, bool> running_;
+    std::set<Source*> watching_;   // IDLE connections, dropped by stop()
     bool stopping_ = false;
 };
 

@@ -63,6 +63,15 @@ public:
         for (const RemoteMessage& m : ms) uids.push_back(static_cast<std::uint32_t>(m.handle));
         if (!uids.empty()) co_await c_->remove(uids);
     }
+    bool can_watch() const override { return c_->can_idle(); }
+    void abort() override { c_->abort(); }
+    asio::awaitable<bool> watch(std::chrono::seconds max_wait) override {
+        if (!selected_) {
+            co_await c_->select(folder_);
+            selected_ = true;
+        }
+        co_return co_await c_->idle(max_wait);
+    }
     // The folders share one connection: the last one to close logs out.
     asio::awaitable<void> close() override {
         if (last_) co_await c_->logout();
@@ -73,9 +82,12 @@ private:
     std::shared_ptr<imap::Client> c_;
     std::string folder_, name_;
     bool last_;
+    bool selected_ = false;
 };
 
 }  // namespace
+
+asio::awaitable<bool> Source::watch(std::chrono::seconds) { throw std::logic_error("watch without can_watch"); }
 
 asio::awaitable<std::vector<std::unique_ptr<Source>>> open_sources(const Config& config, const AccountConfig& a) {
     std::vector<asio::ip::tcp::endpoint> eps;

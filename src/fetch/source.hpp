@@ -2,6 +2,7 @@
 // messages with stable ids, retrieval, deletion, and a close that commits the deletions.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -31,6 +32,12 @@ public:
     virtual boost::asio::awaitable<void> remove(const std::vector<RemoteMessage>& ms) = 0;
     virtual boost::asio::awaitable<void> close() = 0;
     virtual std::string protocol_name() const = 0;   // "POP3", "POP3S", "IMAP", "IMAPS" for Received:
+    // can_watch / watch - push (IMAP IDLE, RFC 2177): wait until the folder changes (true) or
+    // max_wait passes (false). Only when can_watch(); the folder is selected by watch itself.
+    virtual bool can_watch() const { return false; }
+    virtual boost::asio::awaitable<bool> watch(std::chrono::seconds max_wait);
+    // abort - drop the connection at once (shutdown while a watch waits).
+    virtual void abort() {}
 };
 
 // open_sources - connect and log in to the account; one Source per folder (POP3: one). Throws

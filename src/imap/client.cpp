@@ -128,6 +128,9 @@ public:
     awaitable<bool> idle(std::chrono::seconds max_wait) override;
     awaitable<void> logout() override;
     std::string peer() const override { return peer_; }
+    void abort() override {
+        if (conn_) conn_->close();
+    }
 
 private:
     using DataHandler = std::function<void(const Response&)>;

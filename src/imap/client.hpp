@@ -75,6 +75,8 @@ public:
     virtual boost::asio::awaitable<bool> idle(std::chrono::seconds max_wait) = 0;
     virtual boost::asio::awaitable<void> logout() = 0;
     virtual std::string peer() const = 0;
+    // abort - close the connection now (shutdown of a long IDLE); whatever is pending fails.
+    virtual void abort() = 0;
 };
 
 }  // namespace mk::imap

@@ -437,6 +437,9 @@ awaitable<Next> Session::login(const std::string& login, const std::string& pass
         co_return co_await respond(Reply::failure("maildrop already locked", RespCode::in_use));
     }
     lock_.emplace(services_.maildrop_locks, std::move(name));
+    // Mail that was on the user's provider a moment ago should be here now: stale accounts are
+    // fetched first, for at most [fetch] login_wait.
+    if (services_.before_login) co_await services_.before_login(lock_->user());
 
     bool listed = false;
     try {

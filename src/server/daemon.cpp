@@ -68,6 +68,7 @@ public:
         intake_.on_queued([this](const Envelope& e) { asio::post(ioc_, [this, e] { queue_.enqueue(e); }); });
         // The line is up again: collect from the providers at once, not at the next interval.
         queue_.on_reachable([this] { fetcher_.wake_all(); });
+        services_.before_login = [this](std::string user) { return fetcher_.before_login(std::move(user)); };
     }
 
     int run();

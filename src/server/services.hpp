@@ -3,6 +3,10 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
 #include <memory>
 #include <set>
 
@@ -25,6 +29,8 @@ struct Services {
     MaildropLocks maildrop_locks;
     std::set<Connection*> connections;                 // live sessions, for draining on SIGTERM
     bool draining = false;                             // SIGTERM: finish what is in hand, start nothing
+    // A local user has logged in to read mail (the fetcher catches up first); may be empty.
+    std::function<boost::asio::awaitable<void>(std::string user)> before_login;
 };
 
 }  // namespace mk

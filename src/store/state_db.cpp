@@ -33,6 +33,8 @@ StateDb::StateDb(const std::filesystem::path& file)
     db_->exec("CREATE TABLE IF NOT EXISTS fetched ("
               " account TEXT NOT NULL, uid TEXT NOT NULL, state TEXT NOT NULL, queue_id TEXT NOT NULL,"
               " first_seen INTEGER NOT NULL, PRIMARY KEY (account, uid))");
+    db_->exec("CREATE TABLE IF NOT EXISTS delivered_keys ("
+              " key TEXT NOT NULL, user TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (key, user))");
     db_->exec("CREATE TABLE IF NOT EXISTS account_runs ("
               " account TEXT PRIMARY KEY, last_run INTEGER NOT NULL, last_success INTEGER NOT NULL,"
               " fetched_total INTEGER NOT NULL, last_error TEXT NOT NULL)");
@@ -105,6 +107,33 @@ std::size_t StateDb::recover(const std::function<bool(const std::string&)>& comm
         }
     }
     return open.size();
+}
+
+bool StateDb::delivered_to(const std::vector<std::string>& keys, const std::string& user) {
+    std::lock_guard lock(mu_);
+    SQLite::Statement q(*db_, "SELECT 1 FROM delivered_keys WHERE key = ? AND user = ?");
+    for (const std::string& k : keys) {
+        q.reset();
+        q.bind(1, k);
+        q.bind(2, user);
+        if (q.executeStep()) return true;
+    }
+    return false;
+}
+
+void StateDb::remember(const std::vector<std::string>& keys, const std::vector<std::string>& users, std::int64_t now) {
+    std::lock_guard lock(mu_);
+    SQLite::Transaction tx(*db_);
+    SQLite::Statement q(*db_, "INSERT OR IGNORE INTO delivered_keys (key, user, at) VALUES (?, ?, ?)");
+    for (const std::string& k : keys)
+        for (const std::string& u : users) {
+            q.reset();
+            q.bind(1, k);
+            q.bind(2, u);
+            q.bind(3, static_cast<int64_t>(now));
+            q.exec();
+        }
+    tx.commit();
 }
 
 void StateDb::record_run(const std::string& account, std::int64_t when, std::uint64_t fetched, const std::string& error) {

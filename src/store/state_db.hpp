@@ -49,6 +49,11 @@ public:
     // Returns how many rows it settled.
     std::size_t recover(const std::function<bool(const std::string& queue_id)>& committed);
 
+    // Duplicates across accounts and folders (the same message reached through two accounts, or
+    // under two Gmail labels): keys are "mid:<Message-ID>" and "sha256:<content hash>".
+    bool delivered_to(const std::vector<std::string>& keys, const std::string& user);
+    void remember(const std::vector<std::string>& keys, const std::vector<std::string>& users, std::int64_t now);
+
     // Per-account status for `mailkeep status`.
     struct AccountStatus {
         std::int64_t last_run = 0, last_success = 0;

@@ -1,13 +1,17 @@
 # tests/blackbox/test_fetch.py — the fetcher (issue 4) against a real Dovecot as the provider, over
 # POP3 and IMAP: single and multidrop delivery, keep = delete / forever, max_per_cycle, a wrong
 # password that leaves the other accounts unharmed, and never a message twice.
+import os
+import poplib
+import socket
+import threading
+import time
+
 import pytest
 
 from dovecot import DOVECOT
 from fetchutil import account_toml, body_of, place, provider, provider_count
 from harness import make_message, wait_until
-
-import os
 
 pytestmark = pytest.mark.skipif(not os.path.exists(DOVECOT), reason="dovecot is not installed")
 
@@ -110,3 +114,131 @@ def test_wrong_password_is_per_account(mailkeep_factory, dovecot):
     assert len(mk.maildir_messages("anna")) == 1, "the good account suffered from the broken one"
     status = mk.status()
     assert "account broken" in status and "last error" in status, status
+
+
+def test_same_message_through_two_accounts_is_delivered_once(mailkeep_factory, dovecot):
+    d, mail_root = dovecot
+    m = make_message("twice", b"one copy please\r\n", msgid="<same-everywhere@test>")
+    place(mail_root, "annap", m)
+    place(mail_root, "family", m)
+    accounts = (account_toml("anna-provider", "pop3", d.pop3_port, "annap", "pw-a", mailbox="single", deliver_to="anna")
+                + "\n" + account_toml("family", "imap", d.imap_port, "family", "pw-f", mailbox="single", deliver_to="anna"))
+    mk = mailkeep_factory(extra_toml=accounts)
+    r = fetch(mk)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [body_of(b) for b in mk.maildir_messages("anna")] == [m]
+
+
+def test_keep_seconds_deletes_after_the_period(mailkeep_factory, dovecot):
+    d, mail_root = dovecot
+    place(mail_root, "annap", make_message("kept a while", b"x\r\n"))
+    mk = mailkeep_factory(extra_toml=account_toml("anna-provider", "pop3", d.pop3_port, "annap", "pw-a",
+                                                  mailbox="single", deliver_to="anna", keep="2s"))
+    fetch(mk, "anna-provider")
+    assert provider_count(mail_root, "annap") == 1, "deleted before its keep period"
+    # The keep period is time itself: wait it out, then the next cycle deletes.
+    wait_until(lambda: (fetch(mk, "anna-provider"), provider_count(mail_root, "annap") == 0)[1], 10,
+               "the provider copy to be deleted after 2 s")
+    assert len(mk.maildir_messages("anna")) == 1
+
+
+def test_idle_pushes_within_two_seconds(mailkeep_factory, dovecot):
+    d, mail_root = dovecot
+    mk = mailkeep_factory(extra_toml=account_toml("family", "imap", d.imap_port, "family", "pw-f",
+                                                  mailbox="single", deliver_to="anna", idle=True))
+    wait_until(lambda: "watching INBOX with IDLE" in mk.log_text(), 10, "the IDLE watch to start")
+    wait_until(lambda: "fetch family: delivered=" in mk.log_text(), 10, "the first (empty) cycle")
+    start = time.monotonic()
+    m = make_message("pushed", b"no polling\r\n")
+    place(mail_root, "family", m)
+    got = wait_until(lambda: mk.maildir_messages("anna"), 5, "the pushed message")
+    elapsed = time.monotonic() - start
+    assert [body_of(b) for b in got] == [m]
+    assert elapsed < 2.0, f"IDLE delivery took {elapsed:.2f}s"
+
+
+def test_pop3_login_fetches_stale_accounts_first(mailkeep_factory, dovecot):
+    d, mail_root = dovecot
+    mk = mailkeep_factory(extra_toml=account_toml("anna-provider", "pop3", d.pop3_port, "annap", "pw-a",
+                                                  mailbox="single", deliver_to="anna")
+                          + '\n[fetch]\non_login = true\nstale_after = "1s"\nlogin_wait = "5s"\n')
+    wait_until(lambda: "fetch anna-provider: delivered=0" in mk.log_text(), 10, "the first (empty) cycle")
+    m = make_message("on login", b"there when I look\r\n")
+    place(mail_root, "annap", m)
+    placed = time.monotonic()
+    wait_until(lambda: time.monotonic() - placed > 1.2, 3, "the account to become stale (stale_after = 1s)")
+    p = poplib.POP3("127.0.0.1", mk.ports["pop3"], timeout=15)
+    p.user("anna")
+    p.pass_("anna-secret-1")
+    count, _ = p.stat()
+    p.quit()
+    assert count == 1, "the login did not see the mail that was on the provider a moment before"
+
+
+def test_server_that_stops_mid_retr_is_an_error_for_that_account_only(mailkeep_factory, dovecot, tmp_path):
+    d, mail_root = dovecot
+    place(mail_root, "annap", make_message("fine", b"ok\r\n"))
+    stall = StallingPop3()
+    try:
+        bad = account_toml("stalls", "pop3", stall.port, "u", "p", mailbox="single", deliver_to="ben", timeout="2s")
+        good = account_toml("anna-provider", "pop3", d.pop3_port, "annap", "pw-a", mailbox="single", deliver_to="anna")
+        mk = mailkeep_factory(extra_toml=bad + "\n" + good)
+        r = fetch(mk)
+        assert "stalls" in r.stdout and "error" in r.stdout, r.stdout
+        assert len(mk.maildir_messages("anna")) == 1
+        assert mk.maildir_messages("ben") == [], "a half-retrieved message was delivered"
+    finally:
+        stall.stop()
+
+
+class StallingPop3:
+    """StallingPop3 - a POP3 server that lists one message and stops answering in the middle of its RETR."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stopping.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self.session, args=(c,), daemon=True).start()
+
+    def session(self, c):
+        f = c.makefile("rb")
+        c.sendall(b"+OK ready\r\n")
+        try:
+            while not self.stopping.is_set():
+                line = f.readline()
+                if not line:
+                    return
+                cmd = line.split()[0].upper() if line.split() else b""
+                if cmd == b"CAPA":
+                    c.sendall(b"+OK\r\nUSER\r\nUIDL\r\n.\r\n")
+                elif cmd in (b"USER", b"PASS", b"NOOP"):
+                    c.sendall(b"+OK\r\n")
+                elif cmd == b"LIST":
+                    c.sendall(b"+OK\r\n1 5000\r\n.\r\n")
+                elif cmd == b"UIDL":
+                    c.sendall(b"+OK\r\n1 stall-1\r\n.\r\n")
+                elif cmd == b"RETR":
+                    c.sendall(b"+OK\r\nSubject: half\r\n\r\nthe first half and then nothing")
+                    self.stopping.wait(30)   # silent until the test ends
+                    return
+                else:
+                    c.sendall(b"-ERR\r\n")
+        finally:
+            c.close()
+
+    def stop(self):
+        self.stopping.set()
+        self.sock.close()
+        self.thread.join(5)
