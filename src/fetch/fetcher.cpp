@@ -224,6 +224,8 @@ void Fetcher::stop() {
     stopping_ = true;
     for (auto& [name, t] : timers_) t->cancel();
     for (Source* s : watching_) s->abort();
+    for (auto& [name, ws] : waiters_)
+        for (auto& w : ws) w->cancel();
 }
 
 void Fetcher::wake_all() {
@@ -266,9 +268,17 @@ awaitable<std::vector<CycleReport>> Fetcher::run_now(std::string account) {
 awaitable<CycleReport> Fetcher::cycle_guarded(std::string account) {
     CycleReport r;
     r.account = account;
-    if (running_[account]) {
-        r.error = "a cycle is already running";
-        co_return r;
+    // One cycle per account at a time: a second request waits for the running one, then runs its own
+    // (what `mailkeep fetch` promises: a cycle that started after it asked).
+    while (running_[account]) {
+        auto done = std::make_shared<asio::steady_timer>(ioc_, std::chrono::steady_clock::time_point::max());
+        waiters_[account].push_back(done);
+        boost::system::error_code ec;
+        co_await done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (stopping_) {
+            r.error = "shutting down";
+            co_return r;
+        }
     }
     const ConfigPtr config = svc_.config;
     const AccountConfig* a = nullptr;
@@ -285,6 +295,8 @@ awaitable<CycleReport> Fetcher::cycle_guarded(std::string account) {
         r.error = e.what();
     }
     running_[account] = false;
+    for (auto& w : waiters_[account]) w->cancel();
+    waiters_.erase(account);
     if (!r.error.empty()) spdlog::warn("fetch {}: {}", account, r.error);
     spdlog::info("fetch {}: delivered={} removed={} left={}", account, r.delivered, r.removed, r.left);
     std::string err = r.error;
@@ -295,6 +307,37 @@ awaitable<CycleReport> Fetcher::cycle_guarded(std::string account) {
         spdlog::error("fetch {}: cannot record the run: {}", account, e.what());
     }
     co_return r;
+}
+
+awaitable<void> Fetcher::tell_too_large(const AccountConfig& a, const RemoteMessage& m) {
+    const ConfigPtr config = svc_.config;
+    std::string user = a.mode == AccountConfig::Mode::single ? a.deliver_to : a.unknown_to;
+    auto addr = user_address(*config, user);
+    const UserConfig* u = config->find_user(user);
+    if (!addr || !u) co_return;
+    Envelope env;
+    env.id = new_queue_id();
+    env.received_at = std::time(nullptr);
+    env.client = fmt::format("local (fetch {})", a.name);
+    add_target(env, mailbox_target(*config, *u));
+    std::string text = fmt::format(
+        "Received: by {host} (mailkeep) id {id};\r\n\t{date}\r\n"
+        "From: Mail Delivery System <{pm}>\r\nTo: <{to}>\r\n"
+        "Subject: A message too large to fetch was left at {server}\r\nDate: {date}\r\n"
+        "Message-ID: <{id}.toolarge@{host}>\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+        "This is the mail system at {host}.\r\n\r\n"
+        "The account \"{account}\" at {server} holds a message of {size} octets, more than this\r\n"
+        "account's max_size of {max} octets. It was left on the server: read it there (webmail),\r\n"
+        "or raise max_size for the account. You are told about it once.\r\n",
+        fmt::arg("host", config->hostname), fmt::arg("id", env.id), fmt::arg("date", rfc5322_date(std::time(nullptr))),
+        fmt::arg("pm", config->postmaster), fmt::arg("to", addr->str()), fmt::arg("server", a.host),
+        fmt::arg("account", a.name), fmt::arg("size", m.size), fmt::arg("max", a.max_size));
+    auto spool = svc_.intake->create(env.id);
+    spool->write(text);
+    co_await svc_.intake->commit(std::move(spool), env);
+    std::string uid = m.uid;
+    co_await offload([&] { db_.skipped(a.name, uid, now_seconds()); });
 }
 
 awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
@@ -319,8 +362,14 @@ awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
                 if (row->second.state == FetchedRow::State::delivered && expired) to_remove.push_back(m);
                 continue;
             }
-            if (report.delivered >= a.max_per_cycle || m.size > a.max_size) {
-                if (m.size > a.max_size) spdlog::warn("fetch {}: {} is {} octets, over max_size: left on the server", a.name, m.uid, m.size);
+            if (m.size > a.max_size) {
+                // Left on the server; the user is told once (the "skipped" row remembers that).
+                spdlog::warn("fetch {}: {} is {} octets, over max_size: left on the server", a.name, m.uid, m.size);
+                co_await tell_too_large(a, m);
+                ++report.left;
+                continue;
+            }
+            if (report.delivered >= a.max_per_cycle) {
                 ++report.left;
                 continue;
             }

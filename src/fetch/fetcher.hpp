@@ -22,6 +22,7 @@ namespace mk {
 using boost::asio::awaitable;
 
 class Source;
+struct RemoteMessage;
 
 struct CycleReport {
     std::string account;
@@ -58,12 +59,15 @@ private:
     awaitable<void> watch_folder(std::string account, std::string folder);
     awaitable<CycleReport> cycle(const AccountConfig& account);
     awaitable<CycleReport> cycle_guarded(std::string account);
+    // tell_too_large - a message over max_size stays on the provider; its user hears of it once.
+    awaitable<void> tell_too_large(const AccountConfig& a, const RemoteMessage& m);
 
     boost::asio::io_context& ioc_;
     Services& svc_;
     StateDb& db_;
     std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> timers_;
     std::map<std::string, bool> running_;
+    std::map<std::string, std::vector<std::shared_ptr<boost::asio::steady_timer>>> waiters_;   // for running_
     std::set<Source*> watching_;   // IDLE connections, dropped by stop()
     bool stopping_ = false;
 };

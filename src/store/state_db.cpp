@@ -13,6 +13,7 @@ const char* state_text(FetchedRow::State s) {
         case FetchedRow::State::delivering: return "delivering";
         case FetchedRow::State::delivered: return "delivered";
         case FetchedRow::State::removed: return "removed";
+        case FetchedRow::State::skipped: return "skipped";
     }
     return "delivering";
 }
@@ -20,6 +21,7 @@ const char* state_text(FetchedRow::State s) {
 FetchedRow::State state_of(const std::string& s) {
     if (s == "delivered") return FetchedRow::State::delivered;
     if (s == "removed") return FetchedRow::State::removed;
+    if (s == "skipped") return FetchedRow::State::skipped;
     return FetchedRow::State::delivering;
 }
 
@@ -79,6 +81,16 @@ void StateDb::removed(const std::string& account, const std::string& uid) {
     q.bind(1, state_text(FetchedRow::State::removed));
     q.bind(2, account);
     q.bind(3, uid);
+    q.exec();
+}
+
+void StateDb::skipped(const std::string& account, const std::string& uid, std::int64_t now) {
+    std::lock_guard lock(mu_);
+    SQLite::Statement q(*db_, "INSERT OR REPLACE INTO fetched (account, uid, state, queue_id, first_seen) VALUES (?, ?, ?, '', ?)");
+    q.bind(1, account);
+    q.bind(2, uid);
+    q.bind(3, state_text(FetchedRow::State::skipped));
+    q.bind(4, static_cast<int64_t>(now));
     q.exec();
 }
 

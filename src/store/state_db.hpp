@@ -27,7 +27,8 @@ namespace mk {
 
 struct FetchedRow {
     std::string uid;
-    enum class State { delivering, delivered, removed } state = State::delivering;
+    // skipped: too large to fetch; left on the provider, the user told once, never deleted there.
+    enum class State { delivering, delivered, removed, skipped } state = State::delivering;
     std::string queue_id;
     std::int64_t first_seen = 0;   // unix seconds of the delivery (keep = "7d" counts from here)
 };
@@ -42,6 +43,7 @@ public:
     void begin(const std::string& account, const std::string& uid, const std::string& queue_id, std::int64_t now);
     void delivered(const std::string& account, const std::string& uid);
     void removed(const std::string& account, const std::string& uid);
+    void skipped(const std::string& account, const std::string& uid, std::int64_t now);
     // forget - a row whose message is gone from the provider (or whose delivery never happened).
     void forget(const std::string& account, const std::string& uid);
 

@@ -22,7 +22,7 @@ log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
 protocols = imap pop3{lmtp_protocol}
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{mail_root}/%u
@@ -49,7 +49,8 @@ service imap-login {{
     port = {imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 }}
 service pop3-login {{
@@ -59,7 +60,8 @@ service pop3-login {{
     port = {pop3_port}
   }}
   inet_listener pop3s {{
-    port = 0
+    address = 127.0.0.1
+    port = {pop3s_port}
   }}
 }}
 service anvil {{
@@ -98,13 +100,16 @@ def make_traversable(path, top=None):
 class Dovecot:
     """Dovecot - one private instance; users is {name: password}; mail is at mail_root/<name>."""
 
-    def __init__(self, root, mail_root, users, uid=None, gid=None, lmtp=False):
+    def __init__(self, root, mail_root, users, uid=None, gid=None, lmtp=False, tls=None):
+        """tls: (cert, key) to offer STARTTLS/STLS and listen on imaps/pop3s too; None = plaintext only."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "run").mkdir(exist_ok=True)
         (self.root / "state").mkdir(exist_ok=True)
         self.imap_port, self.pop3_port, self.lmtp_port = free_ports(3)
+        self.imaps_port, self.pop3s_port = free_ports(2) if tls else (0, 0)
         self.lmtp = lmtp
+        self.tls = tls
         self.config = self.root / "dovecot.conf"
         self.log = self.root / "dovecot.log"
         st = os.stat(mail_root)
@@ -119,7 +124,9 @@ class Dovecot:
         lmtp_service = LMTP_SERVICE.format(lmtp_port=self.lmtp_port) if lmtp else ""
         self.config.write_text(CONFIG.format(root=self.root, mail_root=mail_root,
                                              imap_port=self.imap_port, pop3_port=self.pop3_port,
-                                             lmtp_protocol=" lmtp" if lmtp else "", lmtp_service=lmtp_service))
+                                             lmtp_protocol=" lmtp" if lmtp else "", lmtp_service=lmtp_service,
+                                             imaps_port=self.imaps_port, pop3s_port=self.pop3s_port,
+                                             ssl=f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}" if tls else "ssl = no"))
         self.started = False
 
     def start(self, deadline=10):
@@ -131,7 +138,8 @@ class Dovecot:
             f"dovecot did not start: {(self.root / 'dovecot.out').read_text()}\n{self.log_text()}"
         self.started = True
         wait_until(lambda: port_accepts(self.imap_port) and port_accepts(self.pop3_port)
-                   and (not self.lmtp or port_accepts(self.lmtp_port)), deadline,
+                   and (not self.lmtp or port_accepts(self.lmtp_port))
+                   and (not self.tls or (port_accepts(self.imaps_port) and port_accepts(self.pop3s_port))), deadline,
                    f"dovecot on {self.imap_port}/{self.pop3_port}")
         return self
 

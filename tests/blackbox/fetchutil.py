@@ -8,9 +8,10 @@ from dovecot import Dovecot
 UNPRIVILEGED = 65534   # Dovecot refuses mail users with uid 0
 
 
-def provider(tmp_path, users):
-    """provider - a started Dovecot (POP3 and IMAP, plaintext on 127.0.0.1) with users
-    {name: password}; returns (dovecot, mail_root). The caller stops it."""
+def provider(tmp_path, users, tls=None):
+    """provider - a started Dovecot (POP3 and IMAP on 127.0.0.1; with tls=(cert, key) also
+    STLS/STARTTLS, pop3s and imaps) with users {name: password}; returns (dovecot, mail_root).
+    The caller stops it."""
     mail_root = tmp_path / "provider-mail"
     mail_root.mkdir()
     root = os.geteuid() == 0
@@ -19,8 +20,13 @@ def provider(tmp_path, users):
             (mail_root / name / sub).mkdir(parents=True)
     if root:
         chown_tree(mail_root)
+    if tls and root:
+        from dovecot import make_traversable
+        make_traversable(tls[0].parent)
+        for f in tls:
+            os.chmod(f, 0o644)
     d = Dovecot(tmp_path / "provider", mail_root, users, uid=UNPRIVILEGED if root else None,
-                gid=UNPRIVILEGED if root else None)
+                gid=UNPRIVILEGED if root else None, tls=tls)
     return d.start(), mail_root
 
 

@@ -17,10 +17,21 @@ pytestmark = pytest.mark.skipif(not os.path.exists(DOVECOT), reason="dovecot is 
 
 
 @pytest.fixture
-def dovecot(tmp_path):
-    d, mail_root = provider(tmp_path, {"annap": "pw-a", "family": "pw-f", "bulk": "pw-b"})
+def dovecot(tmp_path, tls_pair):
+    d, mail_root = provider(tmp_path, {"annap": "pw-a", "family": "pw-f", "bulk": "pw-b"}, tls=tls_pair)
     yield d, mail_root
     d.stop()
+
+
+# protocol -> (port attribute of the Dovecot fixture, extra account keys)
+TRANSPORTS = {
+    "pop3": ("pop3_port", {}),
+    "pop3+stls": ("pop3_port", {"starttls": True}),
+    "pop3s": ("pop3s_port", {}),
+    "imap": ("imap_port", {}),
+    "imap+starttls": ("imap_port", {"starttls": True}),
+    "imaps": ("imaps_port", {}),
+}
 
 
 def fetch(mk, *account):
@@ -28,15 +39,19 @@ def fetch(mk, *account):
     return r
 
 
-@pytest.mark.parametrize("protocol", ["pop3", "imap"])
-def test_single_delete_exactly_once(mailkeep_factory, dovecot, protocol):
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+def test_single_delete_exactly_once(mailkeep_factory, dovecot, transport, tls_pair):
     d, mail_root = dovecot
-    port = d.pop3_port if protocol == "pop3" else d.imap_port
+    port_attr, extra = TRANSPORTS[transport]
+    port = getattr(d, port_attr)
+    protocol = transport.split("+")[0]
+    if protocol in ("pop3s", "imaps") or extra:
+        extra = dict(extra, ca_file=str(tls_pair[0]))   # verified against the test CA, by IP SAN
     msgs = [make_message(f"single {i}", f"line .{i}\r\n.leading dot\r\n".encode()) for i in range(3)]
     for m in msgs:
         place(mail_root, "annap", m)
     mk = mailkeep_factory(extra_toml=account_toml("anna-provider", protocol, port, "annap", "pw-a",
-                                                  mailbox="single", deliver_to="anna", keep="delete"))
+                                                  mailbox="single", deliver_to="anna", keep="delete", **extra))
     r = fetch(mk, "anna-provider")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "3 delivered" in r.stdout, r.stdout
@@ -242,3 +257,35 @@ class StallingPop3:
         self.stopping.set()
         self.sock.close()
         self.thread.join(5)
+
+
+def test_multidrop_two_copies_for_two_recipients_each_get_one(mailkeep_factory, dovecot):
+    d, mail_root = dovecot
+    # The provider stored one copy per envelope recipient, as multidrop mailboxes do.
+    base = dict(subject="to both of you", body=b"same message\r\n", to="anna@home.arpa", msgid="<two-copies@test>")
+    for rcpt in ("anna@home.arpa", "ben@home.arpa"):
+        place(mail_root, "family", make_message(extra_headers=(f"Delivered-To: {rcpt}", "Cc: ben@home.arpa"), **base))
+    mk = mailkeep_factory(extra_toml=account_toml("family", "pop3", d.pop3_port, "family", "pw-f",
+                                                  mailbox="multidrop", unknown_to="postmaster"))
+    r = fetch(mk, "family")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert len(mk.maildir_messages("anna")) == 1
+    assert len(mk.maildir_messages("ben")) == 1
+    assert mk.maildir_messages("postmaster") == []
+
+
+def test_too_large_is_left_on_the_server_and_the_user_told_once(mailkeep_factory, dovecot):
+    d, mail_root = dovecot
+    small = make_message("small", b"fits\r\n")
+    place(mail_root, "annap", small)
+    place(mail_root, "annap", make_message("huge", b"y" * 5000 + b"\r\n"))
+    mk = mailkeep_factory(extra_toml=account_toml("anna-provider", "pop3", d.pop3_port, "annap", "pw-a",
+                                                  mailbox="single", deliver_to="anna", keep="delete", max_size="2K"))
+    for _ in range(2):
+        r = fetch(mk, "anna-provider")
+        assert r.returncode == 0, r.stdout + r.stderr
+    got = mk.maildir_messages("anna")
+    notices = [b for b in got if b"too large to fetch" in b]
+    assert len(notices) == 1, f"told {len(notices)} times"
+    assert [body_of(b) for b in got if b not in notices] == [small]
+    assert provider_count(mail_root, "annap") == 1, "the large message must stay on the provider"
