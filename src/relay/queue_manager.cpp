@@ -375,12 +375,19 @@ awaitable<void> QueueManager::deliver(NextHop hop, Batch batch) {
             for (std::size_t i : rcpts) item.entry.state.recipients[i].last_reply = failure;
         }
         reschedule(item);
-        QueueState snapshot = item.entry.state;
-        std::filesystem::path dir = svc_.intake->data_dir();
-        try {
-            co_await offload([&] { save_queue_state(dir, id, snapshot); });
-        } catch (const std::exception& e) {
-            spdlog::error("{}: cannot save queue state: {}", id, e.what());
+        // A message now delivered to everyone is removed at once below: its state need not be
+        // written first (the removal, with its directory fsync, is what makes "done" durable).
+        // With a failure the state is kept, so that a crash before its DSN cannot resend the rest.
+        bool all_delivered = std::all_of(item.entry.state.recipients.begin(), item.entry.state.recipients.end(),
+                                         [](const RecipientState& r) { return r.status == Status::delivered; });
+        if (!(item.in_flight == 1 && all_delivered)) {
+            QueueState snapshot = item.entry.state;
+            std::filesystem::path dir = svc_.intake->data_dir();
+            try {
+                co_await offload([&] { save_queue_state(dir, id, snapshot); });
+            } catch (const std::exception& e) {
+                spdlog::error("{}: cannot save queue state: {}", id, e.what());
+            }
         }
         // Done with this message now, not at the end of the connection: a crash later must not
         // leave a delivered message behind.
@@ -443,8 +450,9 @@ awaitable<void> QueueManager::finish(const std::string& id) {
             wants(item.entry.envelope.remote[i].notify, smtp::kNotifyFailure))
             failed.push_back(i);
     if (!failed.empty()) co_await send_dsn(item, failed, false);
+    std::filesystem::path dir = svc_.intake->data_dir();
     try {
-        remove_from_queue(svc_.intake->data_dir(), id);
+        co_await offload([&] { remove_from_queue(dir, id); });
         spdlog::info("{}: removed", id);
     } catch (const std::exception& e) {
         spdlog::error("{}: cannot remove from the queue: {}", id, e.what());

@@ -79,14 +79,20 @@ std::vector<Maildir::Message> Maildir::list() const {
         }
     }
     // Names begin with the delivery time in seconds, so that number, then the name, is delivery
-    // order; names written by other tools sort by the same rule.
-    auto key = [](const Message& m) {
-        std::string n = m.path.filename().string();
+    // order; names written by other tools sort by the same rule. Keys are made once, not per compare.
+    std::vector<std::pair<std::pair<long long, std::string>, std::size_t>> keys;
+    keys.reserve(out.size());
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        std::string n = out[i].path.filename().string();
         long long sec = 0;
         std::from_chars(n.data(), n.data() + n.size(), sec);
-        return std::make_pair(sec, n);
-    };
-    std::sort(out.begin(), out.end(), [&](const Message& a, const Message& b) { return key(a) < key(b); });
+        keys.push_back({{sec, std::move(n)}, i});
+    }
+    std::sort(keys.begin(), keys.end());
+    std::vector<Message> sorted;
+    sorted.reserve(out.size());
+    for (auto& k : keys) sorted.push_back(std::move(out[k.second]));
+    out = std::move(sorted);
     return out;
 }
 
