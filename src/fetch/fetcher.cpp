@@ -254,7 +254,9 @@ awaitable<void> Fetcher::schedule(std::string account) {
         if (!a) co_return;   // removed by a reload
         std::chrono::seconds interval = a->interval;
         co_await cycle_guarded(account);
-        slot->expires_after(interval);
+        // Polling accounts drift apart (±10 %), so that many of them never hit a provider together.
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(interval).count();
+        slot->expires_after(std::chrono::milliseconds(ms + std::uniform_int_distribution<long>(-ms / 10, ms / 10)(rng)));
     }
 }
 

@@ -109,35 +109,27 @@ asio::awaitable<std::vector<std::unique_ptr<Source>>> open_sources(const Config&
             return *cached;
         };
     }
-    std::filesystem::path ca = a.ca_file.empty() ? std::filesystem::path() : config.resolve(a.ca_file);
-    std::vector<std::unique_ptr<Source>> out;
-    if (a.protocol == Protocol::pop3 || a.protocol == Protocol::pop3s) {
-        pop3::ClientOptions o;
-        o.security = a.protocol == Protocol::pop3s ? pop3::Security::implicit
-                     : a.starttls                  ? pop3::Security::stls
-                                                   : pop3::Security::plain;
+    // The two protocols' options have the same fields; only the security enum differs.
+    auto fill = [&](auto& o, auto implicit, auto upgrade, auto plain, bool implicit_protocol) {
+        o.security = implicit_protocol ? implicit : a.starttls ? upgrade : plain;
         o.tls_verify = a.tls_verify;
-        o.ca_file = ca;
+        if (!a.ca_file.empty()) o.ca_file = config.resolve(a.ca_file);
         o.server_name = a.host;
         o.username = a.username;
         o.password = password;
         o.oauth_token = token;
         o.timeout = a.timeout;
+    };
+    std::vector<std::unique_ptr<Source>> out;
+    if (a.protocol == Protocol::pop3 || a.protocol == Protocol::pop3s) {
+        pop3::ClientOptions o;
+        fill(o, pop3::Security::implicit, pop3::Security::stls, pop3::Security::plain, a.protocol == Protocol::pop3s);
         auto c = co_await pop3::Client::connect(eps, o);
         out.push_back(std::make_unique<Pop3Source>(std::move(c), o.security == pop3::Security::plain ? "POP3" : "POP3S"));
         co_return out;
     }
     imap::ClientOptions o;
-    o.security = a.protocol == Protocol::imaps ? imap::Security::implicit
-                 : a.starttls                  ? imap::Security::starttls
-                                               : imap::Security::plain;
-    o.tls_verify = a.tls_verify;
-    o.ca_file = ca;
-    o.server_name = a.host;
-    o.username = a.username;
-    o.password = password;
-    o.oauth_token = token;
-    o.timeout = a.timeout;
+    fill(o, imap::Security::implicit, imap::Security::starttls, imap::Security::plain, a.protocol == Protocol::imaps);
     std::shared_ptr<imap::Client> c = co_await imap::Client::connect(eps, o);
     std::string name = o.security == imap::Security::plain ? "IMAP" : "IMAPS";
     for (std::size_t i = 0; i < a.folders.size(); ++i)

@@ -21,6 +21,7 @@
 
 #include "core/base64.hpp"
 #include "imap/response.hpp"
+#include "net/connect_any.hpp"
 #include "net/connection.hpp"
 #include "net/sasl.hpp"
 #include "net/tls.hpp"
@@ -720,23 +721,9 @@ awaitable<std::unique_ptr<Client>> Client::connect(std::vector<boost::asio::ip::
             throw ClientError(e.what(), false);
         }
     }
-    std::optional<ClientError> last;
-    for (const auto& endpoint : endpoints) {
-        auto client = std::make_unique<ImapClient>(options, ctx, endpoint);
-        bool login_failed = false;
-        try {
-            co_await client->open();
-            co_return std::unique_ptr<Client>(std::move(client));
-        } catch (const ClientError& e) {
-            spdlog::info("{}", e.what());
-            last = e;
-            login_failed = client->login_failed();
-        }
-        // Not after a refused login: every address gets the same credentials, and repeated failures
-        // can lock the account.
-        if (login_failed) throw *last;
-    }
-    throw *last;
+    auto client = co_await connect_any<ImapClient, ClientError>(
+        endpoints, [&](const auto& endpoint) { return std::make_unique<ImapClient>(options, ctx, endpoint); });
+    co_return std::unique_ptr<Client>(std::move(client));
 }
 
 }  // namespace mk::imap

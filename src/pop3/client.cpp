@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/base64.hpp"
+#include "net/connect_any.hpp"
 #include "net/connection.hpp"
 #include "net/sasl.hpp"
 #include "net/tls.hpp"
@@ -610,23 +611,9 @@ awaitable<std::unique_ptr<Client>> Client::connect(std::vector<boost::asio::ip::
             throw ClientError(e.what(), false);
         }
     }
-    std::optional<ClientError> last;
-    for (const auto& endpoint : endpoints) {
-        auto client = std::make_unique<Pop3Client>(options, ctx, endpoint);
-        bool login_failed = false;
-        try {
-            co_await client->open();
-            co_return std::unique_ptr<Client>(std::move(client));
-        } catch (const ClientError& e) {
-            spdlog::info("{}", e.what());
-            last = e;
-            login_failed = client->login_failed();
-        }
-        // Not after a refused login: every address gets the same credentials, and repeated failures
-        // can lock the account.
-        if (login_failed) throw *last;
-    }
-    throw *last;
+    auto client = co_await connect_any<Pop3Client, ClientError>(
+        endpoints, [&](const auto& endpoint) { return std::make_unique<Pop3Client>(options, ctx, endpoint); });
+    co_return std::unique_ptr<Client>(std::move(client));
 }
 
 }  // namespace mk::pop3

@@ -1,0 +1,38 @@
+// net/connect_any.hpp — the fetch clients' way to a provider: each address in turn until one
+// opens a session; a refused login stops at once.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <spdlog/spdlog.h>
+
+namespace mk {
+
+// connect_any - make(endpoint) then open() for each endpoint; the first session that opens wins.
+// Not after a refused login (Impl::login_failed()): every address gets the same credentials, and
+// repeated failures can lock the account. Throws the last Error; endpoints must not be empty.
+template <class Impl, class Error, class Make>
+boost::asio::awaitable<std::unique_ptr<Impl>> connect_any(const std::vector<boost::asio::ip::tcp::endpoint>& endpoints,
+                                                          Make make) {
+    std::optional<Error> last;
+    for (const auto& endpoint : endpoints) {
+        std::unique_ptr<Impl> client = make(endpoint);
+        bool login_failed = false;
+        try {
+            co_await client->open();
+            co_return client;
+        } catch (const Error& e) {
+            spdlog::info("{}", e.what());
+            last = e;
+            login_failed = client->login_failed();
+        }
+        if (login_failed) throw *last;
+    }
+    throw *last;
+}
+
+}  // namespace mk
