@@ -156,8 +156,13 @@ void QueueManager::enqueue(const Envelope& env) {
     std::error_code ec;
     e.size = std::filesystem::file_size(e.message, ec);
     e.state.recipients.resize(env.remote.size());
-    items_.insert_or_assign(env.id, Item{std::move(e)});
-    wake();
+    auto [it, fresh] = items_.insert_or_assign(env.id, Item{std::move(e)});
+    // Only this message is looked at: a burst of n arrivals costs O(n), not n walks of the queue.
+    // If its hop is busy, the delivery under way picks it up when it ends (it wakes the scheduler).
+    if (stopping_) return;
+    Groups groups;
+    collect(it->first, it->second, now_seconds(), groups);
+    start(groups);
 }
 
 void QueueManager::flush() {
@@ -225,33 +230,42 @@ awaitable<void> QueueManager::scheduler() {
     }
 }
 
-void QueueManager::dispatch() {
-    if (stopping_) return;
+// collect - the due, pending recipients of one message, into groups by next hop (hops busy or,
+// unless flushing, unreachable are left for later).
+void QueueManager::collect(const std::string& id, const Item& item, std::int64_t now, Groups& groups) const {
+    if (item.in_flight > 0) return;
+    const QueueState& st = item.entry.state;
+    if (st.next_attempt > now && !flush_all_) return;
     const Config& c = *svc_.config;
-    std::int64_t now = now_seconds();
-    std::map<std::string, std::pair<NextHop, Batch>> groups;
-    for (auto& [id, item] : items_) {
-        if (item.in_flight > 0) continue;
-        const QueueState& st = item.entry.state;
-        if (st.next_attempt > now && !flush_all_) continue;
-        for (std::size_t i = 0; i < st.recipients.size(); ++i) {
-            if (st.recipients[i].status != Status::pending) continue;
-            NextHop hop = next_hop(c, item.entry.envelope.sender, item.entry.envelope.remote[i].address);
-            if (busy_hops_.contains(hop.key)) continue;
-            if (unreachable_.contains(hop.key) && !flush_all_) continue;
-            auto& g = groups[hop.key];
-            g.first = hop;
-            if (g.second.empty() || g.second.back().first != id) g.second.push_back({id, {}});
-            g.second.back().second.push_back(i);
-        }
+    for (std::size_t i = 0; i < st.recipients.size(); ++i) {
+        if (st.recipients[i].status != Status::pending) continue;
+        NextHop hop = next_hop(c, item.entry.envelope.sender, item.entry.envelope.remote[i].address);
+        if (busy_hops_.contains(hop.key)) continue;
+        if (unreachable_.contains(hop.key) && !flush_all_) continue;
+        auto& g = groups[hop.key];
+        g.first = hop;
+        if (g.second.empty() || g.second.back().first != id) g.second.push_back({id, {}});
+        g.second.back().second.push_back(i);
     }
-    flush_all_ = false;
+}
+
+// start - one delivery coroutine per group, up to kMaxParallelHops at once.
+void QueueManager::start(Groups& groups) {
     for (auto& [key, group] : groups) {
         if (busy_hops_.size() >= kMaxParallelHops) break;
         busy_hops_.insert(key);
         for (auto& [id, rcpts] : group.second) ++items_.at(id).in_flight;
         asio::co_spawn(ioc_, deliver(std::move(group.first), std::move(group.second)), asio::detached);
     }
+}
+
+void QueueManager::dispatch() {
+    if (stopping_) return;
+    std::int64_t now = now_seconds();
+    Groups groups;
+    for (const auto& [id, item] : items_) collect(id, item, now, groups);
+    flush_all_ = false;
+    start(groups);
 }
 
 void QueueManager::mark_unreachable(const NextHop& hop, const std::string& why) {

@@ -71,10 +71,13 @@ private:
         NextHop hop;
     };
     using Batch = std::vector<std::pair<std::string, std::vector<std::size_t>>>;   // id -> recipient indexes
+    using Groups = std::map<std::string, std::pair<NextHop, Batch>>;              // by NextHop::key
 
     awaitable<void> scheduler();
     void wake();
     void dispatch();
+    void collect(const std::string& id, const Item& item, std::int64_t now, Groups& groups) const;
+    void start(Groups& groups);
     awaitable<void> deliver(NextHop hop, Batch batch);
     awaitable<void> probe(std::string key);
     void mark_unreachable(const NextHop& hop, const std::string& why);
