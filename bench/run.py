@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-# bench/run.py — mailkeep side by side with Postfix and Dovecot, in one command (issue 5). Sets up
-# every peer itself in a temporary directory on 127.0.0.1 high ports (a private Postfix, a private
-# Dovecot, mailkeep, smtp-sink), runs each scenario for mailkeep and the peer alternately, prints a
+# bench/run.py — mailkeep side by side with Postfix, Dovecot and fetchmail, in one command (issue 5).
+# Sets up every peer itself in a temporary directory on 127.0.0.1 high ports (a private Postfix, a
+# private Dovecot, mailkeep, smtp-sink; fetchmail with a Maildir MDA), runs each scenario for mailkeep and the peer alternately, prints a
 # markdown report, and stops everything it started. Needs root (Postfix's `postfix start`).
 #
 #   /usr/bin/python3 bench/run.py --smoke            # a few messages per scenario, under a minute
 #   /usr/bin/python3 bench/run.py --full             # the real run, a few minutes
-#   options: --bin PATH (mailkeep binary), --only 1,2,4,6, --json FILE, --write-results FILE, --keep
+#   options: --bin PATH (mailkeep binary), --only 1,2,3,4,6, --json FILE, --write-results FILE, --keep
 #
 # See bench/README.md for what each scenario measures and the caveats.
 import argparse
@@ -33,6 +33,8 @@ SMTP_SOURCE = "/usr/sbin/smtp-source"
 SMTP_SINK = "/usr/sbin/smtp-sink"
 POSTCONF = shutil.which("postconf") or "/usr/sbin/postconf"
 POSTQUEUE = shutil.which("postqueue") or "/usr/sbin/postqueue"
+FETCHMAIL = shutil.which("fetchmail") or "/usr/bin/fetchmail"
+CC = shutil.which("cc") or "/usr/bin/cc"
 
 SENDER = "bench@client.example"
 LOCAL_DOMAIN = "home.arpa"
@@ -40,15 +42,17 @@ REMOTE_RCPT = "someone@relay.example"   # not a local domain: mailkeep and Postf
 PASSWORD = "bench-pw-1"
 VMAIL_UID = 65534                       # Dovecot will not serve mail owned by root
 POP3_WINDOW = 4                         # RETR+DELE pairs in flight in scenario 2
+FETCH_PROVIDER = "fetch"                # scenario 3: the Dovecot user both fetchers empty
+FETCH_ACCOUNTS = {"pop3": ("bench-pop3", "fetchp"), "imap": ("bench-imap", "fetchi")}   # account, deliver_to
 
 # What each mode does. Counts are per run of one system. Scenarios 1 and 2 are run "repeats" times,
 # alternating which system goes first; the pair with the median ratio is reported (the machine is shared).
 MODES = {
     "smoke": dict(s1_counts={4096: 12, 102400: 4}, sessions=(1, 16, 64), s1_repeats=1, pop3=40, pop3_repeats=1,
-                  relay=20, growth_pop3=(50, 200), growth_queue=(20, 60), fsync_seconds=0.5,
+                  fetch=20, fetch_repeats=1, relay=20, growth_pop3=(50, 200), growth_queue=(20, 60), fsync_seconds=0.5,
                   bandwidth_seconds=0.3, settle=0.3, deadline=240),
     "full": dict(s1_counts={4096: 2000, 102400: 500}, sessions=(1, 16, 64), s1_repeats=3, pop3=5000, pop3_repeats=3,
-                 relay=5000, growth_pop3=(1000, 10000, 100000), growth_queue=(1000, 10000), fsync_seconds=3.0,
+                 fetch=5000, fetch_repeats=1, relay=5000, growth_pop3=(1000, 10000, 100000), growth_queue=(1000, 10000), fsync_seconds=3.0,
                  bandwidth_seconds=2.0, settle=2.0, deadline=1500),
 }
 
@@ -63,13 +67,13 @@ class Deadline(BaseException):
 
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(description="mailkeep vs Postfix and Dovecot (see bench/README.md)")
+    ap = argparse.ArgumentParser(description="mailkeep vs Postfix, Dovecot and fetchmail (see bench/README.md)")
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--smoke", action="store_true", help="a few messages per scenario, targets not checked")
     mode.add_argument("--full", action="store_true", help="the real run (a few minutes)")
     ap.add_argument("--bin", default=os.environ.get("MAILKEEP_BIN", str(REPO / "build" / "mailkeep")),
                     help="the mailkeep binary (default: $MAILKEEP_BIN or build/mailkeep)")
-    ap.add_argument("--only", default="1,2,4,5,6,7",
+    ap.add_argument("--only", default="1,2,3,4,5,6,7",
                     help="comma-separated scenarios to run (5 footprint and 7 limits are always measured)")
     ap.add_argument("--max-growth", type=int, default=None,
                     help="leave out growth sizes above this many messages (e.g. 10000 to skip 100k)")
@@ -89,6 +93,7 @@ import harness  # noqa: E402  (tests/blackbox: the mailkeep instance, config, po
 from harness import Mailkeep, free_ports, make_cert, port_accepts, wait_until  # noqa: E402
 from postfix import Postfix  # noqa: E402
 from dovecot import Dovecot  # noqa: E402
+from fetchutil import account_toml  # noqa: E402
 
 import physical  # noqa: E402
 import pop3load  # noqa: E402
@@ -240,15 +245,31 @@ class Systems:
         self.sink_port = free_ports(1)[0]
         self.s1_users = [f"s{size // 1024}k{s}" for size in mode["s1_counts"] for s in mode["sessions"]]
         self.pop_users = ["pop"] + [f"g{n}" for n in mode["growth_pop3"]]
-        users = {u: (PASSWORD, [f"{u}@{LOCAL_DOMAIN}"]) for u in self.s1_users + self.pop_users}
+        fetch_users = [u for _, u in FETCH_ACCOUNTS.values()]
+        users = {u: (PASSWORD, [f"{u}@{LOCAL_DOMAIN}"]) for u in self.s1_users + self.pop_users + fetch_users}
         users["postmaster"] = (PASSWORD, [f"postmaster@{LOCAL_DOMAIN}"])
+        # Dovecot: the POP3 peer of scenarios 2 and 6, and the provider of scenario 3
+        self.dv_mail = top / "dovecot-mail"
+        self.dv_mail.mkdir()
+        os.chown(self.dv_mail, VMAIL_UID, VMAIL_UID)
+        self.dv = Dovecot(top / "dovecot", self.dv_mail, {u: PASSWORD for u in self.pop_users + [FETCH_PROVIDER]},
+                          uid=VMAIL_UID, gid=VMAIL_UID)
+        # Scenario 3: one single-drop account per protocol on the same provider mailbox, fetched only
+        # by `mailkeep fetch ACCOUNT` (interval 1h; no IMAP IDLE, which would fetch while the mailbox
+        # is filled, also for fetchmail's run), everything in one cycle.
+        accounts = "\n".join(
+            account_toml(name, proto, self.dv.pop3_port if proto == "pop3" else self.dv.imap_port,
+                         FETCH_PROVIDER, PASSWORD, mailbox="single", deliver_to=user, keep="delete",
+                         max_per_cycle=mode["fetch"], **({"idle": False} if proto == "imap" else {}))
+            for proto, (name, user) in FETCH_ACCOUNTS.items())
         # The relay: the smarthost is smtp-sink, started only for a flush; probes every hour, so
         # that nothing but `mailkeep queue flush` sends the queue while a run measures it.
         relay = {"mode": "smarthost", "host": "127.0.0.1", "port": self.sink_port, "tls": "none",
                  "probe_interval": "1h", "retry": ["1h"], "warn_after": "1d", "give_up_after": "5d"}
         self.mk = Mailkeep(top / "mailkeep", self.cert, self.key, users=users, relay=relay,
                            limits={"max_message_size": "25M", "max_recipients": 100, "max_connections": 500,
-                                   "max_connections_per_ip": 300})
+                                   "max_connections_per_ip": 300},
+                           extra_toml=accounts)
         # Postfix: smtpd -> cleanup -> qmgr -> virtual(8) into Maildirs; remote mail to the sink as
         # relayhost, held back (defer_transports) until `postqueue -f`.
         self.pf = Postfix(top / "postfix", self.cert, self.key, domain=LOCAL_DOMAIN, users=self.s1_users,
@@ -261,11 +282,6 @@ class Systems:
                             "maximal_backoff_time = 4000s"], capture_output=True, text=True, timeout=30)
         if r.returncode != 0:
             raise BenchError(f"postconf: {r.stdout}{r.stderr}")
-        self.dv_mail = top / "dovecot-mail"
-        self.dv_mail.mkdir()
-        os.chown(self.dv_mail, VMAIL_UID, VMAIL_UID)
-        self.dv = Dovecot(top / "dovecot", self.dv_mail, {u: PASSWORD for u in self.pop_users},
-                          uid=VMAIL_UID, gid=VMAIL_UID)
         self.daemons = {
             "mailkeep": Daemon("mailkeep", lambda: self.mk.proc.pid if self.mk.proc else None),
             "postfix": Daemon("postfix", pid_from_file(self.pf.root / "queue" / "pid" / "master.pid")),
@@ -274,9 +290,9 @@ class Systems:
         self.sink = None
 
     def start(self):
+        self.dv.start()   # first: the provider of mailkeep's accounts (scenario 3)
         self.mk.start()
         self.pf.start()
-        self.dv.start()
 
     def stop(self):
         problems = []
@@ -487,6 +503,174 @@ def scenario2(sy, mode, report):
     clear_maildir(mk_root)
     clear_maildir(dv_root)
     report["rows"].append(row)
+
+
+def fill_provider(root, count, start):
+    """fill_provider - count distinct LF messages of about 4 KiB in the provider's Maildir (named as
+    Dovecot names its deliveries, owned by the mail uid): the Message-ID and the Received id carry
+    the number, so that no run's messages look like an earlier run's (mailkeep's fetcher drops a
+    message it already delivered to the user, by Message-ID or content)."""
+    for sub in ("new", "cur", "tmp"):
+        os.makedirs(root / sub, exist_ok=True)
+    template = message_bytes(0).replace(b"<bench.0@", b"<bench.F%08d@" % 0, 1)
+    for i in range(start, start + count):
+        data = (template.replace(b"B00000000", b"B%08d" % i, 1)
+                .replace(b"<bench.F00000000@", b"<bench.F%08d@" % i, 1).replace(b"\r\n", b"\n"))
+        crlf_size = len(data) + data.count(b"\n")
+        name = f"{1795000000 + i}.M{i % 1000000}P4243.benchhost,S={len(data)},W={crlf_size}"
+        fd = os.open(root / "new" / name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            os.write(fd, data)
+            os.fchown(fd, VMAIL_UID, VMAIL_UID)
+        finally:
+            os.close(fd)
+    for p in (root, root / "new", root / "cur", root / "tmp"):
+        os.chown(p, VMAIL_UID, VMAIL_UID)
+
+
+def build_mda(top):
+    """build_mda - compile bench/maildir_mda.c (fetchmail's MDA: tmp/, fsync, rename, fsync new/)."""
+    out = top / "maildir_mda"
+    if not out.exists():
+        run_tool([CC, "-O2", "-o", str(out), str(HERE / "maildir_mda.c")], 60, "cc maildir_mda.c")
+    return out
+
+
+def fetchmail_run(top, proto, port, maildir, mda, deadline):
+    """fetchmail_run - one fetchmail 6.4 run (daemon mode off, fetchall, no keep) into the MDA; the
+    run's CPU seconds (fetchmail and the MDAs it reaped, from wait4) and peak RSS: the larger of
+    the sampled sum over fetchmail and its MDA child and the largest single process (wait4)."""
+    home = top / "fetchmail-home"
+    home.mkdir(exist_ok=True)
+    os.chmod(home, 0o700)
+    rc = home / "fetchmailrc"
+    rc.write_text(
+        "set no bouncemail\n"
+        f"poll 127.0.0.1 service {port} protocol {proto.upper()} auth password timeout 60\n"
+        f"  user \"{FETCH_PROVIDER}\" there with password \"{PASSWORD}\" is root here\n"
+        "  sslproto ''\n"                       # no STLS/STARTTLS (Dovecot offers none here anyway)
+        "  fetchall\n  no keep\n"
+        f"  mda \"{mda} {maildir}\"\n")
+    os.chmod(rc, 0o600)
+    ids = home / "fetchids"
+    if ids.exists():
+        ids.unlink()
+    env = dict(os.environ, HOME=str(home), FETCHMAILHOME=str(home))
+    cmd = [FETCHMAIL, "-f", str(rc), "-i", str(ids), "--nosyslog", "--silent"]
+    errfile = home / "fetchmail.out"
+    holder = {}
+    sampler = PeakSampler(Daemon("fetchmail", lambda: holder.get("pid")))
+    with open(errfile, "wb") as err, sampler:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT, env=env)
+        holder["pid"] = proc.pid
+        status = usage = None
+        try:
+            end = time.monotonic() + deadline
+            while time.monotonic() < end:
+                pid, st, ru = os.wait4(proc.pid, os.WNOHANG)
+                if pid == proc.pid:
+                    status, usage = st, ru
+                    break
+                time.sleep(0.005)
+            else:
+                raise BenchError(f"fetchmail {proto}: still running after {deadline}s")
+        finally:
+            if usage is None:   # the deadline, a signal: do not leave it running
+                proc.kill()
+                try:
+                    os.waitpid(proc.pid, 0)
+                except ChildProcessError:
+                    pass
+                proc.returncode = -9
+        t1 = time.monotonic()
+        proc.returncode = os.waitstatus_to_exitcode(status)   # reaped by wait4: keep Popen from waiting
+        holder["pid"] = None
+    if proc.returncode != 0:
+        raise BenchError(f"fetchmail {proto} exited {proc.returncode}: {errfile.read_text(errors='replace')[-2000:]}")
+    return {"seconds": t1 - t0, "cpu": usage.ru_utime + usage.ru_stime,
+            "peak_rss_kb": max(sampler.peak_rss_kb, usage.ru_maxrss), "peak_pss_kb": sampler.peak_pss_kb}
+
+
+def scenario3(sy, mode, report):
+    """Fetching from Dovecot over POP3 and IMAP into the local Maildir: mailkeep's fetcher vs fetchmail."""
+    n = mode["fetch"]
+    deadline = 60 + n / 10
+    mda = build_mda(sy.top)
+    fm_mail = sy.top / "fetchmail-mail"
+    for sub in ("new", "cur", "tmp"):
+        (fm_mail / sub).mkdir(parents=True, exist_ok=True)
+    provider = sy.dv_mail / FETCH_PROVIDER
+    fills = [0]
+
+    def refill():
+        """refill - a fresh provider mailbox of n new messages, its index built by one untimed
+        POP3 login+UIDL (Dovecot's delivery would have); both fetchers start from the same state."""
+        clear_maildir(provider)
+        fill_provider(provider, n, 10_000_000 + fills[0] * n)
+        fills[0] += 1
+        quiesce(mode["settle"] / 4)
+        login_uidl(sy.dv.pop3_port, FETCH_PROVIDER, n)
+
+    def provider_emptied(who):
+        wait_count(f"{who}: the provider mailbox to be emptied", lambda: maildir_count(provider) == 0, 30)
+
+    def delivered(newdir, cur, who):
+        got = count_files(newdir) + count_files(cur)
+        if got != n:
+            raise BenchError(f"{who}: {got} message(s) in the Maildir, expected {n}")
+
+    for k, proto in enumerate(("pop3", "imap")):
+        account, user = FETCH_ACCOUNTS[proto]
+        port = sy.dv.pop3_port if proto == "pop3" else sy.dv.imap_port
+        row = {"scenario": f"3. Fetch {n} × 4 KiB from Dovecot over {proto.upper()}", "key": f"s3-{proto}",
+               "count": n, "size": 4096, "peer_name": "fetchmail",
+               "durability": "both fsync (fetchmail: MDA tmp/, fsync, rename, fsync new/)",
+               "fsync_bound": True, "runs": {"mailkeep": [], "peer": []}}
+        mk_new, mk_cur = sy.mk_new(user), sy.mk.maildir(user) / "cur"
+
+        def run_mk():
+            clear_new(mk_new)
+            clear_new(mk_cur)
+            refill()
+            dv0 = sy.daemons["dovecot"].cpu()
+
+            def go():
+                t0 = time.monotonic()
+                r = sy.mk.cli("fetch", account, timeout=deadline)
+                if r.returncode != 0:
+                    raise BenchError(f"mailkeep fetch {account}: rc={r.returncode} {r.stdout}{r.stderr}")
+                wait_count(f"{n} files in {mk_new}", lambda: count_files(mk_new) >= n, deadline)
+                return {"seconds": time.monotonic() - t0, "cli": r.stdout.strip()[-200:]}
+
+            r = measure(sy.daemons["mailkeep"], go)
+            delivered(mk_new, mk_cur, "mailkeep")
+            provider_emptied("mailkeep")
+            r["provider_cpu"] = sy.daemons["dovecot"].cpu() - dv0
+            return r
+
+        def run_fm():
+            clear_new(fm_mail / "new")
+            clear_new(fm_mail / "cur")
+            refill()
+            dv0 = sy.daemons["dovecot"].cpu()
+            r = fetchmail_run(sy.top, proto, port, fm_mail, mda, deadline)
+            delivered(fm_mail / "new", fm_mail / "cur", "fetchmail")
+            provider_emptied("fetchmail")
+            r["provider_cpu"] = sy.daemons["dovecot"].cpu() - dv0
+            return r
+
+        for rep in range(mode["fetch_repeats"]):
+            order = [("mailkeep", run_mk), ("peer", run_fm)]
+            for who, fn in (order if (k + rep) % 2 == 0 else order[::-1]):
+                r = fn()
+                row["runs"][who].append(r)
+                log(f"  {row['scenario']} run {rep + 1}: {who} {n / r['seconds']:.0f} msg/s")
+        pick_median_pair(row)
+        clear_new(mk_new)
+        clear_new(fm_mail / "new")
+        report["rows"].append(row)
+    clear_maildir(provider)
 
 
 def queue_mk(sy, count, deadline):
@@ -709,7 +893,12 @@ def targets(report):
                    f"{verdict(ratio(worst) >= 1)}")
     if "s2" in rows:
         out.append(f"- scenario 2, POP3 ≥ 1× Dovecot: {ratio(rows['s2']):.2f}× — {verdict(ratio(rows['s2']) >= 1)}")
-    out.append("- scenario 3, fetching ≥ 3× fetchmail: not measured (scenario 3 is not in the benchmark yet)")
+    for proto in ("pop3", "imap"):
+        r = rows.get(f"s3-{proto}")
+        if r:
+            out.append(f"- scenario 3, fetching over {proto.upper()} ≥ 3× fetchmail: {ratio(r):.2f}× — {verdict(ratio(r) >= 3)}")
+    if not any(k.startswith("s3-") for k in rows):
+        out.append("- scenario 3, fetching ≥ 3× fetchmail: not measured in this run (--only)")
     if "s4" in rows:
         out.append(f"- scenario 4, relay ≥ 1× Postfix: {ratio(rows['s4']):.2f}× — {verdict(ratio(rows['s4']) >= 1)}")
     if report["footprint"]:
@@ -753,8 +942,8 @@ def render(report):
             f"{limit_fraction(rm, row['size'], L, row['fsync_bound'])} | "
             f"{limit_fraction(rp, row['size'], L, row['fsync_bound'])} |")
     out.append("")
-    out.append("Scenario 3 (fetching: mailkeep's fetcher vs fetchmail) is left out: this benchmark was written before")
-    out.append("the fetcher existed (see bench/README.md).")
+    out.append("Scenario 3: CPU and RSS of mailkeep are the daemon's; of fetchmail, fetchmail's and its MDA's (the")
+    out.append("reaped MDAs included); Dovecot's CPU as the provider is listed below.")
     out.append("Latency per message is n/a for smtp-source (it reports none) and for a queue flush; for POP3 it is")
     out.append(f"per RETR, from sending it to the end of its response, with {POP3_WINDOW} RETR+DELE pairs in flight.")
     out.append("\"of limit\": rate ÷ the disk's durable-write rate (× fs, where a message needs an fsync), and")
@@ -771,6 +960,14 @@ def render(report):
                           + ", ".join(f"{row['count'] / r['seconds']:,.0f}" for r in row["runs"]["mailkeep"])
                           + " msg/s; Dovecot "
                           + ", ".join(f"{row['count'] / r['seconds']:,.0f}" for r in row["runs"]["peer"]) + " msg/s")
+        if row["key"].startswith("s3-"):
+            extras.append(f"- {row['scenario']}: Dovecot's CPU seconds as the provider: mailkeep's run "
+                          f"{row['mailkeep']['provider_cpu']:.2f}, fetchmail's run {row['peer']['provider_cpu']:.2f}; "
+                          f"runs, msg/s mailkeep "
+                          + ", ".join(f"{row['count'] / r['seconds']:,.0f}" for r in row["runs"]["mailkeep"])
+                          + "; fetchmail "
+                          + ", ".join(f"{row['count'] / r['seconds']:,.0f}" for r in row["runs"]["peer"])
+                          + f"; mailkeep's CLI said: {row['mailkeep']['cli']!r}")
         if row["key"] == "s4":
             extras.append(f"- scenario 4, queueing the {row['count']} messages (smtp-source, 16 sessions, "
                           f"smarthost down): mailkeep {row['count'] / row['mailkeep']['queue_in_seconds']:,.0f} msg/s, "
@@ -857,7 +1054,7 @@ def main():
     if os.geteuid() != 0:
         print("bench/run.py needs root: Postfix's `postfix start` and Dovecot's privilege separation", file=sys.stderr)
         return 1
-    for tool in (SMTP_SOURCE, SMTP_SINK, POSTCONF, POSTQUEUE, harness.MAILKEEP_BIN):
+    for tool in (SMTP_SOURCE, SMTP_SINK, POSTCONF, POSTQUEUE, harness.MAILKEEP_BIN) + ((FETCHMAIL, CC) if 3 in only else ()):
         if not os.path.exists(tool):
             print(f"bench/run.py: missing {tool}", file=sys.stderr)
             return 1
@@ -905,6 +1102,10 @@ def main():
             log("scenario 2: POP3 retrieval")
             scenario2(sy, mode, report)
             footprint(sy, report, "after 2 (POP3)", mode["settle"])
+        if 3 in only:
+            log("scenario 3: fetching")
+            scenario3(sy, mode, report)
+            footprint(sy, report, "after 3 (fetch)", mode["settle"])
         if 4 in only:
             log("scenario 4: relay")
             scenario4(sy, mode, report)

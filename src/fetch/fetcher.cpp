@@ -355,6 +355,9 @@ awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
     for (auto& source : sources) {
         std::vector<RemoteMessage> list = co_await source->list();
         std::vector<RemoteMessage> to_remove;
+        // Decide first what this cycle fetches, so that each retrieval can name the next one
+        // (POP3 pipelines it: its bytes travel while this one is made durable).
+        std::vector<RemoteMessage> to_fetch;
         for (const RemoteMessage& m : list) {
             listed.insert(m.uid);
             auto row = rows.find(m.uid);
@@ -371,10 +374,15 @@ awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
                 ++report.left;
                 continue;
             }
-            if (report.delivered >= a.max_per_cycle) {
+            if (to_fetch.size() >= a.max_per_cycle) {
                 ++report.left;
                 continue;
             }
+            to_fetch.push_back(m);
+        }
+        for (std::size_t k = 0; k < to_fetch.size(); ++k) {
+            const RemoteMessage& m = to_fetch[k];
+            const RemoteMessage* next = k + 1 < to_fetch.size() ? &to_fetch[k + 1] : nullptr;
             // Fetch into the spool: nothing is visible or acknowledged yet.
             std::string id = new_queue_id();
             auto spool = svc_.intake->create(id);
@@ -384,11 +392,14 @@ awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
             spool->write(trace);
             HeaderCapture headers;
             ContentHash hash;
-            co_await source->retrieve(m, [&](std::string_view piece) {
-                headers.feed(piece);
-                hash.feed(piece);
-                spool->write(piece);
-            });
+            co_await source->retrieve(
+                m,
+                [&](std::string_view piece) {
+                    headers.feed(piece);
+                    hash.feed(piece);
+                    spool->write(piece);
+                },
+                next);
 
             Envelope env;
             env.id = id;

@@ -27,8 +27,9 @@ public:
         for (const auto& i : infos) out.push_back({i.uid, i.size, i.number});
         co_return out;
     }
-    asio::awaitable<void> retrieve(const RemoteMessage& m, const std::function<void(std::string_view)>& sink) override {
-        co_await c_->retrieve(static_cast<unsigned>(m.handle), sink);
+    asio::awaitable<void> retrieve(const RemoteMessage& m, const std::function<void(std::string_view)>& sink,
+                                   const RemoteMessage* next) override {
+        co_await c_->retrieve(static_cast<unsigned>(m.handle), sink, next ? static_cast<unsigned>(next->handle) : 0u);
     }
     asio::awaitable<void> remove(const std::vector<RemoteMessage>& ms) override {
         for (const RemoteMessage& m : ms) co_await c_->remove(static_cast<unsigned>(m.handle));
@@ -55,7 +56,8 @@ public:
         for (const auto& i : infos) out.push_back({fmt::format("{}/{}/{}", folder_, f.uidvalidity, i.uid), i.size, i.uid});
         co_return out;
     }
-    asio::awaitable<void> retrieve(const RemoteMessage& m, const std::function<void(std::string_view)>& sink) override {
+    asio::awaitable<void> retrieve(const RemoteMessage& m, const std::function<void(std::string_view)>& sink,
+                                   const RemoteMessage*) override {
         co_await c_->retrieve(static_cast<std::uint32_t>(m.handle), sink);
     }
     asio::awaitable<void> remove(const std::vector<RemoteMessage>& ms) override {

@@ -26,8 +26,10 @@ class Source {
 public:
     virtual ~Source() = default;
     virtual boost::asio::awaitable<std::vector<RemoteMessage>> list() = 0;
+    // next: what the caller will retrieve after m, if known (a protocol may ask for it early).
     virtual boost::asio::awaitable<void> retrieve(const RemoteMessage& m,
-                                                  const std::function<void(std::string_view)>& sink) = 0;
+                                                  const std::function<void(std::string_view)>& sink,
+                                                  const RemoteMessage* next = nullptr) = 0;
     // remove - mark for deletion; durable on the provider only after close() returns.
     virtual boost::asio::awaitable<void> remove(const std::vector<RemoteMessage>& ms) = 0;
     virtual boost::asio::awaitable<void> close() = 0;

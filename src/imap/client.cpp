@@ -48,8 +48,15 @@ constexpr Duration kLogoutTimeout = 10s;
 // RFC 3501 9: a literal's size is a 32-bit number, so no IMAP4rev1 message is larger.
 constexpr std::uint64_t kMaxImapLiteral = 0xffffffffu;
 // RFC 3501 sets no folder size. One listing entry costs 16 bytes here (in a std::map about 64), so
-// this caps a UID FETCH 1:* at ~64 MB; a folder larger than that is reported instead of fetched.
+// this caps a listing (the UIDs of UID SEARCH ALL, then their sizes) at ~64 MB; a folder larger than
+// that is reported instead of fetched.
 constexpr std::size_t kMaxListing = 1'000'000;
+// messages() fetches the sizes of the UIDs UID SEARCH ALL found this many at a time: each UID FETCH
+// command line stays bounded (at most 11 octets a UID, ~5.5 KB, under RFC 7162 4's 8192) and so does
+// each command's response, instead of one UID FETCH 1:* answered with the whole folder at once.
+constexpr std::size_t kListBatch = 500;
+// UID SEARCH covers this many sequence numbers per command; see messages().
+constexpr std::uint32_t kSearchWindow = 5000;
 // Untagged responses to one command beyond the listing: a server that never sends its tagged
 // response but keeps talking (each response is bounded, their number must be too).
 constexpr std::size_t kMaxResponsesPerCommand = kMaxListing + 10'000;
@@ -554,13 +561,39 @@ awaitable<Folder> ImapClient::select(const std::string& folder) {
 }
 
 awaitable<std::vector<MessageInfo>> ImapClient::messages() {
-    require(State::selected, "UID FETCH");
+    require(State::selected, "UID SEARCH");
     // Whatever is new from here on is in this listing or raises the flag again.
     new_since_listing_ = false;
     std::vector<MessageInfo> out;
-    if (exists_ == 0) co_return out;   // RFC 3501 6.4.8: "1:*" on an empty folder is an error on some servers
+    if (exists_ == 0) co_return out;   // nothing to search for, nothing to fetch
+    // RFC 3501 6.4.4, 7.2.5: the UIDs come in untagged SEARCH responses (one or several), any order.
+    std::vector<std::uint32_t> uids;
+    DataHandler on_search = [&](const Response& r) {
+        if (r.name != "SEARCH") return;
+        for (const Value& v : r.values) {
+            // RFC 3501 9: nz-number, 32 bits.
+            if (v.kind != ValueKind::number || v.number == 0 || v.number > 0xffffffffu)
+                fail("protocol violation in the response to UID SEARCH: not a UID");
+            if (uids.size() == kMaxListing) fail(fmt::format("folder listing larger than {} messages", kMaxListing));
+            uids.push_back(static_cast<std::uint32_t>(v.number));
+        }
+    };
+    // The SEARCH goes by windows of message sequence numbers: one answer line per window stays under
+    // the parser's kMaxLine even with 10-digit UIDs (5,000 x 11 octets), where "UID SEARCH ALL" on a
+    // large folder is one line longer than any bound we would accept. The last window is open-ended.
+    const std::uint32_t total = exists_;
+    for (std::uint32_t first = 1; first <= total; first += kSearchWindow) {
+        bool last = total - first < kSearchWindow;
+        std::string window = last ? fmt::format("{}:*", first) : fmt::format("{}:{}", first, first + kSearchWindow - 1);
+        Response searched = co_await command("UID SEARCH " + window, "UID SEARCH", on_search);
+        if (searched.status != Status::ok)
+            throw ClientError(fmt::format("{}: UID SEARCH refused: {}", peer_, summary(searched)), false);
+    }
+    std::sort(uids.begin(), uids.end());
+    uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+
     std::map<std::uint32_t, std::uint64_t> sizes;
-    DataHandler on_data = [&](const Response& r) {
+    DataHandler on_fetch = [&](const Response& r) {
         if (r.name != "FETCH") return;
         auto uid = r.fetch_uid();
         const FetchItem* size = r.item("RFC822.SIZE");
@@ -570,8 +603,15 @@ awaitable<std::vector<MessageInfo>> ImapClient::messages() {
             fail(fmt::format("folder listing larger than {} messages", kMaxListing));
         sizes[*uid] = size->value.number;
     };
-    Response r = co_await command("UID FETCH 1:* (UID RFC822.SIZE)", "UID FETCH", on_data);
-    if (r.status != Status::ok) throw ClientError(fmt::format("{}: UID FETCH refused: {}", peer_, summary(r)), false);
+    // A UID found by the SEARCH and expunged before its FETCH is simply not answered (RFC 3501 6.4.8):
+    // it is not in the listing.
+    for (std::size_t i = 0; i < uids.size(); i += kListBatch) {
+        std::size_t end = std::min(uids.size(), i + kListBatch);
+        std::string set = uid_set(std::vector<std::uint32_t>(uids.begin() + static_cast<std::ptrdiff_t>(i),
+                                                             uids.begin() + static_cast<std::ptrdiff_t>(end)));
+        Response r = co_await command(fmt::format("UID FETCH {} (UID RFC822.SIZE)", set), "UID FETCH", on_fetch);
+        if (r.status != Status::ok) throw ClientError(fmt::format("{}: UID FETCH refused: {}", peer_, summary(r)), false);
+    }
     out.reserve(sizes.size());
     for (const auto& [uid, size] : sizes) out.push_back(MessageInfo{uid, size});
     co_return out;

@@ -61,7 +61,8 @@ public:
     static boost::asio::awaitable<std::unique_ptr<Client>> connect(std::vector<boost::asio::ip::tcp::endpoint> endpoints,
                                                                    ClientOptions options);
     virtual boost::asio::awaitable<Folder> select(const std::string& folder) = 0;
-    // messages - UID and size of every message in the selected folder (UID FETCH 1:* RFC822.SIZE).
+    // messages - UID and size of every message in the selected folder: UID SEARCH by windows of
+    // sequence numbers, then UID FETCH (RFC822.SIZE) in batches.
     virtual boost::asio::awaitable<std::vector<MessageInfo>> messages() = 0;
     // retrieve - UID FETCH uid BODY.PEEK[]: the literal streamed to sink in pieces (any size, bounded
     // memory); \Seen is not set. When it throws, what the sink got is not the message: discard it. A

@@ -131,7 +131,8 @@ public:
     bool login_failed() const { return login_failed_; }
 
     awaitable<std::vector<MessageInfo>> messages() override;
-    awaitable<void> retrieve(unsigned number, const std::function<void(std::string_view)>& sink) override;
+    awaitable<void> retrieve(unsigned number, const std::function<void(std::string_view)>& sink,
+                             unsigned next = 0) override;
     awaitable<void> remove(unsigned number) override;
     awaitable<void> quit() override;
     std::string peer() const override { return peer_; }
@@ -170,6 +171,8 @@ private:
     std::string peer_;
     State state_ = State::connecting;
     Capabilities caps_;
+    std::optional<unsigned> ahead_;   // a RETR sent ahead (pipelined), its answer not yet read
+    awaitable<void> drain_ahead();
     bool login_failed_ = false;
 };
 
@@ -568,19 +571,38 @@ awaitable<std::vector<MessageInfo>> Pop3Client::messages() {
     co_return out;
 }
 
-awaitable<void> Pop3Client::retrieve(unsigned number, const std::function<void(std::string_view)>& sink) {
+awaitable<void> Pop3Client::retrieve(unsigned number, const std::function<void(std::string_view)>& sink, unsigned next) {
     require_transaction("RETR");
     if (number == 0) throw ClientError(fmt::format("{}: RETR 0: messages are numbered from 1", peer_), false);
-    Response r = co_await command(fmt::format("RETR {}", number), "RETR");
-    // A refusal (deleted, or gone) leaves the session usable.
+    // Check, then act: a RETR already on the wire for another message is read away first.
+    if (ahead_ && *ahead_ != number) co_await drain_ahead();
+    std::string out;
+    if (!ahead_) out += fmt::format("RETR {}\r\n", number);
+    ahead_.reset();
+    if (next != 0 && caps_.pipelining) {
+        out += fmt::format("RETR {}\r\n", next);
+        ahead_ = next;
+    }
+    if (!out.empty()) co_await write(out, "RETR");
+    Response r = co_await read_response("RETR", false, kMaxResponseText);
+    // A refusal (deleted, or gone) leaves the session usable (a pipelined RETR stays ahead).
     if (r.indicator != Indicator::ok)
         throw ClientError(fmt::format("{}: RETR {} refused: {}", peer_, number, summary(r)), false);
     const std::string what = fmt::format("RETR {}", number);
     co_await read_body(what, sink);
 }
 
+// drain_ahead - read and drop the answer to a RETR sent ahead that the caller did not ask for after all.
+awaitable<void> Pop3Client::drain_ahead() {
+    unsigned n = *ahead_;
+    ahead_.reset();
+    Response r = co_await read_response("RETR", false, kMaxResponseText);
+    if (r.indicator == Indicator::ok) co_await read_body(fmt::format("RETR {} (not used)", n), [](std::string_view) {});
+}
+
 awaitable<void> Pop3Client::remove(unsigned number) {
     require_transaction("DELE");
+    if (ahead_) co_await drain_ahead();
     if (number == 0) throw ClientError(fmt::format("{}: DELE 0: messages are numbered from 1", peer_), false);
     Response r = co_await command(fmt::format("DELE {}", number), "DELE");
     if (r.indicator != Indicator::ok)
@@ -590,6 +612,7 @@ awaitable<void> Pop3Client::remove(unsigned number) {
 awaitable<void> Pop3Client::quit() {
     // Only a session in the transaction state has deletions to commit; any other has lost them.
     require_transaction("QUIT");
+    if (ahead_) co_await drain_ahead();
     Response r = co_await command("QUIT", "QUIT");
     conn_->close();
     set_state(State::closed);

@@ -63,7 +63,10 @@ public:
     virtual boost::asio::awaitable<std::vector<MessageInfo>> messages() = 0;
     // retrieve - RETR n: the message, dot-unstuffed, CRLF line ends, handed to sink in pieces
     // (bounded memory whatever the size); sink may throw to abort (the session is then unusable).
-    virtual boost::asio::awaitable<void> retrieve(unsigned number, const std::function<void(std::string_view)>& sink) = 0;
+    // next: the message the caller will ask for after this one, if any; with PIPELINING (RFC 2449
+    // 6.6) its RETR goes out now, so its bytes travel while the caller stores this one.
+    virtual boost::asio::awaitable<void> retrieve(unsigned number, const std::function<void(std::string_view)>& sink,
+                                                  unsigned next = 0) = 0;
     // remove - DELE n (takes effect at QUIT, RFC 1939 6).
     virtual boost::asio::awaitable<void> remove(unsigned number) = 0;
     // quit - QUIT: the server's UPDATE state commits the deletions. Throws if it does not say +OK.

@@ -26,6 +26,7 @@
 #include <fmt/format.h>
 
 #include "imap/client.hpp"
+#include "imap/response.hpp"
 #include "net/connection.hpp"
 
 namespace mk::imap {
@@ -644,6 +645,36 @@ TEST_F(ImapClientTest, RetrieveUnknownUid) {
     EXPECT_EQ(listed, 3u);
 }
 
+TEST_F(ImapClientTest, ListMoreThanOneBatch) {
+    // 1,200 tiny messages: more than one UID FETCH batch (500); every UID listed once, in order,
+    // with its size.
+    std::vector<std::string> stored;
+    for (int i = 0; i < 1200; ++i)
+        stored.push_back(fmt::format("From: a@example.org\r\nSubject: {}\r\n\r\n{}\r\n", i, std::string(i % 7, 'x')));
+    plain_->maildir(13, stored);
+    auto endpoint = eps(loopback(plain_->imap_port()));
+    auto opts = options(13, Security::plain);
+    Folder folder;
+    std::vector<MessageInfo> list;
+    run_client(io_, [&]() -> awaitable<void> {
+        auto c = co_await Client::connect(endpoint, opts);
+        folder = co_await c->select("INBOX");
+        list = co_await c->messages();
+        co_await c->logout();
+    });
+    EXPECT_EQ(folder.exists, 1200u);
+    ASSERT_EQ(list.size(), 1200u);
+    std::multiset<std::uint64_t> want, got;
+    for (const auto& m : stored) want.insert(m.size());
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        if (i > 0) {
+            EXPECT_LT(list[i - 1].uid, list[i].uid);
+        }
+        got.insert(list[i].size);
+    }
+    EXPECT_TRUE(got == want) << "the listed sizes differ from the stored ones";
+}
+
 // ---- A scripted server, for what Dovecot does not do ----
 
 // One exchange: the client line expected (a prefix; empty: none, the reply goes out at once) and the
@@ -847,15 +878,16 @@ TEST(ImapClientScripted, UnsolicitedResponsesAnyTime) {
     // idle() return at once, without IDLE.
     Script script;
     script.steps = logged_in_selected();
-    script.steps.push_back({"A003 UID FETCH 1:* (UID RFC822.SIZE)",
+    script.steps.push_back({"A003 UID SEARCH 1:*", "* 1 FETCH (FLAGS ())\r\n* SEARCH 8 5\r\nA003 OK done\r\n"});
+    script.steps.push_back({"A004 UID FETCH 5,8 (UID RFC822.SIZE)",
                             "* 1 FETCH (UID 5 RFC822.SIZE 10)\r\n* 2 FETCH (FLAGS (\\Seen))\r\n* 3 EXISTS\r\n"
-                            "* 1 RECENT\r\n* 2 FETCH (UID 8 RFC822.SIZE 2000)\r\nA003 OK done\r\n"});
-    script.steps.push_back({"A004 UID FETCH 8 (BODY.PEEK[])",
+                            "* 1 RECENT\r\n* 2 FETCH (UID 8 RFC822.SIZE 2000)\r\nA004 OK done\r\n"});
+    script.steps.push_back({"A005 UID FETCH 8 (BODY.PEEK[])",
                             "* 1 FETCH (FLAGS (\\Seen))\r\n* 2 FETCH (UID 8 BODY[] {12}\r\nHello\r\nWorld FLAGS ())\r\n"
-                            "A004 OK done\r\n"});
-    script.steps.push_back({"A005 UID STORE 5,8 +FLAGS.SILENT (\\Deleted)", "A005 OK stored\r\n"});
-    script.steps.push_back({"A006 EXPUNGE", "* 2 EXPUNGE\r\n* 1 EXPUNGE\r\nA006 OK expunged\r\n"});
-    script.steps.push_back({"A007 LOGOUT", "* BYE bye\r\nA007 OK done\r\n"});
+                            "A005 OK done\r\n"});
+    script.steps.push_back({"A006 UID STORE 5,8 +FLAGS.SILENT (\\Deleted)", "A006 OK stored\r\n"});
+    script.steps.push_back({"A007 EXPUNGE", "* 2 EXPUNGE\r\n* 1 EXPUNGE\r\nA007 OK expunged\r\n"});
+    script.steps.push_back({"A008 LOGOUT", "* BYE bye\r\nA008 OK done\r\n"});
     std::vector<MessageInfo> list;
     std::string body;
     bool woke = false;
@@ -881,6 +913,81 @@ TEST(ImapClientScripted, UnsolicitedResponsesAnyTime) {
     EXPECT_EQ(list[1].size, 2000u);
     EXPECT_EQ(body, "Hello\r\nWorld");
     EXPECT_TRUE(woke);
+}
+
+TEST(ImapClientScripted, ListingInBatches) {
+    // 1,200 UIDs: UID SEARCH 1:* (the UIDs in two SEARCH responses, out of order, one twice), then
+    // UID FETCH in batches of 500 as sequence sets, merged in UID order. UID 1001 is expunged between
+    // the SEARCH and its FETCH: not answered, not listed.
+    std::vector<std::uint32_t> uids;
+    for (std::uint32_t i = 0; i < 1200; ++i) uids.push_back(2 * i + 3);
+    std::string first, second;
+    for (std::size_t i = 0; i < 600; ++i) first += fmt::format(" {}", uids[599 - i]);
+    for (std::size_t i = 600; i < 1200; ++i) second += fmt::format(" {}", uids[i]);
+    Script script;
+    script.steps = logged_in_selected();
+    script.steps.push_back(
+        {"A003 UID SEARCH 1:*", fmt::format("* SEARCH{}\r\n* SEARCH{} 3\r\nA003 OK done\r\n", second, first)});
+    std::size_t tag = 4;
+    for (std::size_t i = 0; i < uids.size(); i += 500, ++tag) {
+        std::vector<std::uint32_t> batch(uids.begin() + static_cast<std::ptrdiff_t>(i),
+                                         uids.begin() + static_cast<std::ptrdiff_t>(std::min(uids.size(), i + 500)));
+        std::string reply;
+        for (std::uint32_t u : batch)
+            if (u != 1001) reply += fmt::format("* {} FETCH (UID {} RFC822.SIZE {})\r\n", (u - 1) / 2, u, u * 10);
+        reply += fmt::format("A{:03} OK done\r\n", tag);
+        script.steps.push_back({fmt::format("A{:03} UID FETCH {} (UID RFC822.SIZE)", tag, uid_set(batch)), reply});
+    }
+    script.steps.push_back({fmt::format("A{:03} LOGOUT", tag), fmt::format("* BYE bye\r\nA{:03} OK done\r\n", tag)});
+    std::vector<MessageInfo> list;
+    run_scripted(script, [&](std::vector<tcp::endpoint> ep) -> awaitable<void> {
+        auto c = co_await Client::connect(ep, scripted_options("pass"));
+        co_await c->select("INBOX");
+        list = co_await c->messages();
+        co_await c->logout();
+    });
+    EXPECT_FALSE(script.mismatch);
+    std::size_t fetches = 0;
+    for (const auto& line : script.received)
+        if (line.find(" UID FETCH ") != std::string::npos) {
+            ++fetches;
+            EXPECT_LT(line.size(), 8192u);   // RFC 7162 4
+        }
+    EXPECT_EQ(fetches, 3u);
+    ASSERT_EQ(list.size(), 1199u);
+    std::size_t j = 0;
+    for (std::uint32_t u : uids) {
+        if (u == 1001) continue;
+        EXPECT_EQ(list[j].uid, u);
+        EXPECT_EQ(list[j].size, u * 10u);
+        ++j;
+    }
+}
+
+TEST(ImapClientScripted, SearchRefusedLeavesSessionUsable) {
+    // A NO to UID SEARCH is an error of this command only; no FETCH follows, the session goes on.
+    Script script;
+    script.steps = logged_in_selected();
+    script.steps.push_back({"A003 UID SEARCH 1:*", "A003 NO [SERVERBUG] try later\r\n"});
+    script.steps.push_back({"A004 UID SEARCH 1:*", "* SEARCH\r\nA004 OK done\r\n"});   // none (expunged meanwhile)
+    script.steps.push_back({"A005 LOGOUT", "* BYE bye\r\nA005 OK done\r\n"});
+    std::optional<ClientError> e;
+    std::vector<MessageInfo> list;
+    run_scripted(script, [&](std::vector<tcp::endpoint> ep) -> awaitable<void> {
+        auto c = co_await Client::connect(ep, scripted_options("pass"));
+        co_await c->select("INBOX");
+        try {
+            co_await c->messages();
+        } catch (const ClientError& err) {
+            e = err;
+        }
+        list = co_await c->messages();
+        co_await c->logout();
+    });
+    EXPECT_FALSE(script.mismatch);
+    ASSERT_TRUE(e);
+    EXPECT_NE(std::string(e->what()).find("UID SEARCH refused"), std::string::npos) << e->what();
+    EXPECT_TRUE(list.empty());
 }
 
 TEST(ImapClientScripted, IdleAnswers) {
@@ -932,25 +1039,29 @@ TEST(ImapClientScripted, ByeAndViolations) {
     {
         Script s;
         s.steps = logged_in_selected();
-        s.steps.push_back({"A003 UID FETCH", "* BYE shutting down\r\n"});
+        s.steps.push_back({"A003 UID SEARCH 1:*", "* SEARCH 5 6\r\nA003 OK done\r\n"});
+        s.steps.push_back({"A004 UID FETCH 5:6 (UID RFC822.SIZE)", "* BYE shutting down\r\n"});
         expect_broken(s, select_then_list, "shutting down");
     }
     {
         Script s;
         s.steps = logged_in_selected();
-        s.steps.push_back({"A003 UID FETCH", "* 1 FETCH (UID 5 RFC822.SIZE \"x\")\r\n"});
+        s.steps.push_back({"A003 UID SEARCH 1:*", "* SEARCH 5 6\r\nA003 OK done\r\n"});
+        s.steps.push_back({"A004 UID FETCH 5:6 (UID RFC822.SIZE)", "* 1 FETCH (UID 5 RFC822.SIZE \"x\")\r\n"});
         expect_broken(s, select_then_list, "protocol violation");
     }
     {
         Script s;
         s.steps = logged_in_selected();
-        s.steps.push_back({"A003 UID FETCH", "A999 OK not yours\r\n"});
+        s.steps.push_back({"A003 UID SEARCH 1:*", "* SEARCH 5 6\r\nA003 OK done\r\n"});
+        s.steps.push_back({"A004 UID FETCH 5:6 (UID RFC822.SIZE)", "A999 OK not yours\r\n"});
         expect_broken(s, select_then_list, "A999");
     }
     {
         Script s;
         s.steps = logged_in_selected();
-        s.steps.push_back({"A003 UID FETCH", "* 1 FETCH (UID 5 RFC822.SIZE 3)\r\n"});   // then silence
+        s.steps.push_back({"A003 UID SEARCH 1:*", "* SEARCH 5 6\r\nA003 OK done\r\n"});
+        s.steps.push_back({"A004 UID FETCH 5:6 (UID RFC822.SIZE)", "* 1 FETCH (UID 5 RFC822.SIZE 3)\r\n"});   // then silence
         auto impatient = [](std::vector<tcp::endpoint> ep) -> awaitable<void> {
             auto o = scripted_options("pass");
             o.timeout = 1s;
@@ -963,9 +1074,22 @@ TEST(ImapClientScripted, ByeAndViolations) {
     {
         Script s;
         s.steps = logged_in_selected();
-        s.steps.push_back({"A003 UID FETCH", "* 1 FETCH (UID 5 RFC822.SIZE 3)\r\n* 2 FETCH (UID 6 BODY[] {100}\r\nabc"});
+        s.steps.push_back({"A003 UID SEARCH 1:*", "* SEARCH 5 6\r\nA003 OK done\r\n"});
+        s.steps.push_back({"A004 UID FETCH 5:6 (UID RFC822.SIZE)", "* 1 FETCH (UID 5 RFC822.SIZE 3)\r\n* 2 FETCH (UID 6 BODY[] {100}\r\nabc"});
         s.close_after = true;   // hangs up: connection closed, not a timeout
         expect_broken(s, select_then_list, "connection closed");
+    }
+    {
+        Script s;
+        s.steps = logged_in_selected();
+        s.steps.push_back({"A003 UID SEARCH 1:*", "* SEARCH 5\r\n* BYE going away\r\n"});
+        expect_broken(s, select_then_list, "going away");
+    }
+    {
+        Script s;
+        s.steps = logged_in_selected();
+        s.steps.push_back({"A003 UID SEARCH 1:*", "* SEARCH 5 0\r\nA003 OK done\r\n"});   // UID 0 does not exist
+        expect_broken(s, select_then_list, "not a UID");
     }
     {
         // No UIDVALIDITY: UIDs cannot be tracked across sessions.
@@ -1045,6 +1169,37 @@ TEST(ImapClientScripted, MessageOverTheLimit) {
             co_await c->retrieve(8, sink);
         },
         "literal too large");
+}
+
+}  // namespace
+}  // namespace mk::imap
+
+namespace mk::imap {
+namespace {
+
+TEST(ImapClientScripted, SearchGoesByWindowsOfSequenceNumbers) {
+    // 5,001 messages: two SEARCH windows (1:5000, then the open-ended rest), so that no answer line
+    // outgrows the parser's bound however many messages the folder holds.
+    Script script;
+    script.steps = logged_in_selected();
+    script.steps[2].reply = "* 5001 EXISTS\r\n* OK [UIDVALIDITY 77] ok\r\nA002 OK [READ-WRITE] selected\r\n";
+    script.steps.push_back({"A003 UID SEARCH 1:5000", "* SEARCH 10 11\r\nA003 OK done\r\n"});
+    script.steps.push_back({"A004 UID SEARCH 5001:*", "* SEARCH 12\r\nA004 OK done\r\n"});
+    script.steps.push_back({"A005 UID FETCH 10:12 (UID RFC822.SIZE)",
+                            "* 1 FETCH (UID 10 RFC822.SIZE 100)\r\n* 2 FETCH (UID 11 RFC822.SIZE 110)\r\n"
+                            "* 5001 FETCH (UID 12 RFC822.SIZE 120)\r\nA005 OK done\r\n"});
+    script.steps.push_back({"A006 LOGOUT", "* BYE bye\r\nA006 OK done\r\n"});
+    std::vector<MessageInfo> list;
+    run_scripted(script, [&](std::vector<tcp::endpoint> ep) -> awaitable<void> {
+        auto c = co_await Client::connect(ep, scripted_options("pass"));
+        co_await c->select("INBOX");
+        list = co_await c->messages();
+        co_await c->logout();
+    });
+    EXPECT_FALSE(script.mismatch);
+    ASSERT_EQ(list.size(), 3u);
+    EXPECT_EQ(list[2].uid, 12u);
+    EXPECT_EQ(list[2].size, 120u);
 }
 
 }  // namespace

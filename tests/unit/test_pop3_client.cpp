@@ -519,6 +519,43 @@ const std::string* stored_with_size(const std::vector<std::string>& stored, std:
     return nullptr;
 }
 
+// Pipelined RETR (RFC 2449 6.6): each retrieval names the next; one named but then not asked for is
+// read away before the next command, and every message still arrives exactly.
+TEST(Pop3ClientDovecot, PipelinedRetrieveAndAnUnusedReadAhead) {
+    if (!fs::exists(kDovecot)) GTEST_SKIP() << "Dovecot is not installed";
+    if (::geteuid() != 0) GTEST_SKIP() << "Dovecot's login and mail processes change users: run as root";
+    TempDir t;
+    const auto stored = stored_messages();
+    Dovecot dovecot(t.path, false, stored);
+    ASSERT_TRUE(dovecot.ready()) << dovecot.error();
+
+    asio::io_context io;
+    std::vector<MessageInfo> list;
+    std::map<unsigned, Collect> got;
+    auto body = [&]() -> awaitable<void> {
+        auto client = co_await Client::connect(eps(dovecot.pop3_port), anna(Security::plain));
+        list = co_await client->messages();
+        auto s1 = got[1].sink();
+        co_await client->retrieve(1, s1, 2);
+        auto s2 = got[2].sink();
+        co_await client->retrieve(2, s2, 3);   // 3 is sent ahead...
+        co_await client->remove(1);            // ...and read away here, unused
+        auto s3 = got[3].sink();
+        co_await client->retrieve(3, s3);
+        co_await client->quit();
+    };
+    run_client(io, body);
+
+    ASSERT_EQ(list.size(), 3u);
+    for (const auto& m : list) {
+        SCOPED_TRACE(m.number);
+        const std::string* want = stored_with_size(stored, m.size);
+        ASSERT_NE(want, nullptr);
+        EXPECT_EQ(got[m.number].data, *want);
+    }
+    EXPECT_EQ(dovecot.stored(), 2u);
+}
+
 TEST(Pop3ClientDovecot, ListRetrieveDeleteQuitOverPlaintext) {
     if (!fs::exists(kDovecot)) GTEST_SKIP() << "Dovecot is not installed";
     if (::geteuid() != 0) GTEST_SKIP() << "Dovecot's login and mail processes change users: run as root";
