@@ -38,6 +38,9 @@ constexpr std::size_t kMaxHeaderBlock = 256 * 1024;
 constexpr auto kStartSpread = 5s;
 // RFC 2177 3: IDLE is re-issued before the server's 30-minute autologout.
 constexpr auto kIdleRearm = std::chrono::seconds(29 * 60);
+// IDLE connections one account may hold. Providers cap concurrent IMAP sessions per account (Gmail
+// at 15); this leaves room for the cycle's own connection and the user's mail clients.
+constexpr std::size_t kMaxIdleConnections = 8;
 // A watch that failed (network, provider restart) is tried again after this long.
 constexpr auto kWatchRetry = 30s;
 
@@ -150,9 +153,14 @@ void Fetcher::start() {
     if (settled) spdlog::warn("fetch: settled {} delivery(ies) interrupted by a crash", settled);
     for (const AccountConfig& a : svc_.config->accounts) {
         asio::co_spawn(ioc_, schedule(a.name), asio::detached);
-        // Push: one IDLE connection per folder, all in this one process.
-        if (a.is_imap() && a.idle)
-            for (const std::string& f : a.folders) asio::co_spawn(ioc_, watch_folder(a.name, f), asio::detached);
+        // Push: one IDLE connection per folder, all in this one process, but never more than
+        // kMaxIdleConnections for one account: the rest of its folders are polled on the interval.
+        if (a.is_imap() && a.idle) {
+            std::size_t n = std::min(a.folders.size(), kMaxIdleConnections);
+            for (std::size_t i = 0; i < n; ++i) asio::co_spawn(ioc_, watch_folder(a.name, a.folders[i]), asio::detached);
+            if (n < a.folders.size())
+                spdlog::info("fetch {}: IDLE on the first {} folders; the other {} are polled", a.name, n, a.folders.size() - n);
+        }
     }
 }
 

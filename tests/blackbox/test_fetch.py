@@ -79,16 +79,21 @@ def test_keep_forever_never_delivers_twice(mailkeep_factory, dovecot):
     assert len(mk.maildir_messages("anna")) == 2, "a restart made the fetcher deliver again"
 
 
-def test_multidrop_distributes_by_headers(mailkeep_factory, dovecot):
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+def test_multidrop_distributes_by_headers(mailkeep_factory, dovecot, transport, tls_pair):
     d, mail_root = dovecot
+    port_attr, extra = TRANSPORTS[transport]
+    protocol = transport.split("+")[0]
+    if protocol in ("pop3s", "imaps") or extra:
+        extra = dict(extra, ca_file=str(tls_pair[0]))
     to_anna = make_message("for anna", b"a\r\n", to="anna@home.arpa", extra_headers=("Delivered-To: anna@home.arpa",))
     to_both = make_message("for both", b"b\r\n", to="anna@home.arpa", extra_headers=("Cc: ben@home.arpa, someone@foreign.example",))
     to_unknown = make_message("for nobody", b"c\r\n", to="nobody@home.arpa")
     only_foreign = make_message("foreign", b"d\r\n", to="x@foreign.example")
     for m in (to_anna, to_both, to_unknown, only_foreign):
         place(mail_root, "family", m)
-    mk = mailkeep_factory(extra_toml=account_toml("family", "imap", d.imap_port, "family", "pw-f",
-                                                  mailbox="multidrop", unknown_to="postmaster", keep="delete"))
+    mk = mailkeep_factory(extra_toml=account_toml("family", protocol, getattr(d, port_attr), "family", "pw-f",
+                                                  mailbox="multidrop", unknown_to="postmaster", keep="delete", **extra))
     r = fetch(mk, "family")
     assert r.returncode == 0, r.stdout + r.stderr
     anna = sorted(body_of(b) for b in mk.maildir_messages("anna"))
