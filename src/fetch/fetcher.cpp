@@ -165,7 +165,9 @@ void Fetcher::start() {
 }
 
 awaitable<void> Fetcher::watch_folder(std::string account, std::string folder) {
-    asio::steady_timer pause(ioc_);
+    auto& slot = timers_[account + "/idle/" + folder];   // cancelled by stop() like the schedules
+    slot = std::make_unique<asio::steady_timer>(ioc_);
+    asio::steady_timer& pause = *slot;
     while (!stopping_) {
         const ConfigPtr config = svc_.config;
         const AccountConfig* a = config->find_account(account);

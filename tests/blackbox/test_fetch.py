@@ -294,3 +294,16 @@ def test_too_large_is_left_on_the_server_and_the_user_told_once(mailkeep_factory
     assert len(notices) == 1, f"told {len(notices)} times"
     assert [body_of(b) for b in got if b not in notices] == [small]
     assert provider_count(mail_root, "annap") == 1, "the large message must stay on the provider"
+
+
+def test_sigterm_is_prompt_while_an_idle_provider_is_down(mailkeep_factory):
+    from harness import free_ports
+    (dead_port,) = free_ports(1)
+    mk = mailkeep_factory(extra_toml=account_toml("gone", "imap", dead_port, "u", "p",
+                                                  mailbox="single", deliver_to="anna", idle=True))
+    wait_until(lambda: "IDLE on INBOX ended" in mk.log_text(), 10, "the IDLE watch to fail and wait")
+    start = time.monotonic()
+    rc, needed_kill = mk.stop()
+    took = time.monotonic() - start
+    assert rc == 0 and not needed_kill, (rc, needed_kill)
+    assert took < 5, f"SIGTERM took {took:.1f}s with a watch waiting to retry"
