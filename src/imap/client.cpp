@@ -317,15 +317,8 @@ awaitable<Response> ImapClient::command(const std::string& args, const char* wha
 awaitable<void> ImapClient::tls_handshake() {
     // Without a configured name the certificate is checked against the address we connected to.
     std::string name = options_.server_name.empty() ? endpoint_.address().to_string() : options_.server_name;
-    bool failed = false;
-    std::string reason;
-    try {
-        co_await conn_->start_tls_client(*tls_ctx_, name, timeout_);
-    } catch (const boost::system::system_error& e) {
-        failed = true;
-        reason = conn_->timed_out() ? std::string("timed out") : std::string(e.what());
-    }
-    if (failed) fail(fmt::format("TLS handshake: {}", reason));
+    std::string failure = co_await conn_->tls_client_failure(*tls_ctx_, name, timeout_);
+    if (!failure.empty()) fail(fmt::format("TLS handshake: {}", failure));
 }
 
 // capability - RFC 3501 6.1.1: what the server offers now, into caps_.
@@ -753,14 +746,7 @@ awaitable<void> ImapClient::logout() {
 awaitable<std::unique_ptr<Client>> Client::connect(std::vector<boost::asio::ip::tcp::endpoint> endpoints,
                                                    ClientOptions options) {
     if (endpoints.empty()) throw ClientError("no address to connect to", false);
-    std::shared_ptr<ssl::context> ctx;
-    if (options.security != Security::plain) {
-        try {
-            ctx = make_client_context(options.tls_verify, options.ca_file);
-        } catch (const std::runtime_error& e) {
-            throw ClientError(e.what(), false);
-        }
-    }
+    auto ctx = client_context<ClientError>(options.security != Security::plain, options.tls_verify, options.ca_file);
     auto client = co_await connect_any<ImapClient, ClientError>(
         endpoints, [&](const auto& endpoint) { return std::make_unique<ImapClient>(options, ctx, endpoint); });
     co_return std::unique_ptr<Client>(std::move(client));

@@ -2,13 +2,18 @@
 // opens a session; a refused login stops at once.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <spdlog/spdlog.h>
+
+#include "net/tls.hpp"
 
 namespace mk {
 
@@ -33,6 +38,18 @@ boost::asio::awaitable<std::unique_ptr<Impl>> connect_any(const std::vector<boos
         if (login_failed) throw *last;
     }
     throw *last;
+}
+
+// client_context - the TLS context for a client session (null when it will not use TLS); a
+// context that cannot be made (an unreadable ca_file) becomes the client's own Error.
+template <class Error>
+std::shared_ptr<boost::asio::ssl::context> client_context(bool tls, bool verify, const std::filesystem::path& ca_file) {
+    if (!tls) return nullptr;
+    try {
+        return make_client_context(verify, ca_file);
+    } catch (const std::runtime_error& e) {
+        throw Error(e.what(), false);
+    }
 }
 
 }  // namespace mk

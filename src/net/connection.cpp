@@ -196,6 +196,17 @@ awaitable<void> Connection::start_tls_client(asio::ssl::context& ctx, const std:
     }
 }
 
+awaitable<std::string> Connection::tls_client_failure(asio::ssl::context& ctx, const std::string& server_name,
+                                                      std::chrono::steady_clock::duration timeout) {
+    std::string reason;
+    try {
+        co_await start_tls_client(ctx, server_name, timeout);
+    } catch (const boost::system::system_error& e) {
+        reason = timed_out_ ? std::string("timed out") : std::string(e.what());
+    }
+    co_return reason;
+}
+
 std::string Connection::tls_description() const {
     if (!ssl_) return {};
     SSL* s = const_cast<asio::ssl::stream<tcp::socket&>&>(*ssl_).native_handle();

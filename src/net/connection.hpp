@@ -61,6 +61,10 @@ public:
     // certificate problem when verification failed. Buffered plaintext is discarded.
     awaitable<void> start_tls_client(asio::ssl::context& ctx, const std::string& server_name,
                                      std::chrono::steady_clock::duration timeout);
+    // tls_client_failure - start_tls_client for the protocol clients: the empty string on success,
+    // else why ("timed out", or the certificate problem), for their own error reporting.
+    awaitable<std::string> tls_client_failure(asio::ssl::context& ctx, const std::string& server_name,
+                                              std::chrono::steady_clock::duration timeout);
     bool tls() const { return ssl_ != nullptr; }
     std::string tls_description() const;   // "TLSv1.3 TLS_AES_256_GCM_SHA384", or empty
 

@@ -408,15 +408,8 @@ awaitable<ServerReply> SmtpClient::command(std::string line, const char* what, D
 awaitable<void> SmtpClient::tls_handshake() {
     // Without a configured name the certificate is checked against the address we connected to.
     std::string name = options_.server_name.empty() ? endpoint_.address().to_string() : options_.server_name;
-    bool failed = false;
-    std::string reason;
-    try {
-        co_await conn_->start_tls_client(*tls_ctx_, name, kTlsHandshakeTimeout);
-    } catch (const boost::system::system_error& e) {
-        failed = true;
-        reason = conn_->timed_out() ? std::string("timed out") : std::string(e.what());
-    }
-    if (failed) fail(fmt::format("TLS handshake: {}", reason));
+    std::string failure = co_await conn_->tls_client_failure(*tls_ctx_, name, kTlsHandshakeTimeout);
+    if (!failure.empty()) fail(fmt::format("TLS handshake: {}", failure));
 }
 
 // hello - EHLO (LHLO for LMTP), HELO when a plain SMTP server refuses EHLO (RFC 5321 4.1.4).
