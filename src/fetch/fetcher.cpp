@@ -38,6 +38,8 @@ constexpr std::size_t kMaxHeaderBlock = 256 * 1024;
 constexpr auto kStartSpread = 5s;
 // RFC 2177 3: IDLE is re-issued before the server's 30-minute autologout.
 constexpr auto kIdleRearm = std::chrono::seconds(29 * 60);
+// Fetched messages recorded "delivered" together, in one state-database transaction.
+constexpr std::size_t kSettleWindow = 32;
 // IDLE connections one account may hold. Providers cap concurrent IMAP sessions per account (Gmail
 // at 15); this leaves room for the cycle's own connection and the user's mail clients.
 constexpr std::size_t kMaxIdleConnections = 8;
@@ -356,6 +358,15 @@ awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
     const ConfigPtr config = svc_.config;
     CycleReport report;
     report.account = a.name;
+    // Deliveries a failed cycle left "delivering" are settled first, by what the intake holds.
+    Intake* intake = svc_.intake;
+    co_await offload([&] { db_.recover([intake](const std::string& id) { return intake->committed(id); }); });
+    std::vector<StateDb::Settled> settled;
+    auto settle = [&]() -> awaitable<void> {
+        if (settled.empty()) co_return;
+        co_await offload([&] { db_.settle(a.name, settled, now_seconds()); });
+        settled.clear();
+    };
     auto sources = co_await open_sources(*config, a);
     auto rows_list = co_await offload([&] { return db_.fetched(a.name); });
     std::map<std::string, FetchedRow> rows;
@@ -444,7 +455,12 @@ awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
             if (std::string mid = header_value(headers.block, "message-id"); !mid.empty()) keys.push_back("mid:" + mid);
             std::vector<std::string> fresh;
             for (const std::string& user : env.mailboxes) {
-                bool dup = co_await offload([&] { return db_.delivered_to(keys, user); });
+                // Delivered this cycle and not yet recorded, or recorded before.
+                bool dup = std::any_of(settled.begin(), settled.end(), [&](const StateDb::Settled& d) {
+                    return std::find(d.users.begin(), d.users.end(), user) != d.users.end() &&
+                           std::find_first_of(d.keys.begin(), d.keys.end(), keys.begin(), keys.end()) != d.keys.end();
+                });
+                if (!dup) dup = co_await offload([&] { return db_.delivered_to(keys, user); });
                 if (dup) spdlog::info("fetch {}: {} already delivered to {} (same Message-ID or content)", a.name, m.uid, user);
                 else fresh.push_back(user);
             }
@@ -478,15 +494,16 @@ awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
                 co_await offload([&] { db_.forget(a.name, uid); });
                 std::rethrow_exception(failed);
             }
-            co_await offload([&] {
-                db_.delivered(a.name, uid);
-                db_.remember(keys, env.mailboxes, now_seconds());
-            });
+            // "delivered" is recorded for a window of messages at once (one fsync, not one each):
+            // until then the row says "delivering", which the next cycle's recovery settles exactly.
+            settled.push_back({uid, keys, env.mailboxes});
+            if (settled.size() >= kSettleWindow) co_await settle();
             spdlog::info("{}: fetched {} from {} ({}), size={}, to={}", id, uid, a.name, source->protocol_name(), m.size,
                          fmt::join(users, ","));
             ++report.delivered;
             if (a.keep_for && a.keep_for->count() == 0) to_remove.push_back(m);
         }
+        co_await settle();   // deletions on the provider only after "delivered" is durable
         co_await source->remove(to_remove);
         co_await source->close();
         // The deletions are committed on the provider now (QUIT / EXPUNGE answered).

@@ -75,6 +75,28 @@ void StateDb::delivered(const std::string& account, const std::string& uid) {
     q.exec();
 }
 
+void StateDb::settle(const std::string& account, const std::vector<Settled>& done, std::int64_t now) {
+    std::lock_guard lock(mu_);
+    SQLite::Transaction tx(*db_);
+    SQLite::Statement up(*db_, "UPDATE fetched SET state = 'delivered' WHERE account = ? AND uid = ?");
+    SQLite::Statement key(*db_, "INSERT OR IGNORE INTO delivered_keys (key, user, at) VALUES (?, ?, ?)");
+    for (const Settled& d : done) {
+        up.reset();
+        up.bind(1, account);
+        up.bind(2, d.uid);
+        up.exec();
+        for (const std::string& k : d.keys)
+            for (const std::string& u : d.users) {
+                key.reset();
+                key.bind(1, k);
+                key.bind(2, u);
+                key.bind(3, static_cast<int64_t>(now));
+                key.exec();
+            }
+    }
+    tx.commit();
+}
+
 void StateDb::removed(const std::string& account, const std::string& uid) {
     std::lock_guard lock(mu_);
     SQLite::Statement q(*db_, "UPDATE fetched SET state = ? WHERE account = ? AND uid = ?");

@@ -42,6 +42,13 @@ public:
     std::vector<FetchedRow> fetched(const std::string& account);
     void begin(const std::string& account, const std::string& uid, const std::string& queue_id, std::int64_t now);
     void delivered(const std::string& account, const std::string& uid);
+    // settle - many deliveries at once, in one transaction (one fsync): each uid delivered, and
+    // its de-duplication keys remembered for its users.
+    struct Settled {
+        std::string uid;
+        std::vector<std::string> keys, users;
+    };
+    void settle(const std::string& account, const std::vector<Settled>& done, std::int64_t now);
     void removed(const std::string& account, const std::string& uid);
     void skipped(const std::string& account, const std::string& uid, std::int64_t now);
     // forget - a row whose message is gone from the provider (or whose delivery never happened).

@@ -79,3 +79,24 @@ TEST(StateDb, AccountRunsAccumulate) {
 
 }  // namespace
 }  // namespace mk
+
+namespace mk {
+namespace {
+
+TEST(StateDb, SettleRecordsAWindowAtOnce) {
+    TempDb t;
+    StateDb db(t.file());
+    db.begin("a", "u1", "Q1", 1);
+    db.begin("a", "u2", "Q2", 1);
+    db.begin("a", "u3", "Q3", 1);   // still delivering: not in the window
+    db.settle("a", {{"u1", {"mid:<1@x>"}, {"anna"}}, {"u2", {"mid:<2@x>", "sha256:ab"}, {"anna", "ben"}}}, 5);
+    EXPECT_EQ(state_of(db, "a", "u1"), FetchedRow::State::delivered);
+    EXPECT_EQ(state_of(db, "a", "u2"), FetchedRow::State::delivered);
+    EXPECT_EQ(state_of(db, "a", "u3"), FetchedRow::State::delivering);
+    EXPECT_TRUE(db.delivered_to({"sha256:ab"}, "ben"));
+    EXPECT_TRUE(db.delivered_to({"mid:<1@x>"}, "anna"));
+    EXPECT_FALSE(db.delivered_to({"mid:<1@x>"}, "ben"));
+}
+
+}  // namespace
+}  // namespace mk
