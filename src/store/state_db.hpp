@@ -4,10 +4,13 @@
 // Exactly once, in order, per fetched message:
 //   1. begin(account, uid, queue_id)   row "delivering", committed before the intake is asked;
 //   2. the intake commits the message durably;
-//   3. delivered(account, uid)          row "delivered": from now on never fetched again;
+//   3. delivered / settle(...)          row "delivered": from now on never fetched again (the
+//                                       fetcher records a window of 32 at once; until then the
+//                                       row says "delivering", which step 1's rule settles);
 //   4. the provider is told to delete, and only then removed(account, uid).
-// A crash between 1 and 3 leaves a "delivering" row: at start-up, recover() asks whether the
-// intake committed that queue id (a file named with it exists) and settles the row either way.
+// A crash (or a failed cycle) between 1 and 3 leaves a "delivering" row: recover(), at start-up
+// and at the start of each cycle, asks whether the intake committed that queue id (a file named
+// with it exists) and settles the row either way.
 #pragma once
 
 #include <cstdint>
