@@ -196,6 +196,16 @@ awaitable<void> Connection::start_tls_client(asio::ssl::context& ctx, const std:
     }
 }
 
+awaitable<std::string> Connection::write_failure(std::string_view data, std::chrono::steady_clock::duration timeout) {
+    std::string reason;
+    try {
+        co_await write(data, timeout);
+    } catch (const boost::system::system_error& e) {
+        reason = timed_out_ ? std::string("timed out") : e.code().message();
+    }
+    co_return reason;
+}
+
 awaitable<std::string> Connection::tls_client_failure(asio::ssl::context& ctx, const std::string& server_name,
                                                       std::chrono::steady_clock::duration timeout) {
     std::string reason;

@@ -61,6 +61,9 @@ public:
     // certificate problem when verification failed. Buffered plaintext is discarded.
     awaitable<void> start_tls_client(asio::ssl::context& ctx, const std::string& server_name,
                                      std::chrono::steady_clock::duration timeout);
+    // write_failure - write for the protocol clients: the empty string on success, else why
+    // ("timed out", or the system's reason), for their own error reporting.
+    awaitable<std::string> write_failure(std::string_view data, std::chrono::steady_clock::duration timeout);
     // tls_client_failure - start_tls_client for the protocol clients: the empty string on success,
     // else why ("timed out", or the certificate problem), for their own error reporting.
     awaitable<std::string> tls_client_failure(asio::ssl::context& ctx, const std::string& server_name,

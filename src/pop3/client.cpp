@@ -223,15 +223,8 @@ awaitable<Response> Pop3Client::read_response(const char* what, bool continuatio
 
 // write - the whole buffer within the timeout, or the session is broken.
 awaitable<void> Pop3Client::write(std::string_view data, const char* what) {
-    bool failed = false;
-    std::string reason;
-    try {
-        co_await conn_->write(data, timeout_);
-    } catch (const boost::system::system_error& e) {
-        failed = true;
-        reason = conn_->timed_out() ? std::string("timed out") : e.code().message();
-    }
-    if (failed) fail(fmt::format("writing {}: {}", what, reason));
+    std::string failure = co_await conn_->write_failure(data, timeout_);
+    if (!failure.empty()) fail(fmt::format("writing {}: {}", what, failure));
 }
 
 // command - write one line (CRLF added) and read its status line.

@@ -385,15 +385,8 @@ awaitable<ServerReply> SmtpClient::read_reply(const char* what, Duration timeout
 
 // write - the whole buffer within timeout, or the session is broken.
 awaitable<void> SmtpClient::write(std::string_view data, const char* what, Duration timeout) {
-    bool failed = false;
-    std::string reason;
-    try {
-        co_await conn_->write(data, timeout);
-    } catch (const boost::system::system_error& e) {
-        failed = true;
-        reason = conn_->timed_out() ? std::string("timed out") : e.code().message();
-    }
-    if (failed) fail(fmt::format("writing {}: {}", what, reason));
+    std::string failure = co_await conn_->write_failure(data, timeout);
+    if (!failure.empty()) fail(fmt::format("writing {}: {}", what, failure));
 }
 
 // command - write one line (CRLF added) and read its reply.
