@@ -18,6 +18,7 @@
 #include "core/address.hpp"
 #include "core/date.hpp"
 #include "core/ids.hpp"
+#include "fetch/commit_window.hpp"
 #include "fetch/source.hpp"
 #include "net/offload.hpp"
 #include "route/multidrop.hpp"
@@ -38,8 +39,9 @@ constexpr std::size_t kMaxHeaderBlock = 256 * 1024;
 constexpr auto kStartSpread = 5s;
 // RFC 2177 3: IDLE is re-issued before the server's 30-minute autologout.
 constexpr auto kIdleRearm = std::chrono::seconds(29 * 60);
-// Fetched messages recorded "delivered" together, in one state-database transaction.
-constexpr std::size_t kSettleWindow = 32;
+// Messages taken as one window: their rows begun in one state-database transaction, their commits
+// grouped by the intake, their "delivered" recorded in one transaction.
+constexpr std::size_t kWindow = 32;
 // IDLE connections one account may hold. Providers cap concurrent IMAP sessions per account (Gmail
 // at 15); this leaves room for the cycle's own connection and the user's mail clients.
 constexpr std::size_t kMaxIdleConnections = 8;
@@ -354,6 +356,123 @@ awaitable<void> Fetcher::tell_too_large(const AccountConfig& a, const RemoteMess
     co_await offload([&] { db_.skipped(a.name, uid, now_seconds()); });
 }
 
+awaitable<Fetcher::Retrieved> Fetcher::retrieve(const AccountConfig& a, Source& source, const RemoteMessage& m,
+                                                 const RemoteMessage* next, const std::string& id) {
+    const ConfigPtr config = svc_.config;
+    Retrieved r;
+    // Into the spool: nothing is visible or acknowledged yet.
+    r.spool = svc_.intake->create(id);
+    r.spool->write(fmt::format("Delivered-To: {}\r\nReceived: from {} by {} (mailkeep) with {} id {};\r\n\t{}\r\n",
+                               own_delivered_to(*config, a), a.host, config->hostname, source.protocol_name(), id,
+                               rfc5322_date(std::time(nullptr))));
+    HeaderCapture headers;
+    ContentHash hash;
+    co_await source.retrieve(
+        m,
+        [&](std::string_view piece) {
+            headers.feed(piece);
+            hash.feed(piece);
+            r.spool->write(piece);
+        },
+        next);
+
+    Envelope& env = r.env;
+    env.id = id;
+    env.sender = return_path(headers.block);
+    env.client = fmt::format("{} ({} account {})", a.host, source.protocol_name(), a.name);
+    env.received_at = std::time(nullptr);
+    if (a.mode == AccountConfig::Mode::single) {
+        // Everything to one user, through the router: forwards and downstream apply.
+        r.users.push_back(a.deliver_to);
+        if (auto addr = user_address(*config, a.deliver_to))
+            for (const Target& t : route_recipient(*config, *addr, true).targets) add_target(env, t);
+    } else {
+        MultidropResult md = multidrop_recipients(*config, headers.block, a.envelope_header, own_delivered_to(*config, a));
+        r.loop = md.loop;
+        // The recipients are resolved already (aliases, forwards): only where each goes is left.
+        r.users = md.users;
+        if (md.unknown || (md.users.empty() && md.remote.empty())) r.users.push_back(a.unknown_to);
+        for (const std::string& name : r.users)
+            if (const UserConfig* u = config->find_user(name)) add_target(env, mailbox_target(*config, *u));
+        for (const std::string& rcpt : md.remote) add_target(env, {Target::Kind::queue, rcpt});
+    }
+    r.keys.push_back("sha256:" + hash.hex());
+    if (std::string mid = header_value(headers.block, "message-id"); !mid.empty()) r.keys.push_back("mid:" + mid);
+    co_return r;
+}
+
+awaitable<void> Fetcher::fetch_window(const AccountConfig& a, Source& source, std::span<const RemoteMessage> ms,
+                                      const RemoteMessage* after, CycleReport& report, std::vector<RemoteMessage>& to_remove) {
+    // The exactly-once protocol (store/state_db.hpp), a window at a time: the rows first, in one
+    // transaction; then each message retrieved and handed to the intake while the next one is
+    // retrieved; then, once every commit has ended, the window settled in one transaction.
+    std::vector<StateDb::Begun> rows;
+    for (const RemoteMessage& m : ms) rows.push_back({m.uid, new_queue_id()});
+    co_await offload([&] { db_.begin(a.name, rows, now_seconds()); });
+    CommitWindow window(ioc_.get_executor(), *svc_.intake);
+    std::vector<StateDb::Settled> known;   // recorded as delivered without a commit: loops, duplicates
+    std::exception_ptr failed;
+    try {
+        for (std::size_t k = 0; k < ms.size(); ++k) {
+            const RemoteMessage& m = ms[k];
+            Retrieved r = co_await retrieve(a, source, m, k + 1 < ms.size() ? &ms[k + 1] : after, rows[k].queue_id);
+            if (r.loop) {
+                spdlog::error("fetch {}: {} carries our own Delivered-To: a mail loop; not delivered", a.name, m.uid);
+                known.push_back({m.uid, {}, {}});
+                continue;
+            }
+            // The same message through another account or folder: each user gets it once.
+            std::vector<std::string> fresh;
+            for (const std::string& user : r.env.mailboxes) {
+                bool dup = window.has(r.keys, user);
+                if (!dup) dup = co_await offload([&] { return db_.delivered_to(r.keys, user); });
+                if (dup) spdlog::info("fetch {}: {} already delivered to {} (same Message-ID or content)", a.name, m.uid, user);
+                else fresh.push_back(user);
+            }
+            bool had_mailboxes = !r.env.mailboxes.empty();
+            r.env.mailboxes = fresh;
+            if (had_mailboxes && r.env.mailboxes.empty() && r.env.remote.empty()) {
+                known.push_back({m.uid, {}, {}});
+                if (a.keep_for && a.keep_for->count() == 0) to_remove.push_back(m);
+                continue;
+            }
+            if (r.env.mailboxes.empty() && r.env.remote.empty()) {
+                report.error = fmt::format("{}: no local user to deliver to", m.uid);   // its row is forgotten below
+                ++report.left;
+                continue;
+            }
+            std::string line = fmt::format("{}: fetched {} from {} ({}), size={}, to={}", r.env.id, m.uid, a.name,
+                                           source.protocol_name(), m.size, fmt::join(r.users, ","));
+            StateDb::Settled settled{m.uid, r.keys, r.env.mailboxes};
+            window.start(std::move(r.spool), std::move(r.env), {std::move(settled), std::move(line)});
+        }
+    } catch (...) {
+        failed = std::current_exception();
+    }
+    CommitWindow::Outcome done = co_await window.finish();
+    bool delete_now = a.keep_for && a.keep_for->count() == 0;
+    for (CommitWindow::Entry& e : done.committed) {
+        spdlog::info("{}", e.log_line);
+        if (delete_now)
+            for (const RemoteMessage& m : ms)
+                if (m.uid == e.settled.uid) to_remove.push_back(m);
+        known.push_back(std::move(e.settled));
+    }
+    // Rows whose message was not committed (a failed commit, a retrieval cut short, nobody to
+    // deliver to) are forgotten: those messages are fetched again by a later cycle.
+    std::vector<std::string> undelivered;
+    for (const StateDb::Begun& row : rows)
+        if (std::none_of(known.begin(), known.end(), [&](const StateDb::Settled& s) { return s.uid == row.uid; }))
+            undelivered.push_back(row.uid);
+    co_await offload([&] {
+        db_.settle(a.name, known, now_seconds());
+        if (!undelivered.empty()) db_.forget(a.name, undelivered);
+    });
+    report.delivered += done.committed.size();
+    if (!failed) failed = done.error;
+    if (failed) std::rethrow_exception(failed);
+}
+
 awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
     const ConfigPtr config = svc_.config;
     CycleReport report;
@@ -361,12 +480,6 @@ awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
     // Deliveries a failed cycle left "delivering" are settled first, by what the intake holds.
     Intake* intake = svc_.intake;
     co_await offload([&] { db_.recover([intake](const std::string& id) { return intake->committed(id); }); });
-    std::vector<StateDb::Settled> settled;
-    auto settle = [&]() -> awaitable<void> {
-        if (settled.empty()) co_return;
-        co_await offload([&] { db_.settle(a.name, settled, now_seconds()); });
-        settled.clear();
-    };
     auto sources = co_await open_sources(*config, a);
     auto rows_list = co_await offload([&] { return db_.fetched(a.name); });
     std::map<std::string, FetchedRow> rows;
@@ -401,123 +514,26 @@ awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
             }
             to_fetch.push_back(m);
         }
-        for (std::size_t k = 0; k < to_fetch.size(); ++k) {
-            const RemoteMessage& m = to_fetch[k];
-            const RemoteMessage* next = k + 1 < to_fetch.size() ? &to_fetch[k + 1] : nullptr;
-            // Fetch into the spool: nothing is visible or acknowledged yet.
-            std::string id = new_queue_id();
-            auto spool = svc_.intake->create(id);
-            std::string trace = fmt::format("Delivered-To: {}\r\nReceived: from {} by {} (mailkeep) with {} id {};\r\n\t{}\r\n",
-                                            own_delivered_to(*config, a), a.host, config->hostname, source->protocol_name(), id,
-                                            rfc5322_date(std::time(nullptr)));
-            spool->write(trace);
-            HeaderCapture headers;
-            ContentHash hash;
-            co_await source->retrieve(
-                m,
-                [&](std::string_view piece) {
-                    headers.feed(piece);
-                    hash.feed(piece);
-                    spool->write(piece);
-                },
-                next);
-
-            Envelope env;
-            env.id = id;
-            env.sender = return_path(headers.block);
-            env.client = fmt::format("{} ({} account {})", a.host, source->protocol_name(), a.name);
-            env.received_at = std::time(nullptr);
-            std::vector<std::string> users;
-            if (a.mode == AccountConfig::Mode::single) {
-                // Everything to one user, through the router: forwards and downstream apply.
-                users.push_back(a.deliver_to);
-                if (auto addr = user_address(*config, a.deliver_to))
-                    for (const Target& t : route_recipient(*config, *addr, true).targets) add_target(env, t);
-            } else {
-                MultidropResult md = multidrop_recipients(*config, headers.block, a.envelope_header, own_delivered_to(*config, a));
-                if (md.loop) {
-                    spdlog::error("fetch {}: {} carries our own Delivered-To: a mail loop; not delivered", a.name, m.uid);
-                    co_await offload([&] {
-                        db_.begin(a.name, m.uid, id, now_seconds());
-                        db_.delivered(a.name, m.uid);
-                    });
-                    continue;
-                }
-                // The recipients are resolved already (aliases, forwards): only where each goes is left.
-                users = md.users;
-                if (md.unknown || (md.users.empty() && md.remote.empty())) users.push_back(a.unknown_to);
-                for (const std::string& name : users)
-                    if (const UserConfig* u = config->find_user(name)) add_target(env, mailbox_target(*config, *u));
-                for (const std::string& r : md.remote) add_target(env, {Target::Kind::queue, r});
-            }
-            // The same message through another account or folder: each user gets it once.
-            std::vector<std::string> keys{"sha256:" + hash.hex()};
-            if (std::string mid = header_value(headers.block, "message-id"); !mid.empty()) keys.push_back("mid:" + mid);
-            std::vector<std::string> fresh;
-            for (const std::string& user : env.mailboxes) {
-                // Delivered this cycle and not yet recorded, or recorded before.
-                bool dup = std::any_of(settled.begin(), settled.end(), [&](const StateDb::Settled& d) {
-                    return std::find(d.users.begin(), d.users.end(), user) != d.users.end() &&
-                           std::find_first_of(d.keys.begin(), d.keys.end(), keys.begin(), keys.end()) != d.keys.end();
-                });
-                if (!dup) dup = co_await offload([&] { return db_.delivered_to(keys, user); });
-                if (dup) spdlog::info("fetch {}: {} already delivered to {} (same Message-ID or content)", a.name, m.uid, user);
-                else fresh.push_back(user);
-            }
-            bool had_mailboxes = !env.mailboxes.empty();
-            env.mailboxes = fresh;
-            if (had_mailboxes && env.mailboxes.empty() && env.remote.empty()) {
-                std::string uid = m.uid;
-                co_await offload([&] {
-                    db_.begin(a.name, uid, id, now_seconds());
-                    db_.delivered(a.name, uid);
-                });
-                if (a.keep_for && a.keep_for->count() == 0) to_remove.push_back(m);
-                continue;
-            }
-            if (env.mailboxes.empty() && env.remote.empty()) {
-                report.error = fmt::format("{}: no local user to deliver to", m.uid);
-                ++report.left;
-                continue;
-            }
-            // The exactly-once protocol (store/state_db.hpp): delivering, commit, delivered.
-            std::string uid = m.uid;
-            co_await offload([&] { db_.begin(a.name, uid, id, now_seconds()); });
-            std::exception_ptr failed;
-            try {
-                co_await svc_.intake->commit(std::move(spool), env);
-            } catch (...) {
-                failed = std::current_exception();
-            }
-            if (failed) {
-                // Nothing is visible (the intake took it back): fetch it again next cycle.
-                co_await offload([&] { db_.forget(a.name, uid); });
-                std::rethrow_exception(failed);
-            }
-            // "delivered" is recorded for a window of messages at once (one fsync, not one each):
-            // until then the row says "delivering", which the next cycle's recovery settles exactly.
-            settled.push_back({uid, keys, env.mailboxes});
-            if (settled.size() >= kSettleWindow) co_await settle();
-            spdlog::info("{}: fetched {} from {} ({}), size={}, to={}", id, uid, a.name, source->protocol_name(), m.size,
-                         fmt::join(users, ","));
-            ++report.delivered;
-            if (a.keep_for && a.keep_for->count() == 0) to_remove.push_back(m);
+        for (std::size_t k = 0; k < to_fetch.size(); k += kWindow) {
+            std::size_t n = std::min(kWindow, to_fetch.size() - k);
+            const RemoteMessage* after = k + n < to_fetch.size() ? &to_fetch[k + n] : nullptr;
+            co_await fetch_window(a, *source, std::span(to_fetch).subspan(k, n), after, report, to_remove);
         }
-        co_await settle();   // deletions on the provider only after "delivered" is durable
+        // Deletions on the provider only now: every window's "delivered" is durable.
         co_await source->remove(to_remove);
         co_await source->close();
         // The deletions are committed on the provider now (QUIT / EXPUNGE answered).
-        co_await offload([&] {
-            for (const RemoteMessage& m : to_remove) db_.removed(a.name, m.uid);
-        });
+        std::vector<std::string> removed;
+        for (const RemoteMessage& m : to_remove) removed.push_back(m.uid);
+        if (!removed.empty()) co_await offload([&] { db_.removed(a.name, removed); });
         report.removed += to_remove.size();
     }
     // Rows of messages no longer on the provider are history; every folder was listed, so this
     // cannot forget a message that is still there.
-    co_await offload([&] {
-        for (const auto& [uid, row] : rows)
-            if (!listed.contains(uid) && row.state != FetchedRow::State::delivering) db_.forget(a.name, uid);
-    });
+    std::vector<std::string> gone;
+    for (const auto& [uid, row] : rows)
+        if (!listed.contains(uid) && row.state != FetchedRow::State::delivering) gone.push_back(uid);
+    if (!gone.empty()) co_await offload([&] { db_.forget(a.name, gone); });
     co_return report;
 }
 

@@ -5,8 +5,9 @@
 
 #include <chrono>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "server/services.hpp"
+#include "store/envelope.hpp"
 #include "store/state_db.hpp"
 
 namespace mk {
@@ -22,6 +24,7 @@ namespace mk {
 using boost::asio::awaitable;
 
 class Source;
+class SpoolFile;
 struct RemoteMessage;
 
 struct CycleReport {
@@ -58,6 +61,19 @@ private:
     awaitable<void> schedule(std::string account);
     awaitable<void> watch_folder(std::string account, std::string folder);
     awaitable<CycleReport> cycle(const AccountConfig& account);
+    // A message retrieved into the spool, and where it goes.
+    struct Retrieved {
+        std::unique_ptr<SpoolFile> spool;
+        Envelope env;
+        std::vector<std::string> users;   // for the log
+        std::vector<std::string> keys;    // for de-duplication: "sha256:..." and "mid:..."
+        bool loop = false;                // it carries our own Delivered-To:
+    };
+    awaitable<Retrieved> retrieve(const AccountConfig& a, Source& source, const RemoteMessage& m, const RemoteMessage* next,
+                                  const std::string& id);
+    // fetch_window - retrieve, commit and settle the messages ms (after: the one that follows them).
+    awaitable<void> fetch_window(const AccountConfig& a, Source& source, std::span<const RemoteMessage> ms,
+                                 const RemoteMessage* after, CycleReport& report, std::vector<RemoteMessage>& to_remove);
     awaitable<CycleReport> cycle_guarded(std::string account);
     // tell_too_large - a message over max_size stays on the provider; its user hears of it once.
     awaitable<void> tell_too_large(const AccountConfig& a, const RemoteMessage& m);

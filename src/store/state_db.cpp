@@ -1,4 +1,4 @@
-// store/state_db.cpp — SQLite through SQLiteCpp; every write is its own durable transaction.
+// store/state_db.cpp — SQLite through SQLiteCpp; every write is one durable transaction.
 #include "store/state_db.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -55,24 +55,34 @@ std::vector<FetchedRow> StateDb::fetched(const std::string& account) {
     return out;
 }
 
-void StateDb::begin(const std::string& account, const std::string& uid, const std::string& queue_id, std::int64_t now) {
+void StateDb::begin(const std::string& account, const std::vector<Begun>& rows, std::int64_t now) {
     std::lock_guard lock(mu_);
+    SQLite::Transaction tx(*db_);
     SQLite::Statement q(*db_, "INSERT OR REPLACE INTO fetched (account, uid, state, queue_id, first_seen) VALUES (?, ?, ?, ?, ?)");
-    q.bind(1, account);
-    q.bind(2, uid);
-    q.bind(3, state_text(FetchedRow::State::delivering));
-    q.bind(4, queue_id);
-    q.bind(5, static_cast<int64_t>(now));
-    q.exec();
+    for (const Begun& r : rows) {
+        q.reset();
+        q.bind(1, account);
+        q.bind(2, r.uid);
+        q.bind(3, state_text(FetchedRow::State::delivering));
+        q.bind(4, r.queue_id);
+        q.bind(5, static_cast<int64_t>(now));
+        q.exec();
+    }
+    tx.commit();
 }
 
-void StateDb::delivered(const std::string& account, const std::string& uid) {
+void StateDb::set_state(const std::vector<std::string>& uids, const std::string& account, FetchedRow::State state) {
     std::lock_guard lock(mu_);
+    SQLite::Transaction tx(*db_);
     SQLite::Statement q(*db_, "UPDATE fetched SET state = ? WHERE account = ? AND uid = ?");
-    q.bind(1, state_text(FetchedRow::State::delivered));
-    q.bind(2, account);
-    q.bind(3, uid);
-    q.exec();
+    for (const std::string& uid : uids) {
+        q.reset();
+        q.bind(1, state_text(state));
+        q.bind(2, account);
+        q.bind(3, uid);
+        q.exec();
+    }
+    tx.commit();
 }
 
 void StateDb::settle(const std::string& account, const std::vector<Settled>& done, std::int64_t now) {
@@ -97,13 +107,8 @@ void StateDb::settle(const std::string& account, const std::vector<Settled>& don
     tx.commit();
 }
 
-void StateDb::removed(const std::string& account, const std::string& uid) {
-    std::lock_guard lock(mu_);
-    SQLite::Statement q(*db_, "UPDATE fetched SET state = ? WHERE account = ? AND uid = ?");
-    q.bind(1, state_text(FetchedRow::State::removed));
-    q.bind(2, account);
-    q.bind(3, uid);
-    q.exec();
+void StateDb::removed(const std::string& account, const std::vector<std::string>& uids) {
+    set_state(uids, account, FetchedRow::State::removed);
 }
 
 void StateDb::skipped(const std::string& account, const std::string& uid, std::int64_t now) {
@@ -116,12 +121,17 @@ void StateDb::skipped(const std::string& account, const std::string& uid, std::i
     q.exec();
 }
 
-void StateDb::forget(const std::string& account, const std::string& uid) {
+void StateDb::forget(const std::string& account, const std::vector<std::string>& uids) {
     std::lock_guard lock(mu_);
+    SQLite::Transaction tx(*db_);
     SQLite::Statement q(*db_, "DELETE FROM fetched WHERE account = ? AND uid = ?");
-    q.bind(1, account);
-    q.bind(2, uid);
-    q.exec();
+    for (const std::string& uid : uids) {
+        q.reset();
+        q.bind(1, account);
+        q.bind(2, uid);
+        q.exec();
+    }
+    tx.commit();
 }
 
 std::size_t StateDb::recover(const std::function<bool(const std::string&)>& committed) {
@@ -134,10 +144,10 @@ std::size_t StateDb::recover(const std::function<bool(const std::string&)>& comm
     for (const auto& [account, uid, queue_id] : open) {
         if (committed(queue_id)) {
             spdlog::warn("recover: {}: {} was delivered as {} before a crash; not fetching it again", account, uid, queue_id);
-            delivered(account, uid);
+            set_state({uid}, account, FetchedRow::State::delivered);
         } else {
             spdlog::warn("recover: {}: {} was not delivered before a crash; it will be fetched again", account, uid);
-            forget(account, uid);
+            forget(account, {uid});
         }
     }
     return open.size();
@@ -153,21 +163,6 @@ bool StateDb::delivered_to(const std::vector<std::string>& keys, const std::stri
         if (q.executeStep()) return true;
     }
     return false;
-}
-
-void StateDb::remember(const std::vector<std::string>& keys, const std::vector<std::string>& users, std::int64_t now) {
-    std::lock_guard lock(mu_);
-    SQLite::Transaction tx(*db_);
-    SQLite::Statement q(*db_, "INSERT OR IGNORE INTO delivered_keys (key, user, at) VALUES (?, ?, ?)");
-    for (const std::string& k : keys)
-        for (const std::string& u : users) {
-            q.reset();
-            q.bind(1, k);
-            q.bind(2, u);
-            q.bind(3, static_cast<int64_t>(now));
-            q.exec();
-        }
-    tx.commit();
 }
 
 void StateDb::record_run(const std::string& account, std::int64_t when, std::uint64_t fetched, const std::string& error) {

@@ -2,15 +2,15 @@
 // taken from each provider mailbox, so that every message is delivered exactly once.
 //
 // Exactly once, in order, per fetched message:
-//   1. begin(account, uid, queue_id)   row "delivering", committed before the intake is asked;
+//   1. begin(account, {uid, queue_id})  row "delivering", committed before the intake is asked;
 //   2. the intake commits the message durably;
-//   3. delivered / settle(...)          row "delivered": from now on never fetched again (the
-//                                       fetcher records a window of 32 at once; until then the
-//                                       row says "delivering", which step 1's rule settles);
+//   3. settle(...)                      row "delivered": from now on never fetched again;
 //   4. the provider is told to delete, and only then removed(account, uid).
-// A crash (or a failed cycle) between 1 and 3 leaves a "delivering" row: recover(), at start-up
-// and at the start of each cycle, asks whether the intake committed that queue id (a file named
-// with it exists) and settles the row either way.
+// The fetcher takes messages a window at a time (fetch/commit_window.hpp): one transaction begins
+// the window's rows, their commits run together, one transaction settles them. A crash (or a failed
+// cycle) between 1 and 3 leaves "delivering" rows: recover(), at start-up and at the start of each
+// cycle, asks whether the intake committed that queue id (a file named with it exists) and
+// settles each row either way.
 #pragma once
 
 #include <cstdint>
@@ -43,19 +43,24 @@ public:
 
     // fetched - every row of an account, for one cycle's decisions (by uid).
     std::vector<FetchedRow> fetched(const std::string& account);
-    void begin(const std::string& account, const std::string& uid, const std::string& queue_id, std::int64_t now);
-    void delivered(const std::string& account, const std::string& uid);
+    // begin - rows "delivering" for a window of messages, in one transaction (one fsync).
+    struct Begun {
+        std::string uid, queue_id;
+    };
+    void begin(const std::string& account, const std::vector<Begun>& rows, std::int64_t now);
     // settle - many deliveries at once, in one transaction (one fsync): each uid delivered, and
-    // its de-duplication keys remembered for its users.
+    // its de-duplication keys remembered for its users (none for a duplicate or a loop).
     struct Settled {
         std::string uid;
         std::vector<std::string> keys, users;
     };
     void settle(const std::string& account, const std::vector<Settled>& done, std::int64_t now);
-    void removed(const std::string& account, const std::string& uid);
+    // removed - deleted on the provider (its deletions committed there), in one transaction.
+    void removed(const std::string& account, const std::vector<std::string>& uids);
     void skipped(const std::string& account, const std::string& uid, std::int64_t now);
-    // forget - a row whose message is gone from the provider (or whose delivery never happened).
-    void forget(const std::string& account, const std::string& uid);
+    // forget - rows whose messages are gone from the provider (or whose delivery never happened),
+    // in one transaction.
+    void forget(const std::string& account, const std::vector<std::string>& uids);
 
     // recover - settle "delivering" rows: committed(queue_id) true -> delivered, else forgotten.
     // Returns how many rows it settled.
@@ -64,7 +69,6 @@ public:
     // Duplicates across accounts and folders (the same message reached through two accounts, or
     // under two Gmail labels): keys are "mid:<Message-ID>" and "sha256:<content hash>".
     bool delivered_to(const std::vector<std::string>& keys, const std::string& user);
-    void remember(const std::vector<std::string>& keys, const std::vector<std::string>& users, std::int64_t now);
 
     // Per-account status for `mailkeep status`.
     struct AccountStatus {
@@ -76,6 +80,8 @@ public:
     AccountStatus account_status(const std::string& account);
 
 private:
+    void set_state(const std::vector<std::string>& uids, const std::string& account, FetchedRow::State state);
+
     std::mutex mu_;   // the blocking pool may run two accounts' cycles at once
     std::unique_ptr<SQLite::Database> db_;
 };

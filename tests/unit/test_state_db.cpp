@@ -33,30 +33,26 @@ TEST(StateDb, RowsMoveThroughTheirStatesAndSurviveAReopen) {
     TempDb t;
     {
         StateDb db(t.file());
-        db.begin("family", "uid-1", "Q1", 1700000000);
+        db.begin("family", {{"uid-1", "Q1"}, {"uid-2", "Q2"}}, 1700000000);
         EXPECT_EQ(state_of(db, "family", "uid-1"), FetchedRow::State::delivering);
-        db.delivered("family", "uid-1");
-        db.begin("family", "uid-2", "Q2", 1700000001);
-        db.delivered("family", "uid-2");
-        db.removed("family", "uid-2");
-        db.begin("other", "uid-1", "Q3", 1700000002);   // the same uid on another account is another row
+        db.settle("family", {{"uid-1", {}, {}}, {"uid-2", {}, {}}}, 1700000001);
+        db.removed("family", {"uid-2"});
+        db.begin("other", {{"uid-1", "Q3"}}, 1700000002);   // the same uid on another account is another row
     }
     StateDb db(t.file());
     EXPECT_EQ(state_of(db, "family", "uid-1"), FetchedRow::State::delivered);
     EXPECT_EQ(state_of(db, "family", "uid-2"), FetchedRow::State::removed);
     EXPECT_EQ(db.fetched("family").size(), 2u);
     EXPECT_EQ(db.fetched("other").size(), 1u);
-    db.forget("family", "uid-2");
+    db.forget("family", {"uid-2"});
     EXPECT_EQ(db.fetched("family").size(), 1u);
 }
 
 TEST(StateDb, RecoverSettlesInterruptedDeliveries) {
     TempDb t;
     StateDb db(t.file());
-    db.begin("a", "committed-before-crash", "QC", 1);
-    db.begin("a", "lost-before-commit", "QL", 1);
-    db.begin("a", "finished", "QF", 1);
-    db.delivered("a", "finished");
+    db.begin("a", {{"committed-before-crash", "QC"}, {"lost-before-commit", "QL"}, {"finished", "QF"}}, 1);
+    db.settle("a", {{"finished", {}, {}}}, 1);
     std::size_t n = db.recover([](const std::string& id) { return id == "QC"; });
     EXPECT_EQ(n, 2u);
     auto rows = db.fetched("a");
@@ -86,9 +82,7 @@ namespace {
 TEST(StateDb, SettleRecordsAWindowAtOnce) {
     TempDb t;
     StateDb db(t.file());
-    db.begin("a", "u1", "Q1", 1);
-    db.begin("a", "u2", "Q2", 1);
-    db.begin("a", "u3", "Q3", 1);   // still delivering: not in the window
+    db.begin("a", {{"u1", "Q1"}, {"u2", "Q2"}, {"u3", "Q3"}}, 1);   // u3 still delivering: not in the window
     db.settle("a", {{"u1", {"mid:<1@x>"}, {"anna"}}, {"u2", {"mid:<2@x>", "sha256:ab"}, {"anna", "ben"}}}, 5);
     EXPECT_EQ(state_of(db, "a", "u1"), FetchedRow::State::delivered);
     EXPECT_EQ(state_of(db, "a", "u2"), FetchedRow::State::delivered);
