@@ -196,6 +196,8 @@ private:
                           std::string_view method);
     // update - RFC 1939 6: remove the messages marked deleted, then sign off.
     awaitable<Next> update();
+    // remove_deleted - UPDATE's unlinks (blocking: run on the offload pool); returns how many failed.
+    std::size_t remove_deleted();
 
     struct Lookup {
         std::size_t index = 0;
@@ -444,8 +446,9 @@ awaitable<Next> Session::login(const std::string& login, const std::string& pass
     bool listed = false;
     try {
         // Read only: a user who never received mail has no maildir yet, which list() reports as empty.
+        // A maildrop of 100,000 messages takes a while to read: not on the network thread.
         Maildir md(maildir_path(config_->data_dir, lock_->user()));
-        messages_ = md.list();
+        messages_ = co_await offload([&] { return md.list(); });
         maildir_.emplace(std::move(md));
         listed = true;
     } catch (const std::exception& e) {
@@ -664,35 +667,41 @@ awaitable<Next> Session::cmd_rset(const Command&) {
 
 // ---- UPDATE --------------------------------------------------------------------------------------
 
+std::size_t Session::remove_deleted() {
+    // Names may have changed since the snapshot (new/ -> cur/, flags): remove by uid from a fresh
+    // listing, or remove() would find nothing, call that success, and leave the message behind.
+    std::unordered_map<std::string, Maildir::Message> current;
+    try {
+        for (auto& m : maildir_->list()) current.emplace(m.uid, std::move(m));
+    } catch (const std::exception& e) {
+        spdlog::warn("pop3 user={} cannot relist maildrop before UPDATE: {}", lock_->user(), e.what());
+    }
+    std::size_t failed = 0;
+    for (std::size_t i = 0; i < messages_.size(); ++i) {
+        if (!deleted_[i]) continue;
+        auto it = current.find(messages_[i].uid);
+        const Maildir::Message& m = it != current.end() ? it->second : messages_[i];
+        try {
+            maildir_->remove(m);
+            ++removed_;
+        } catch (const std::exception& e) {
+            ++failed;
+            spdlog::error("pop3 user={} cannot remove {}: {}", lock_->user(), m.path, e.what());
+        }
+    }
+    return failed;
+}
+
 awaitable<Next> Session::update() {
     set_state(State::update);
     end_reason_ = "quit";
 
     std::size_t marked = 0;
     for (bool d : deleted_) marked += d ? 1 : 0;
+    // The relisting and the unlinks run on the blocking pool: thousands of them would stall every
+    // other session on the network thread.
     std::size_t failed = 0;
-    if (marked > 0) {
-        // Names may have changed since the snapshot (new/ -> cur/, flags): remove by uid from a fresh
-        // listing, or remove() would find nothing, call that success, and leave the message behind.
-        std::unordered_map<std::string, Maildir::Message> current;
-        try {
-            for (auto& m : maildir_->list()) current.emplace(m.uid, std::move(m));
-        } catch (const std::exception& e) {
-            spdlog::warn("pop3 user={} cannot relist maildrop before UPDATE: {}", lock_->user(), e.what());
-        }
-        for (std::size_t i = 0; i < messages_.size(); ++i) {
-            if (!deleted_[i]) continue;
-            auto it = current.find(messages_[i].uid);
-            const Maildir::Message& m = it != current.end() ? it->second : messages_[i];
-            try {
-                maildir_->remove(m);
-                ++removed_;
-            } catch (const std::exception& e) {
-                ++failed;
-                spdlog::error("pop3 user={} cannot remove {}: {}", lock_->user(), m.path.string(), e.what());
-            }
-        }
-    }
+    if (marked > 0) failed = co_await offload([this] { return remove_deleted(); });
     if (failed > 0) {
         // RFC 1939 6: "-ERR" when some deleted messages were not removed; the session ends either way.
         co_await send(pop3::format_reply(Reply::failure("some deleted messages not removed", RespCode::sys_temp)));

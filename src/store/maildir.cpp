@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cerrno>
 #include <chrono>
+#include <memory>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -65,41 +67,80 @@ std::string Maildir::uid_of(std::string_view filename) {
     return std::string(filename.substr(0, filename.find_first_of(",:")));
 }
 
+std::optional<std::uint64_t> Maildir::size_of(std::string_view filename) {
+    std::string_view base = filename.substr(0, filename.find(':'));   // not the flags after ":2,"
+    for (std::size_t at = base.find(','); at != std::string_view::npos; at = base.find(',', at + 1)) {
+        if (base.substr(at + 1, 2) != "S=") continue;
+        std::uint64_t size = 0;
+        const char* first = base.data() + at + 3;
+        const char* last = base.data() + base.size();
+        auto [end, ec] = std::from_chars(first, last, size);
+        if (ec == std::errc() && end != first && (end == last || *end == ',')) return size;
+    }
+    return std::nullopt;
+}
+
 std::vector<Maildir::Message> Maildir::list() const {
+    // readdir(3) rather than std::filesystem: a maildrop may hold 100,000 messages, and a parsed
+    // path object per entry costs more than the directory read itself.
     std::vector<Message> out;
     for (const char* sub : {"new", "cur"}) {
-        std::error_code ec;
-        for (const auto& entry : std::filesystem::directory_iterator(root_ / sub, ec)) {
-            std::string name = entry.path().filename().string();
+        std::string dir = (root_ / sub).string();
+        std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+        if (!d) {
+            if (errno == ENOENT) continue;   // a user who never received mail has no Maildir yet
+            throw StorageError(fmt::format("opendir {}: {}", dir, errno_text(errno)));
+        }
+        while (const dirent* e = ::readdir(d.get())) {
+            std::string_view name = e->d_name;
             if (name.empty() || name[0] == '.') continue;
-            struct stat st {};
-            if (::stat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-            out.push_back(Message{uid_of(name), entry.path(), static_cast<std::uint64_t>(st.st_size),
-                                  static_cast<long long>(st.st_mtime)});
+            std::string path = dir + "/" + std::string(name);
+            // The size in the name (Maildir++ S=, which mailkeep and Dovecot write) spares a stat per
+            // message when the directory entry says what it is. Other names are stat'ed.
+            std::optional<std::uint64_t> size = size_of(name);
+            if (!size || e->d_type != DT_REG) {
+                struct stat st {};
+                if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+                if (!size) size = static_cast<std::uint64_t>(st.st_size);
+            }
+            out.push_back(Message{uid_of(name), std::move(path), *size});
         }
     }
     // Names begin with the delivery time in seconds, so that number, then the name, is delivery
     // order; names written by other tools sort by the same rule. Keys are made once, not per compare.
-    std::vector<std::pair<std::pair<long long, std::string>, std::size_t>> keys;
+    struct Key {
+        long long sec;
+        std::string_view name;
+        std::size_t index;
+        bool operator<(const Key& o) const { return sec != o.sec ? sec < o.sec : name < o.name; }
+    };
+    std::vector<Key> keys;
     keys.reserve(out.size());
     for (std::size_t i = 0; i < out.size(); ++i) {
-        std::string n = out[i].path.filename().string();
+        std::string_view name = out[i].path;
+        name.remove_prefix(name.rfind('/') + 1);
         long long sec = 0;
-        std::from_chars(n.data(), n.data() + n.size(), sec);
-        keys.push_back({{sec, std::move(n)}, i});
+        std::from_chars(name.data(), name.data() + name.size(), sec);
+        keys.push_back({sec, name, i});
     }
     std::sort(keys.begin(), keys.end());
     std::vector<Message> sorted;
     sorted.reserve(out.size());
-    for (auto& k : keys) sorted.push_back(std::move(out[k.second]));
-    out = std::move(sorted);
-    return out;
+    for (const Key& k : keys) sorted.push_back(std::move(out[k.index]));
+    return sorted;
 }
 
 Fd Maildir::open(Message& m) const {
     Fd fd(::open(m.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (fd || errno != ENOENT) return fd;
-    for (const Message& now : list()) {
+    std::vector<Message> now_listed;
+    try {
+        now_listed = list();
+    } catch (const StorageError&) {
+        errno = EIO;
+        return Fd();
+    }
+    for (const Message& now : now_listed) {
         if (now.uid != m.uid) continue;
         m.path = now.path;
         return Fd(::open(m.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
@@ -110,7 +151,7 @@ Fd Maildir::open(Message& m) const {
 
 void Maildir::remove(const Message& m) const {
     if (::unlink(m.path.c_str()) != 0 && errno != ENOENT)
-        throw StorageError(fmt::format("unlink {}: {}", m.path.string(), errno_text(errno)));
+        throw StorageError(fmt::format("unlink {}: {}", m.path, errno_text(errno)));
 }
 
 }  // namespace mk

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,9 +24,8 @@ public:
 
     struct Message {
         std::string uid;                   // the unique part of the name: stable across new -> cur
-        std::filesystem::path path;
+        std::string path;                  // root/new/<name> or root/cur/<name>
         std::uint64_t size = 0;
-        long long mtime = 0;               // delivery order
     };
     // list - every message in new/ and cur/, oldest first.
     std::vector<Message> list() const;
@@ -42,6 +42,8 @@ public:
     bool holds(const std::string& queue_id) const;
     // uid_of - the part of a file name before the first ',' or ':'.
     static std::string uid_of(std::string_view filename);
+    // size_of - the size a Maildir++ name carries (",S=<octets>" before the flags), if it has one.
+    static std::optional<std::uint64_t> size_of(std::string_view filename);
 
 private:
     std::filesystem::path root_;

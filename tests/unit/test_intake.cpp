@@ -116,6 +116,40 @@ TEST(Maildir, UidIsTheStablePartOfTheName) {
     EXPECT_NE(name.find("I0123456789ABCDEF."), std::string::npos);
 }
 
+TEST(Maildir, SizeComesFromTheNameWhenItCarriesOne) {
+    struct Row {
+        const char* name;
+        std::optional<std::uint64_t> size;
+    } rows[] = {
+        {"1700000000.M1P2Q3.host,S=10:2,S", 10},
+        {"1700000000.M1P2Q3.host,S=4104", 4104},
+        {"1700000000.M1P2Q3.host,S=4104,W=4200:2,", 4104},   // Dovecot adds W= (virtual size)
+        {"1700000000.M1P2Q3.host,W=4200,S=4104", 4104},
+        {"1700000000.M1P2Q3.host:2,S", std::nullopt},        // the S flag is not a size
+        {"1700000000.M1P2Q3.host", std::nullopt},
+        {"1700000000.M1P2Q3.host,S=", std::nullopt},
+        {"1700000000.M1P2Q3.host,S=12x", std::nullopt},
+        {"1700000000.M1P2Q3.host,S=99999999999999999999999", std::nullopt},   // overflows
+        {"x:2,,S=5", std::nullopt},                          // after the flag separator
+    };
+    for (const Row& r : rows) EXPECT_EQ(Maildir::size_of(r.name), r.size) << r.name;
+}
+
+TEST(Maildir, ListTakesNamedSizesAndStatsOthers) {
+    TempDir t;
+    Maildir md(t.path / "m");
+    md.ensure();
+    std::ofstream(t.path / "m" / "new" / "1700000001.a.host,S=5") << "12345";
+    std::ofstream(t.path / "m" / "cur" / "1700000000.b.host:2,S") << "123";
+    std::ofstream(t.path / "m" / "new" / ".hidden") << "x";
+    auto list = md.list();
+    ASSERT_EQ(list.size(), 2u);
+    EXPECT_EQ(list[0].uid, "1700000000.b.host");   // oldest first
+    EXPECT_EQ(list[0].size, 3u);
+    EXPECT_EQ(list[1].uid, "1700000001.a.host");
+    EXPECT_EQ(list[1].size, 5u);
+}
+
 }  // namespace
 }  // namespace mk
 
