@@ -89,9 +89,13 @@ awaitable<std::unique_ptr<smtp::Client>> connect_hop(const Config& c, const Next
             hosts.emplace_back(n.hop.host, addrs);
         }
     } catch (const DnsError& e) {
-        throw smtp::ClientError(fmt::format("DNS: {}", e.what()), e.temporary() ? 0 : 550, e.temporary());
+        if (e.temporary()) throw smtp::ClientError(fmt::format("DNS: {}", e.what()), smtp::Cause::network);
+        throw smtp::ClientError(fmt::format("DNS: {}", e.what()), 550, false);
     }
     std::string errors;
+    // Unreachable only if no host of the hop answered at all; a policy failure anywhere is reported.
+    smtp::Cause cause = smtp::Cause::network;
+    int code = 0;
     for (auto& [name, addrs] : hosts) {
         std::vector<asio::ip::tcp::endpoint> eps;
         for (auto& a : addrs) eps.emplace_back(a, n.hop.port);
@@ -101,9 +105,13 @@ awaitable<std::unique_ptr<smtp::Client>> connect_hop(const Config& c, const Next
         } catch (const smtp::ClientError& e) {
             if (!e.temporary() && !n.mx) throw;
             errors += fmt::format("{}{}: {}", errors.empty() ? "" : "; ", name, e.what());
+            if (e.cause() == smtp::Cause::policy || cause == smtp::Cause::network) cause = e.cause();
+            if (e.code() != 0) code = e.code();
         }
     }
-    throw smtp::ClientError(errors.empty() ? "no address to connect to" : errors, 0, true);
+    // Refused by every host that answered: retried (another MX may take it next time).
+    if (cause == smtp::Cause::reply) throw smtp::ClientError(errors, code, true);
+    throw smtp::ClientError(errors.empty() ? "no address to connect to" : errors, cause);
 }
 
 std::string read_original(const QueueEntry& e) {
@@ -301,6 +309,11 @@ awaitable<void> QueueManager::probe(std::string key) {
             auto client = co_await connect_hop(*svc_.config, hop);
             co_await client->quit();
             mark_reachable(key);
+        } catch (const smtp::ClientError& e) {
+            // Any answer means the line is up: a refusal or a TLS mismatch is for the deliveries
+            // to count and report, not a reason to keep waiting.
+            if (e.cause() != smtp::Cause::network) mark_reachable(key);
+            else spdlog::debug("relay: probe of {} failed: {}", key, e.what());
         } catch (const std::exception& e) {
             spdlog::debug("relay: probe of {} failed: {}", key, e.what());
         }
@@ -340,19 +353,21 @@ awaitable<void> QueueManager::deliver(NextHop hop, Batch batch) {
     const ConfigPtr config = svc_.config;
     std::unique_ptr<smtp::Client> client;
     std::string failure;
-    bool network = false;
+    smtp::Cause cause = smtp::Cause::reply;
     try {
         client = co_await connect_hop(*config, hop);
     } catch (const smtp::ClientError& e) {
         failure = e.what();
-        network = e.code() == 0;
+        cause = e.cause();
         // A hop refusing us for good (no such domain, null MX) fails its recipients now.
         if (!e.temporary()) {
             for (auto& [id, rcpts] : batch)
                 for (std::size_t i : rcpts) record(items_.at(id), i, 550, fmt::format("550 5.4.4 {}", failure), "");
         }
     }
-    if (!client && network) mark_unreachable(hop, failure);
+    // Only when nothing answered may the line be down: the mail then waits without counting tries.
+    bool network = !client && cause == smtp::Cause::network;
+    if (network) mark_unreachable(hop, failure);
     for (auto& [id, rcpts] : batch) {
         Item& item = items_.at(id);
         if (client) {
@@ -378,13 +393,16 @@ awaitable<void> QueueManager::deliver(NextHop hop, Batch batch) {
                 }
             } catch (const smtp::ClientError& e) {
                 failure = fmt::format("lost connection with {}: {}", client->peer(), e.what());
+                cause = e.cause();
                 client.reset();
             }
         }
         if (!client && !network) {
-            // Connection refused by the peer's reply or lost midway: an ordinary, counted retry.
+            // Refused by the peer's reply, stopped by our rules (TLS verification, AUTH), or lost
+            // midway: an ordinary, counted retry (RFC 3463: X.7.0 security, X.4.2 bad connection).
+            std::string code = cause == smtp::Cause::policy ? "451 4.7.0 " : "451 4.4.2 ";
             for (std::size_t i : rcpts)
-                if (item.entry.state.recipients[i].status == Status::pending) record(item, i, 451, "451 4.4.2 " + failure, "");
+                if (item.entry.state.recipients[i].status == Status::pending) record(item, i, 451, code + failure, "");
         } else if (!client) {
             for (std::size_t i : rcpts) item.entry.state.recipients[i].last_reply = failure;
         }

@@ -180,7 +180,7 @@ std::shared_ptr<ssl::context> make_client_context(const ClientOptions& o) {
     try {
         return mk::make_client_context(o.tls_verify, o.ca_file);
     } catch (const std::runtime_error& e) {
-        throw ClientError(e.what(), 0, true);
+        throw ClientError(e.what(), Cause::policy);
     }
 }
 
@@ -308,7 +308,7 @@ private:
     };
 
     void set_state(State s);
-    [[noreturn]] void fail(const std::string& what);
+    [[noreturn]] void fail(const std::string& what, Cause cause);
     awaitable<ServerReply> read_reply(const char* what, Duration timeout);
     awaitable<void> write(std::string_view data, const char* what, Duration timeout);
     awaitable<ServerReply> command(std::string line, const char* what, Duration timeout);
@@ -352,10 +352,10 @@ void SmtpClient::set_state(State s) {
 }
 
 // fail - the session is unusable (network, TLS, protocol violation): a temporary error, code 0.
-void SmtpClient::fail(const std::string& what) {
+void SmtpClient::fail(const std::string& what, Cause cause) {
     set_state(State::broken);
     if (conn_) conn_->close();
-    throw ClientError(fmt::format("{}: {}", peer_, what), 0, true);
+    throw ClientError(fmt::format("{}: {}", peer_, what), cause);
 }
 
 // read_reply - one whole reply, bounded in line length and line count (RFC 5321 4.2, 4.5.3.1.5).
@@ -363,19 +363,19 @@ awaitable<ServerReply> SmtpClient::read_reply(const char* what, Duration timeout
     ServerReply r;
     for (;;) {
         LineResult line = co_await conn_->read_line(kMaxReplyLine, timeout);
-        if (line.status == ReadStatus::timeout) fail(fmt::format("timed out waiting for the reply to {}", what));
-        if (line.status == ReadStatus::closed) fail(fmt::format("connection closed waiting for the reply to {}", what));
+        if (line.status == ReadStatus::timeout) fail(fmt::format("timed out waiting for the reply to {}", what), Cause::network);
+        if (line.status == ReadStatus::closed) fail(fmt::format("connection closed waiting for the reply to {}", what), Cause::network);
         if (line.status == ReadStatus::too_long)
-            fail(fmt::format("reply to {} has a line over {} octets", what, kMaxReplyLine + 2));
+            fail(fmt::format("reply to {} has a line over {} octets", what, kMaxReplyLine + 2), Cause::policy);
         int code = 0;
         std::string text;
         bool more = false;
         if (!parse_reply_line(line.line, code, text, more))
-            fail(fmt::format("malformed reply to {}", what));
+            fail(fmt::format("malformed reply to {}", what), Cause::policy);
         // RFC 5321 4.2.1: every line of a multi-line reply carries the same code.
-        if (!r.lines.empty() && code != r.code) fail(fmt::format("inconsistent multi-line reply to {}", what));
+        if (!r.lines.empty() && code != r.code) fail(fmt::format("inconsistent multi-line reply to {}", what), Cause::policy);
         if (r.lines.size() == kMaxReplyLines)
-            fail(fmt::format("reply to {} has more than {} lines", what, kMaxReplyLines));
+            fail(fmt::format("reply to {} has more than {} lines", what, kMaxReplyLines), Cause::policy);
         r.code = code;
         r.lines.push_back(std::move(text));
         if (!more) break;
@@ -386,7 +386,7 @@ awaitable<ServerReply> SmtpClient::read_reply(const char* what, Duration timeout
 // write - the whole buffer within timeout, or the session is broken.
 awaitable<void> SmtpClient::write(std::string_view data, const char* what, Duration timeout) {
     std::string failure = co_await conn_->write_failure(data, timeout);
-    if (!failure.empty()) fail(fmt::format("writing {}: {}", what, failure));
+    if (!failure.empty()) fail(fmt::format("writing {}: {}", what, failure), Cause::network);
 }
 
 // command - write one line (CRLF added) and read its reply.
@@ -402,7 +402,9 @@ awaitable<void> SmtpClient::tls_handshake() {
     // Without a configured name the certificate is checked against the address we connected to.
     std::string name = options_.server_name.empty() ? endpoint_.address().to_string() : options_.server_name;
     std::string failure = co_await conn_->tls_client_failure(*tls_ctx_, name, kTlsHandshakeTimeout);
-    if (!failure.empty()) fail(fmt::format("TLS handshake: {}", failure));
+    // A handshake that timed out may be a line gone down; any other failure (verification, no
+    // common protocol, a plaintext port) happened with the peer answering.
+    if (!failure.empty()) fail(fmt::format("TLS handshake: {}", failure), conn_->timed_out() ? Cause::network : Cause::policy);
 }
 
 // hello - EHLO (LHLO for LMTP), HELO when a plain SMTP server refuses EHLO (RFC 5321 4.1.4).
@@ -434,7 +436,7 @@ awaitable<void> SmtpClient::hello() {
 awaitable<void> SmtpClient::starttls() {
     if (!ext_.starttls) {
         if (options_.tls_required)
-            throw ClientError(fmt::format("{}: STARTTLS required but not offered", peer_), 0, true);
+            throw ClientError(fmt::format("{}: STARTTLS required but not offered", peer_), Cause::policy);
         spdlog::info("smtp client {}: STARTTLS not offered, continuing without TLS", peer_);
         co_return;
     }
@@ -447,7 +449,7 @@ awaitable<void> SmtpClient::starttls() {
     }
     // Anything after the 220 was sent before the handshake: a man in the middle injecting replies
     // that would be read as if they came over TLS (CVE-2011-0411 and its client-side kin).
-    if (conn_->buffered() != 0) fail("data after the 220 to STARTTLS (reply injection)");
+    if (conn_->buffered() != 0) fail("data after the 220 to STARTTLS (reply injection)", Cause::policy);
     co_await tls_handshake();
     // RFC 3207 4.2: forget what the server said before TLS and ask again.
     ext_ = ServerExtensions{};
@@ -472,7 +474,7 @@ awaitable<ServerReply> SmtpClient::auth_exchange(const std::string& mechanism, c
     }
     ServerReply r = co_await command(fmt::format("AUTH {}", mechanism), "AUTH", kCommandTimeout);
     if (r.code != 334) co_return r;
-    if (encoded.size() > kMaxAuthLine) fail("AUTH response longer than RFC 4954 allows");
+    if (encoded.size() > kMaxAuthLine) fail("AUTH response longer than RFC 4954 allows", Cause::policy);
     ServerReply f = co_await command(std::move(encoded), "AUTH", kCommandTimeout);
     co_return f;
 }
@@ -515,7 +517,7 @@ awaitable<void> SmtpClient::authenticate() {
     // opportunistic session that ended up without TLS must not give the password away.
     if (!conn_->tls() && options_.tls != TlsMode::none) {
         auth_failed_ = true;
-        throw ClientError(fmt::format("{}: refusing AUTH without TLS", peer_), 0, true);
+        throw ClientError(fmt::format("{}: refusing AUTH without TLS", peer_), Cause::policy);
     }
     auto offered = [&](std::string_view m) { return std::find(ext_.auth.begin(), ext_.auth.end(), m) != ext_.auth.end(); };
 
@@ -523,7 +525,7 @@ awaitable<void> SmtpClient::authenticate() {
         std::string mechanism = offered("OAUTHBEARER") ? "OAUTHBEARER" : offered("XOAUTH2") ? "XOAUTH2" : "";
         if (mechanism.empty()) {
             auth_failed_ = true;
-            throw ClientError(fmt::format("{}: server offers neither OAUTHBEARER nor XOAUTH2", peer_), 0, true);
+            throw ClientError(fmt::format("{}: server offers neither OAUTHBEARER nor XOAUTH2", peer_), Cause::policy);
         }
         for (int attempt = 0; attempt < 2; ++attempt) {
             const bool refresh = attempt > 0;
@@ -536,7 +538,7 @@ awaitable<void> SmtpClient::authenticate() {
             }
             if (!error.empty() || token.empty()) {
                 auth_failed_ = true;
-                throw ClientError(fmt::format("{}: no OAuth token: {}", peer_, error.empty() ? "empty" : error), 0, true);
+                throw ClientError(fmt::format("{}: no OAuth token: {}", peer_, error.empty() ? "empty" : error), Cause::policy);
             }
             ServerReply r = co_await auth_oauth(mechanism, token);
             if (r.code == 235) co_return;
@@ -553,7 +555,7 @@ awaitable<void> SmtpClient::authenticate() {
     std::string mechanism = offered("PLAIN") ? "PLAIN" : offered("LOGIN") ? "LOGIN" : "";
     if (mechanism.empty()) {
         auth_failed_ = true;
-        throw ClientError(fmt::format("{}: server offers neither AUTH PLAIN nor LOGIN", peer_), 0, true);
+        throw ClientError(fmt::format("{}: server offers neither AUTH PLAIN nor LOGIN", peer_), Cause::policy);
     }
     std::string password;
     std::string error;
@@ -565,7 +567,7 @@ awaitable<void> SmtpClient::authenticate() {
     }
     if (!error.empty()) {
         auth_failed_ = true;
-        throw ClientError(fmt::format("{}: no password: {}", peer_, error), 0, true);
+        throw ClientError(fmt::format("{}: no password: {}", peer_, error), Cause::policy);
     }
     ServerReply r;
     if (mechanism == "PLAIN") {
@@ -585,7 +587,7 @@ awaitable<void> SmtpClient::open() {
         failed = true;
         reason = e.code().message();
     }
-    if (failed) fail(fmt::format("connect: {}", reason));
+    if (failed) fail(fmt::format("connect: {}", reason), Cause::network);
     // RFC 8314 3.3: implicit TLS starts at once, before the server says anything.
     if (options_.tls == TlsMode::implicit) co_await tls_handshake();
 
@@ -633,7 +635,7 @@ awaitable<void> SmtpClient::stream_body(const PreparedMessage& p) {
         ssize_t got = pread_full(p.file->fd, chunk.data(), want, offset);
         // RFC 5321 has no way to abort DATA: closing the connection is what makes the server
         // discard the partial message.
-        if (got <= 0) fail(fmt::format("reading the queue file: {}", got < 0 ? std::strerror(errno) : "truncated"));
+        if (got <= 0) fail(fmt::format("reading the queue file: {}", got < 0 ? std::strerror(errno) : "truncated"), Cause::policy);
         offset += static_cast<std::uint64_t>(got);
         stuffer.feed(std::string_view(chunk.data(), static_cast<std::size_t>(got)), out);
         if (out.size() >= kDataChunk) {
@@ -776,7 +778,7 @@ awaitable<void> SmtpClient::lmtp_replies(const std::vector<std::size_t>& accepte
 
 awaitable<SendResult> SmtpClient::send(const OutboundMessage& m) {
     if (state_ != State::ready)
-        throw ClientError(fmt::format("{}: connection not usable ({})", peer_, state_name(state_)), 0, true);
+        throw ClientError(fmt::format("{}: connection not usable ({})", peer_, state_name(state_)), Cause::network);
     SendResult out;
     out.recipients.resize(m.recipients.size());
     auto refuse_all = [&](const Result& r) {
@@ -919,7 +921,7 @@ ServerExtensions parse_extensions(const std::vector<std::string>& lines) {
 
 awaitable<std::unique_ptr<Client>> Client::connect(std::vector<boost::asio::ip::tcp::endpoint> endpoints,
                                                    ClientOptions options) {
-    if (endpoints.empty()) throw ClientError("no address to connect to", 0, true);
+    if (endpoints.empty()) throw ClientError("no address to connect to", Cause::network);
     std::shared_ptr<ssl::context> ctx;
     if (options.tls != TlsMode::none) ctx = make_client_context(options);
     std::optional<ClientError> last;

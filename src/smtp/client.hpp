@@ -34,16 +34,30 @@ struct ClientOptions {
 };
 
 // A failure of the whole connection or session before any per-recipient answer.
+// Why a session failed. Only a network failure may mean that the line is down (the relay then
+// waits and probes); the others are counted retries that show their reason in `queue list`.
+enum class Cause {
+    reply,     // the server answered with code()
+    network,   // no conversation: connect failed, a timeout, the connection lost
+    policy,    // it cannot go on by our rules, or the peer broke the protocol: TLS verification,
+               // STARTTLS required but not offered, no usable AUTH, a malformed reply
+};
+
 class ClientError : public std::runtime_error {
 public:
+    // A server's refusal.
     ClientError(const std::string& what, int code, bool temporary)
-        : std::runtime_error(what), code_(code), temporary_(temporary) {}
-    int code() const { return code_; }            // the server's reply code, or 0 (network, TLS)
+        : std::runtime_error(what), code_(code), temporary_(temporary), cause_(Cause::reply) {}
+    // A failure with no reply code: always temporary.
+    ClientError(const std::string& what, Cause cause) : std::runtime_error(what), code_(0), temporary_(true), cause_(cause) {}
+    int code() const { return code_; }            // the server's reply code, or 0
     bool temporary() const { return temporary_; }
+    Cause cause() const { return cause_; }
 
 private:
     int code_;
     bool temporary_;
+    Cause cause_;
 };
 
 struct OutboundRecipient {

@@ -98,3 +98,9 @@ def test_wrong_ca_file_sends_nothing(postfix_factory, mailkeep_factory, tls_pair
     assert ": client=localhost" not in pf.log_text(), "a transaction started over an unverified TLS session"
     assert pf.maildir_files("user") == []
     assert len(mk.queue_list()) == 1, "the message left the queue without a verified delivery"
+    # Postfix answered: the line is up and this is a TLS problem to fix, not "offline". The try is
+    # counted and its reason shown.
+    listed = wait_until(lambda: (lambda q: q if "tries" in q[0] else None)(mk.queue_list()), 10,
+                        "the failed try to be recorded")
+    assert re.search(r"\d+ tries: 451 4\.7\.0 .*TLS handshake: .*certificate verify failed", listed[0]), listed
+    assert mk.status().startswith("relay: online"), mk.status()
