@@ -290,6 +290,10 @@ public:
     awaitable<void> open();
     // auth_failed - the failure came from AUTH: other endpoints would get the same credentials.
     bool auth_failed() const { return auth_failed_; }
+    // opportunistic_tls_failed - an opportunistic STARTTLS handshake failed (the session is gone);
+    // without_starttls - the next open() of a new client goes on in plaintext instead.
+    bool opportunistic_tls_failed() const { return opportunistic_tls_failed_; }
+    void without_starttls() { skip_starttls_ = true; }
 
     std::uint64_t max_size() const override { return ext_.size.value_or(0); }
     std::string peer() const override { return peer_; }
@@ -343,6 +347,8 @@ private:
     State state_ = State::connecting;
     ServerExtensions ext_;
     bool auth_failed_ = false;
+    bool opportunistic_tls_failed_ = false;
+    bool skip_starttls_ = false;
 };
 
 // set_state - the one place the session changes state, logged old -> new.
@@ -404,7 +410,9 @@ awaitable<void> SmtpClient::tls_handshake() {
     std::string failure = co_await conn_->tls_client_failure(*tls_ctx_, name, kTlsHandshakeTimeout);
     // A handshake that timed out may be a line gone down; any other failure (verification, no
     // common protocol, a plaintext port) happened with the peer answering.
-    if (!failure.empty()) fail(fmt::format("TLS handshake: {}", failure), conn_->timed_out() ? Cause::network : Cause::policy);
+    if (failure.empty()) co_return;
+    if (options_.tls == TlsMode::starttls && !options_.tls_required && !conn_->timed_out()) opportunistic_tls_failed_ = true;
+    fail(fmt::format("TLS handshake: {}", failure), conn_->timed_out() ? Cause::network : Cause::policy);
 }
 
 // hello - EHLO (LHLO for LMTP), HELO when a plain SMTP server refuses EHLO (RFC 5321 4.1.4).
@@ -434,6 +442,10 @@ awaitable<void> SmtpClient::hello() {
 // starttls - RFC 3207: STARTTLS, the handshake, and EHLO again. Opportunistic mode goes on in
 // plaintext when the server does not offer it or refuses it.
 awaitable<void> SmtpClient::starttls() {
+    if (skip_starttls_) {
+        spdlog::info("smtp client {}: the TLS handshake failed on the last connection; continuing without TLS", peer_);
+        co_return;
+    }
     if (!ext_.starttls) {
         if (options_.tls_required)
             throw ClientError(fmt::format("{}: STARTTLS required but not offered", peer_), Cause::policy);
@@ -926,19 +938,27 @@ awaitable<std::unique_ptr<Client>> Client::connect(std::vector<boost::asio::ip::
     if (options.tls != TlsMode::none) ctx = make_client_context(options);
     std::optional<ClientError> last;
     for (const auto& endpoint : endpoints) {
-        auto client = std::make_unique<SmtpClient>(options, ctx, endpoint);
-        bool auth_failed = false;
-        try {
-            co_await client->open();
-            co_return std::unique_ptr<Client>(std::move(client));
-        } catch (const ClientError& e) {
-            // RFC 5321 5.1: try the next address. Not after AUTH failed: every address gets the same
-            // credentials, and repeated failures can lock the account.
-            spdlog::info("{}", e.what());
-            last = e;
-            auth_failed = client->auth_failed();
+        // Opportunistic TLS (RFC 7435) that fails in the handshake is worth no more than none:
+        // like Postfix at security level "may", try the same address once more in plaintext
+        // rather than keep the mail. AUTH still never goes without TLS (authenticate()).
+        for (bool plaintext : {false, true}) {
+            auto client = std::make_unique<SmtpClient>(options, ctx, endpoint);
+            if (plaintext) client->without_starttls();
+            bool auth_failed = false, tls_failed = false;
+            try {
+                co_await client->open();
+                co_return std::unique_ptr<Client>(std::move(client));
+            } catch (const ClientError& e) {
+                // RFC 5321 5.1: try the next address. Not after AUTH failed: every address gets the
+                // same credentials, and repeated failures can lock the account.
+                spdlog::info("{}", e.what());
+                last = e;
+                auth_failed = client->auth_failed();
+                tls_failed = client->opportunistic_tls_failed();
+            }
+            if (auth_failed) throw *last;
+            if (!tls_failed) break;
         }
-        if (auth_failed) throw *last;
     }
     throw *last;
 }

@@ -100,9 +100,11 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 class Postfix:
     """Postfix - one private instance. domain: its virtual mailbox domain; users: the local parts
-    that exist there (anything else is rejected 550 5.1.1 at RCPT); cert/key: for STARTTLS."""
+    that exist there (anything else is rejected 550 5.1.1 at RCPT); cert/key: for STARTTLS;
+    extra_main_cf: lines appended to main.cf (later settings win)."""
 
-    def __init__(self, root, cert, key, domain="smarthost.test", users=("user",), hostname="smtp.smarthost.test"):
+    def __init__(self, root, cert, key, domain="smarthost.test", users=("user",), hostname="smtp.smarthost.test",
+                 extra_main_cf=""):
         self.root = Path(root)
         self.domain = domain
         self.users = tuple(users)
@@ -124,7 +126,7 @@ class Postfix:
         self.conf.mkdir(exist_ok=True)
         (self.conf / "main.cf").write_text(MAIN_CF.format(
             root=self.root, port=self.port, hostname=hostname, cert=cert, key=key, domains=domain,
-            uid=VMAIL_UID))
+            uid=VMAIL_UID) + extra_main_cf)
         (self.conf / "master.cf").write_text(MASTER_CF.format(port=self.port))
         self.log = self.root / "log" / "maillog"
         self.started = False

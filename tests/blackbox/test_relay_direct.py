@@ -70,3 +70,27 @@ def test_direct_mx_delivery(mailkeep_factory, tmp_path):
         assert re.search(r"query\[MX\] implicit\.test from 127\.0\.0\.1", log), log[-2000:]
     finally:
         stop_dnsmasq(proc)
+
+
+def test_broken_opportunistic_tls_falls_back_to_plaintext(postfix_factory, mailkeep_factory, tmp_path):
+    # An MX that offers STARTTLS but cannot complete a handshake (here: Postfix allowed only TLS 1.0,
+    # which OpenSSL 3 refuses). Like Postfix at security level "may", mailkeep connects again
+    # without STARTTLS and delivers, instead of keeping the mail until the MX is fixed.
+    pf = postfix_factory(domain="remote.test", users=("someone",), hostname="mx.remote.test",
+                         extra_main_cf="smtpd_tls_protocols = <=TLSv1\nsmtpd_tls_mandatory_protocols = <=TLSv1\n")
+    proc, dns_port = start_dnsmasq(tmp_path / "dns", RECORDS)
+    try:
+        home = mailkeep_factory(name="home", relay=direct_relay(dns_port, pf.port))
+        msg = make_message("through a broken TLS", sender=SENDER, to="someone@remote.test")
+        send_transaction(home, SENDER, ["someone@remote.test"], msg)
+        (raw,) = pf.wait_for_messages("someone", 1)
+        assert msg.replace(b"\r\n", b"\n").split(b"\n\n", 1)[1] in raw, "the body did not arrive intact"
+        log = pf.log_text()
+        # first the failed handshake, then a plaintext session that carried the message
+        assert re.search(r"SSL_accept error|TLS library problem|lost connection after STARTTLS", log), log
+        assert re.search(r"client=localhost\[127\.0\.0\.1\]", log.split("STARTTLS", 1)[-1]), log
+        assert "TLS connection established" not in log
+        wait_queue_empty(home)
+        assert "continuing without TLS" in home.log_text()
+    finally:
+        stop_dnsmasq(proc)

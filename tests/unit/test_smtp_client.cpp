@@ -372,6 +372,7 @@ struct FakeScript {
     std::shared_ptr<ssl::context> tls;
     bool offer_starttls = false;
     bool inject_after_starttls = false;            // a reply smuggled behind the 220
+    bool close_after_starttls = false;             // no TLS after the 220: the handshake fails
     bool implicit_tls = false;
     std::string auth;                              // mechanisms for the AUTH line; empty = no AUTH
     std::string user = "anna", password = "s3cret";
@@ -476,6 +477,7 @@ awaitable<void> fake_session(tcp::socket s, const FakeScript& sc, FakeLog& log) 
         } else if (verb == "STARTTLS") {
             std::string go = sc.inject_after_starttls ? "220 2.0.0 go\r\n250 2.0.0 injected\r\n" : "220 2.0.0 go\r\n";
             co_await c.write(go, 10s);
+            if (sc.close_after_starttls) co_return;   // a broken TLS stack hangs up on the ClientHello
             co_await c.start_tls(*sc.tls, 10s);
             continue;
         } else if (verb == "AUTH") {
@@ -916,7 +918,7 @@ TEST(SmtpClientFake, ImplicitTlsWithAuthLogin) {
     EXPECT_EQ(r.recipients[0].code, 250);
 }
 
-TEST(SmtpClientFake, CertificateProblemsAreTemporaryNetworkErrors) {
+TEST(SmtpClientFake, CertificateProblemsAreTemporaryPolicyErrors) {
     struct Case {
         std::string name;
         std::string server_name;
@@ -944,6 +946,7 @@ TEST(SmtpClientFake, CertificateProblemsAreTemporaryNetworkErrors) {
         ASSERT_TRUE(e);
         EXPECT_EQ(e->code(), 0);
         EXPECT_TRUE(e->temporary());
+        EXPECT_EQ(e->cause(), Cause::policy);   // the peer answered: not a line gone down
         EXPECT_TRUE(contains(e->what(), c.message_part)) << e->what();
         EXPECT_FALSE(f.sent("AUTH"));
     }
@@ -1016,6 +1019,46 @@ TEST(SmtpClientFake, StartTlsNotOfferedOrInjected) {
         ASSERT_TRUE(e);
         EXPECT_EQ(e->code(), 0);
         EXPECT_TRUE(contains(e->what(), "injection")) << e->what();
+    }
+}
+
+TEST(SmtpClientFake, FailedOpportunisticHandshakeFallsBackToPlaintextOnce) {
+    TempDir t;
+    OutboundMessage m = make_message(t.path / "m.eml", message_two_body(), {"b@x.test"});
+    {
+        Fake f;   // opportunistic (direct MX): a second connection without STARTTLS delivers
+        f.script.tls = test_cert().server_context();
+        f.script.offer_starttls = true;
+        f.script.close_after_starttls = true;
+        SendResult r;
+        f.run([&]() -> awaitable<void> {
+            ClientOptions o = plain_options();
+            o.tls = TlsMode::starttls;
+            o.tls_required = false;
+            o.tls_verify = false;
+            auto client = co_await Client::connect(eps(f.endpoint()), o);
+            EXPECT_TRUE(client->tls().empty());
+            r = co_await client->send(m);
+            co_await client->quit();
+        });
+        EXPECT_EQ(r.recipients[0].code, 250);
+        EXPECT_EQ(f.log.connections, 2);
+        EXPECT_EQ(std::count(f.log.commands.begin(), f.log.commands.end(), "STARTTLS"), 1);
+        ASSERT_EQ(f.log.messages.size(), 1u);
+    }
+    {
+        Fake f;   // required (a smarthost): no plaintext retry, a policy failure
+        f.script.tls = test_cert().server_context();
+        f.script.offer_starttls = true;
+        f.script.close_after_starttls = true;
+        auto e = client_error_of([&] {
+            f.run([&]() -> awaitable<void> { auto client = co_await Client::connect(eps(f.endpoint()), tls_options()); });
+        });
+        ASSERT_TRUE(e);
+        EXPECT_EQ(e->cause(), Cause::policy);
+        EXPECT_TRUE(contains(e->what(), "TLS handshake")) << e->what();
+        EXPECT_EQ(f.log.connections, 1);
+        EXPECT_FALSE(f.sent("MAIL"));
     }
 }
 
@@ -1180,10 +1223,11 @@ TEST(SmtpClientFake, NothingToConnectToOrNoCaFile) {
         std::vector<tcp::endpoint> endpoints;
         fs::path ca_file;
         std::string message_part;
+        Cause cause;
     };
     const std::vector<Case> cases = {
-        {"no endpoints", {}, test_cert().cert, "no address"},
-        {"missing CA file", {loopback(free_port())}, "/nonexistent/ca.pem", "cannot load CA certificates"},
+        {"no endpoints", {}, test_cert().cert, "no address", Cause::network},
+        {"missing CA file", {loopback(free_port())}, "/nonexistent/ca.pem", "cannot load CA certificates", Cause::policy},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.name);
@@ -1199,6 +1243,7 @@ TEST(SmtpClientFake, NothingToConnectToOrNoCaFile) {
         ASSERT_TRUE(e);
         EXPECT_EQ(e->code(), 0);
         EXPECT_TRUE(e->temporary());
+        EXPECT_EQ(e->cause(), c.cause);
         EXPECT_TRUE(contains(e->what(), c.message_part)) << e->what();
     }
 }
