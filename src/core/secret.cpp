@@ -4,6 +4,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 
 #include <fcntl.h>
@@ -164,6 +166,26 @@ std::string run_secret_command(const std::string& command, std::chrono::millisec
         throw std::runtime_error(
             fmt::format("secret command printed nothing on its first line ({})", describe_status(child.status)));
     return line;
+}
+
+std::function<std::string()> password_source(std::string password, std::string command) {
+    return [password = std::move(password), command = std::move(command)] {
+        return command.empty() ? password : run_secret_command(command);
+    };
+}
+
+std::function<std::string(bool)> token_source(std::string command) {
+    if (command.empty()) return {};
+    struct Cache {
+        std::mutex mu;
+        std::string token;
+    };
+    auto cache = std::make_shared<Cache>();
+    return [command = std::move(command), cache](bool refresh) {
+        std::lock_guard lock(cache->mu);
+        if (refresh || cache->token.empty()) cache->token = run_secret_command(command);
+        return cache->token;
+    };
 }
 
 }  // namespace mk

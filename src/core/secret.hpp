@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 
 namespace mk {
@@ -20,5 +21,13 @@ constexpr std::chrono::milliseconds kSecretTimeout{10'000};
 // process group is then killed). Blocks the calling thread for at most about timeout.
 std::string run_secret_command(const std::string& command,
                                std::chrono::milliseconds timeout = kSecretTimeout);
+
+// password_source - the configured password, or password_command run each time it is asked for.
+// Blocking: clients call it on the blocking pool.
+std::function<std::string()> password_source(std::string password, std::string command);
+// token_source - oauth2_token_command's token, kept until the caller asks for a fresh one
+// (refresh = true, after the server refused it); empty command -> an empty function. Safe to call
+// from several threads (an account's connections share it).
+std::function<std::string(bool refresh)> token_source(std::string command);
 
 }  // namespace mk

@@ -99,18 +99,8 @@ asio::awaitable<std::vector<std::unique_ptr<Source>>> open_sources(const Config&
     } catch (const DnsError& e) {
         throw std::runtime_error(fmt::format("{}: {}", a.host, e.what()));
     }
-    std::function<std::string()> password = [a] {
-        return a.password_command.empty() ? a.password : run_secret_command(a.password_command);
-    };
-    std::function<std::string(bool)> token;
-    if (!a.oauth2_token_command.empty()) {
-        auto cached = std::make_shared<std::string>();
-        std::string cmd = a.oauth2_token_command;
-        token = [cmd, cached](bool refresh) {
-            if (refresh || cached->empty()) *cached = run_secret_command(cmd);
-            return *cached;
-        };
-    }
+    std::function<std::string()> password = password_source(a.password, a.password_command);
+    std::function<std::string(bool)> token = token_source(a.oauth2_token_command);
     // The two protocols' options have the same fields; only the security enum differs.
     auto fill = [&](auto& o, auto implicit, auto upgrade, auto plain, bool implicit_protocol) {
         o.security = implicit_protocol ? implicit : a.starttls ? upgrade : plain;

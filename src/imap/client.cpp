@@ -23,6 +23,7 @@
 #include "imap/response.hpp"
 #include "net/connect_any.hpp"
 #include "net/connection.hpp"
+#include "net/offload.hpp"
 #include "net/sasl.hpp"
 #include "net/tls.hpp"
 
@@ -428,7 +429,7 @@ awaitable<void> ImapClient::login() {
             std::string token;
             std::string error;
             try {
-                token = options_.oauth_token(refresh);
+                token = co_await offload([&] { return options_.oauth_token(refresh); });
             } catch (const std::exception& e) {
                 error = e.what();   // run_secret_command's message: the exit status, never the output
             }
@@ -452,7 +453,7 @@ awaitable<void> ImapClient::login() {
     std::string password;
     std::string error;
     try {
-        if (options_.password) password = options_.password();
+        if (options_.password) password = co_await offload([&] { return options_.password(); });
         else error = options_.oauth_token ? "the server offers neither OAUTHBEARER nor XOAUTH2, and no password is set"
                                           : "none configured";
     } catch (const std::exception& e) {

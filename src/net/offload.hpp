@@ -16,8 +16,11 @@ boost::asio::thread_pool& blocking_pool();
 
 // offload - co_await offload([&] { return slow(); }): f runs on the blocking pool; exceptions
 // travel back to the caller. Whatever f captures by reference must outlive the co_await.
+// f is a temporary (a lambda): passing a named std::function, copied into the coroutine's
+// parameter, was seen to free that copy twice with g++ 12.
 template <class F>
-boost::asio::awaitable<std::invoke_result_t<F>> offload(F f) {
+    requires(!std::is_lvalue_reference_v<F>)
+boost::asio::awaitable<std::invoke_result_t<F>> offload(F&& f) {
     using R = std::invoke_result_t<F>;
     co_return co_await boost::asio::co_spawn(
         blocking_pool(), [f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(); },

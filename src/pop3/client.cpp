@@ -21,6 +21,7 @@
 #include "core/base64.hpp"
 #include "net/connect_any.hpp"
 #include "net/connection.hpp"
+#include "net/offload.hpp"
 #include "net/sasl.hpp"
 #include "net/tls.hpp"
 #include "pop3/command.hpp"
@@ -373,7 +374,7 @@ awaitable<void> Pop3Client::login_oauth() {
         std::string token;
         std::string error;
         try {
-            token = options_.oauth_token(refresh);
+            token = co_await offload([&] { return options_.oauth_token(refresh); });
         } catch (const std::exception& e) {
             error = e.what();   // the token command's exit status, never its output
         }
@@ -400,7 +401,7 @@ awaitable<void> Pop3Client::login_password() {
     std::string password;
     std::string error;
     try {
-        if (options_.password) password = options_.password();
+        if (options_.password) password = co_await offload([&] { return options_.password(); });
         else error = options_.oauth_token ? "the server offers neither OAUTHBEARER nor XOAUTH2, and no password is set"
                                           : "none configured";
     } catch (const std::exception& e) {

@@ -63,16 +63,8 @@ smtp::ClientOptions client_options(const Config& c, const NextHop& n, const std:
     o.lmtp = n.lmtp;
     if (!n.hop.ca_file.empty()) o.ca_file = c.resolve(n.hop.ca_file);
     o.username = n.hop.username;
-    const HopConfig hop = n.hop;
-    // XXX: a password_command runs on the network thread (bounded by its own timeout); only at AUTH.
-    o.password = [hop] { return hop.password_command.empty() ? hop.password : run_secret_command(hop.password_command); };
-    if (!hop.oauth2_token_command.empty()) {
-        auto cached = std::make_shared<std::string>();
-        o.oauth_token = [hop, cached](bool refresh) {
-            if (refresh || cached->empty()) *cached = run_secret_command(hop.oauth2_token_command);
-            return *cached;
-        };
-    }
+    o.password = password_source(n.hop.password, n.hop.password_command);
+    o.oauth_token = token_source(n.hop.oauth2_token_command);
     return o;
 }
 

@@ -23,6 +23,7 @@
 
 #include "core/base64.hpp"
 #include "net/connection.hpp"
+#include "net/offload.hpp"
 #include "net/sasl.hpp"
 #include "net/tls.hpp"
 #include "pop3/command.hpp"     // pop3::DotStuffer: RFC 1939 and RFC 5321 4.5.2 stuff the same way
@@ -544,7 +545,7 @@ awaitable<void> SmtpClient::authenticate() {
             std::string token;
             std::string error;
             try {
-                token = options_.oauth_token(refresh);
+                token = co_await offload([&] { return options_.oauth_token(refresh); });
             } catch (const std::exception& e) {
                 error = e.what();
             }
@@ -572,7 +573,7 @@ awaitable<void> SmtpClient::authenticate() {
     std::string password;
     std::string error;
     try {
-        if (options_.password) password = options_.password();
+        if (options_.password) password = co_await offload([&] { return options_.password(); });
         else error = "none configured";
     } catch (const std::exception& e) {
         error = e.what();   // run_secret_command's message: the exit status, never the output

@@ -54,7 +54,9 @@ def provider_count(mail_root, user):
 def account_toml(name, protocol, port, username, password, **keys):
     """account_toml - one [[account]] table; keys are written as TOML (strings quoted)."""
     lines = ["[[account]]", f'name = "{name}"', f'protocol = "{protocol}"', 'host = "127.0.0.1"',
-             f"port = {port}", f'username = "{username}"', f'password = "{password}"', 'interval = "1h"']
+             f"port = {port}", f'username = "{username}"', 'interval = "1h"']
+    if password is not None:   # None: the keys give password_command or oauth2_token_command
+        lines.append(f'password = "{password}"')
     for k, v in keys.items():
         if isinstance(v, bool):
             lines.append(f"{k} = {'true' if v else 'false'}")

@@ -308,3 +308,24 @@ def test_sigterm_is_prompt_while_an_idle_provider_is_down(mailkeep_factory):
     took = time.monotonic() - start
     assert rc == 0 and not needed_kill, (rc, needed_kill)
     assert took < 5, f"SIGTERM took {took:.1f}s with a watch waiting to retry"
+
+
+def test_password_from_a_command(mailkeep_factory, dovecot, tmp_path):
+    # password_command runs (off the network thread) at each login; its first line is the password.
+    d, mail_root = dovecot
+    place(mail_root, "annap", make_message("via password_command"))
+    script = tmp_path / "secret.sh"
+    script.write_text("#!/bin/sh\necho pw-a\necho ignored-second-line\n")
+    script.chmod(0o700)
+    mk = mailkeep_factory(extra_toml=account_toml("anna-provider", "imap", d.imap_port, "annap", None,
+                                                  password_command=str(script), mailbox="single",
+                                                  deliver_to="anna", keep="delete"))
+    r = fetch(mk, "anna-provider")
+    assert "1 delivered, 1 removed on the server" in r.stdout, r.stdout + r.stderr
+    assert len(mk.maildir_messages("anna")) == 1
+    script.write_text("#!/bin/sh\nexit 3\n")   # a broken command: that account's error, clearly
+    place(mail_root, "annap", make_message("left there"))
+    r = fetch(mk, "anna-provider")
+    assert "0 delivered" in r.stdout and "exit" in (r.stdout + r.stderr + mk.status()), r.stdout + mk.status()
+    assert provider_count(mail_root, "annap") == 1
+
