@@ -1,6 +1,7 @@
 // route/multidrop.hpp — who a message fetched from a multidrop mailbox is for, read from its headers.
 // The headers are untrusted (anyone can write a To: line): only addresses in the local domains count,
-// work and memory are bounded, and the answer only names local users. Pure: no I/O.
+// work and memory are bounded, and the answer only names local users. Pure: no I/O (beyond loading
+// GMime on the first call).
 #pragma once
 
 #include <cstddef>
@@ -37,6 +38,11 @@ struct MultidropResult {
 // says (with a downstream server route_recipient would name queue targets instead).
 MultidropResult multidrop_recipients(const Config& config, std::string_view header_block,
                                      std::string_view envelope_header, std::string_view own_delivered_to);
+
+// load_multidrop_parser - load GMime now, which multidrop_recipients otherwise does on its first call
+// (GMime is loaded at run time, not linked: see multidrop.cpp). The daemon calls it at start when an
+// account is multidrop, so that a missing library is an error at start. Throws std::runtime_error.
+void load_multidrop_parser();
 
 // Header bytes read at most; the rest of a longer section is ignored. Postfix's header_size_limit
 // default (102400 bytes): real header sections stay far below it.

@@ -7,6 +7,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 
@@ -28,6 +29,7 @@
 #include "pop3/server_session.hpp"
 #include "fetch/fetcher.hpp"
 #include "relay/queue_manager.hpp"
+#include "route/multidrop.hpp"
 #include "store/state_db.hpp"
 #include "server/control.hpp"
 #include "smtp/server_session.hpp"
@@ -219,6 +221,12 @@ void Daemon::drain() {
     });
 }
 
+// has_multidrop - whether some account needs GMime (loaded at run time, see route/multidrop.cpp).
+bool has_multidrop(const Config& c) {
+    return std::any_of(c.accounts.begin(), c.accounts.end(),
+                       [](const AccountConfig& a) { return a.mode == AccountConfig::Mode::multidrop; });
+}
+
 void Daemon::reload() {
     const Config& old = *services_.config;
     if (old.source.empty()) return;
@@ -226,6 +234,14 @@ void Daemon::reload() {
     if (!r.errors.empty()) {
         for (const ConfigError& e : r.errors) spdlog::error("reload refused, keeping the running config: {}", e.to_string());
         return;
+    }
+    if (has_multidrop(*r.config)) {
+        try {
+            load_multidrop_parser();
+        } catch (const std::exception& e) {
+            spdlog::error("reload refused, keeping the running config: {}", e.what());
+            return;
+        }
     }
     if (r.config->data_dir != old.data_dir)
         spdlog::warn("reload: data_dir changes need a restart; still using {}", old.data_dir.string());
@@ -255,6 +271,8 @@ int Daemon::run() {
             spdlog::warn("no TLS: {}", e.what());
         }
     }
+    // Fails here, not at the first fetch, if the library is missing.
+    if (has_multidrop(c)) load_multidrop_parser();
     intake_.recover();
     bind_all();
     // The control socket: the CLI's way in; 0600 by umask so only the daemon's user reaches it.
