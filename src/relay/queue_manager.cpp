@@ -482,6 +482,7 @@ awaitable<void> QueueManager::finish(const std::string& id) {
         spdlog::error("{}: cannot remove from the queue: {}", id, e.what());
     }
     items_.erase(id);
+    if (items_.empty() && on_empty_) on_empty_();
 }
 
 awaitable<void> QueueManager::send_dsn(const Item& item, const std::vector<std::size_t>& rcpts, bool delayed) {

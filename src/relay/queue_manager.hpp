@@ -57,6 +57,8 @@ public:
 
     // on_reachable - told when a hop answers again (the fetcher then runs every account at once).
     void on_reachable(std::function<void()> f) { on_reachable_ = std::move(f); }
+    // on_empty - told when the last queued message has left (what the queue held is free now).
+    void on_empty(std::function<void()> f) { on_empty_ = std::move(f); }
 
     RelayStatus status() const;
     std::vector<QueueEntry> entries() const;
@@ -101,6 +103,7 @@ private:
     bool stopping_ = false;
     bool flush_all_ = false;
     std::function<void()> on_reachable_;
+    std::function<void()> on_empty_;
 };
 
 // Jitter on retry delays, so that many messages queued together do not retry in lock-step.

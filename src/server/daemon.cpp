@@ -32,6 +32,7 @@
 #include "route/multidrop.hpp"
 #include "store/state_db.hpp"
 #include "server/control.hpp"
+#include "server/memory_release.hpp"
 #include "smtp/server_session.hpp"
 #include "store/intake.hpp"
 
@@ -70,6 +71,7 @@ public:
         intake_.on_queued([this](const Envelope& e) { asio::post(ioc_, [this, e] { queue_.enqueue(e); }); });
         // The line is up again: collect from the providers at once, not at the next interval.
         queue_.on_reachable([this] { fetcher_.wake_all(); });
+        queue_.on_empty([this] { memory_.now(); });
         services_.before_login = [this](std::string user) { return fetcher_.before_login(std::move(user)); };
     }
 
@@ -95,6 +97,7 @@ private:
     std::map<asio::ip::address, std::size_t> per_ip_;
     std::size_t total_ = 0;
     asio::signal_set signals_, hup_;
+    MemoryRelease memory_{ioc_};
     std::unique_ptr<asio::steady_timer> drain_timer_;
 };
 
@@ -196,6 +199,7 @@ awaitable<void> Daemon::serve_connection(tcp::socket socket, Service service) {
     if (--per_ip_[addr] == 0) per_ip_.erase(addr);
     spdlog::info("{}: disconnect from [{}]:{}", service_name(service), addr.to_string(), conn.remote_port());
     if (services_.draining && services_.connections.empty() && drain_timer_) drain_timer_->cancel();
+    if (services_.connections.empty()) memory_.now();
 }
 
 // drain - SIGTERM: accept nothing more, close sessions that wait for a command, give the others
@@ -208,6 +212,7 @@ void Daemon::drain() {
         a->close(ec);
     }
     hup_.cancel();
+    memory_.stop();
     queue_.stop();
     fetcher_.stop();
     control_.close();
@@ -292,6 +297,7 @@ int Daemon::run() {
         if (!ec) drain();
     });
     wait_hup();
+    memory_.start();
     spdlog::info("mailkeep started: hostname {}, data {}", c.hostname, c.data_dir.string());
     ioc_.run();
     std::filesystem::remove(ctl);
@@ -303,6 +309,7 @@ int Daemon::run() {
 }  // namespace
 
 int serve(std::shared_ptr<Config> config) {
+    MemoryRelease::one_arena();
     asio::io_context ioc(1);
     Daemon d(std::move(config), ioc);
     return d.run();

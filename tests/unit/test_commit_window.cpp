@@ -11,6 +11,7 @@
 #include "fetch/commit_window.hpp"
 #include "store/intake.hpp"
 #include "store/maildir.hpp"
+#include "temp_dir.hpp"
 
 namespace mk {
 namespace {
@@ -18,14 +19,7 @@ namespace {
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/mk-window-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
+using test::TempDir;
 
 Envelope to(const std::string& id, const std::string& user) {
     Envelope e;

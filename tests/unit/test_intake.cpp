@@ -9,20 +9,14 @@
 #include "store/intake.hpp"
 #include "store/maildir.hpp"
 #include "store/queue.hpp"
+#include "temp_dir.hpp"
 
 namespace mk {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/mk-intake-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
+using test::TempDir;
 
 std::string slurp(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);

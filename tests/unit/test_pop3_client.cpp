@@ -30,6 +30,7 @@
 #include "net/sasl.hpp"
 #include "pop3/client.hpp"
 #include "pop3/command.hpp"
+#include "temp_dir.hpp"
 
 extern char** environ;
 
@@ -254,14 +255,7 @@ TEST(Pop3ResponseParser, ScanAndUidListings) {
 // ---------------------------------------------------------------------------------------------
 // Helpers for the network tests
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/mk-pop3c-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
+using test::TempDir;
 
 void spit(const fs::path& p, std::string_view content) {
     std::ofstream out(p, std::ios::binary);

@@ -26,6 +26,7 @@
 #include "net/connection.hpp"
 #include "smtp/client.hpp"
 #include "smtp/command.hpp"
+#include "temp_dir.hpp"
 
 extern char** environ;
 
@@ -38,14 +39,7 @@ using namespace std::chrono_literals;
 
 constexpr const char* kSmtpSink = "/usr/sbin/smtp-sink";
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/mk-client-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
+using test::TempDir;
 
 std::string slurp(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -585,6 +579,13 @@ std::optional<ClientError> client_error_of(F&& run) {
     return std::nullopt;
 }
 
+// connect_error - the ClientError that connecting to f with options o throws.
+std::optional<ClientError> connect_error(Fake& f, const ClientOptions& o) {
+    return client_error_of([&] {
+        f.run([&]() -> awaitable<void> { auto client = co_await Client::connect(eps(f.endpoint()), o); });
+    });
+}
+
 // A self-signed certificate for "localhost", made by openssl req once per run.
 struct TestCert {
     TempDir dir;
@@ -971,9 +972,7 @@ TEST(SmtpClientFake, StartTlsNotOfferedOrInjected) {
     {
         Fake f;   // required: a temporary failure, no AUTH attempted
         f.script.auth = "PLAIN";
-        auto e = client_error_of([&] {
-            f.run([&]() -> awaitable<void> { auto client = co_await Client::connect(eps(f.endpoint()), tls_options()); });
-        });
+        auto e = connect_error(f, tls_options());
         ASSERT_TRUE(e);
         EXPECT_TRUE(e->temporary());
         EXPECT_TRUE(contains(e->what(), "STARTTLS required")) << e->what();
@@ -1013,9 +1012,7 @@ TEST(SmtpClientFake, StartTlsNotOfferedOrInjected) {
         f.script.tls = test_cert().server_context();
         f.script.offer_starttls = true;
         f.script.inject_after_starttls = true;
-        auto e = client_error_of([&] {
-            f.run([&]() -> awaitable<void> { auto client = co_await Client::connect(eps(f.endpoint()), tls_options()); });
-        });
+        auto e = connect_error(f, tls_options());
         ASSERT_TRUE(e);
         EXPECT_EQ(e->code(), 0);
         EXPECT_TRUE(contains(e->what(), "injection")) << e->what();
@@ -1051,9 +1048,7 @@ TEST(SmtpClientFake, FailedOpportunisticHandshakeFallsBackToPlaintextOnce) {
         f.script.tls = test_cert().server_context();
         f.script.offer_starttls = true;
         f.script.close_after_starttls = true;
-        auto e = client_error_of([&] {
-            f.run([&]() -> awaitable<void> { auto client = co_await Client::connect(eps(f.endpoint()), tls_options()); });
-        });
+        auto e = connect_error(f, tls_options());
         ASSERT_TRUE(e);
         EXPECT_EQ(e->cause(), Cause::policy);
         EXPECT_TRUE(contains(e->what(), "TLS handshake")) << e->what();
@@ -1130,9 +1125,7 @@ TEST(SmtpClientFake, GreetingRefusals) {
         SCOPED_TRACE(c.greeting);
         Fake f;
         f.script.greeting = c.greeting;
-        auto e = client_error_of([&] {
-            f.run([&]() -> awaitable<void> { auto client = co_await Client::connect(eps(f.endpoint()), plain_options()); });
-        });
+        auto e = connect_error(f, plain_options());
         ASSERT_TRUE(e);
         EXPECT_EQ(e->code(), c.code);
         EXPECT_EQ(e->temporary(), c.temporary);

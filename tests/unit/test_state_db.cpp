@@ -6,20 +6,17 @@
 #include <unistd.h>
 
 #include "store/state_db.hpp"
+#include "temp_dir.hpp"
 
 namespace mk {
 namespace {
 
 namespace fs = std::filesystem;
 
+// TempDb - a state database file in a directory of its own.
 struct TempDb {
-    fs::path dir;
-    TempDb() {
-        char tmpl[] = "/tmp/mk-state-XXXXXX";
-        dir = ::mkdtemp(tmpl);
-    }
-    ~TempDb() { fs::remove_all(dir); }
-    fs::path file() const { return dir / "state.db"; }
+    test::TempDir dir{"state"};
+    fs::path file() const { return dir.path / "state.db"; }
 };
 
 FetchedRow::State state_of(StateDb& db, const std::string& account, const std::string& uid) {
