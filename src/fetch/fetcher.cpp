@@ -276,8 +276,18 @@ awaitable<void> Fetcher::schedule(std::string account) {
 
 awaitable<std::vector<CycleReport>> Fetcher::run_now(std::string account) {
     std::vector<CycleReport> out;
+    std::vector<std::string> names;
     for (const AccountConfig& a : svc_.config->accounts)
-        if (account.empty() || a.name == account) out.push_back(co_await cycle_guarded(a.name));
+        if (account.empty() || a.name == account) names.push_back(a.name);
+    for (const std::string& name : names) {
+        // What was fetched since the request, by whichever cycle: one already running (it is waited
+        // for), then this request's own.
+        Totals before = totals_[name];
+        CycleReport r = co_await cycle_guarded(name);
+        r.delivered = totals_[name].delivered - before.delivered;
+        r.removed = totals_[name].removed - before.removed;
+        out.push_back(r);
+    }
     co_return out;
 }
 
@@ -311,6 +321,8 @@ awaitable<CycleReport> Fetcher::cycle_guarded(std::string account) {
         r.error = e.what();
     }
     running_[account] = false;
+    totals_[account].delivered += r.delivered;
+    totals_[account].removed += r.removed;
     for (auto& w : waiters_[account]) w->cancel();
     waiters_.erase(account);
     if (!r.error.empty()) spdlog::warn("fetch {}: {}", account, r.error);

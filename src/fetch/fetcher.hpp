@@ -42,7 +42,8 @@ public:
     // start - settle the state database after a crash, then run each account on its interval.
     void start();
     void stop();
-    // run_now - one cycle of account (or of all when empty), now; reports what it did.
+    // run_now - one cycle of account (or of all when empty), started after the call (a cycle
+    // already running is waited for first); reports what was fetched and removed since the call.
     awaitable<std::vector<CycleReport>> run_now(std::string account);
     // wake_all - the line is up again (the relay says so): every account runs at once.
     void wake_all();
@@ -83,6 +84,10 @@ private:
     StateDb& db_;
     std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> timers_;
     std::map<std::string, bool> running_;
+    struct Totals {
+        std::uint64_t delivered = 0, removed = 0;
+    };
+    std::map<std::string, Totals> totals_;   // since start, per account: what run_now reports from
     std::map<std::string, std::vector<std::shared_ptr<boost::asio::steady_timer>>> waiters_;   // for running_
     std::set<Source*> watching_;   // IDLE connections, dropped by stop()
     bool stopping_ = false;
