@@ -762,7 +762,7 @@ def scenario4(sy, mode, report):
     """Relay: N queued messages flushed to smtp-sink."""
     n = mode["relay"]
     row = {"scenario": f"4. Relay flush {n} × 4 KiB → smtp-sink", "key": "s4", "count": n, "size": 4096,
-           "peer_name": "Postfix", "durability": "mailkeep fsyncs state per message; Postfix unlinks",
+           "peer_name": "Postfix", "durability": "mailkeep: removal fsynced (queue/) per message; Postfix unlinks, no fsync",
            "fsync_bound": True}
     row.update(relay_pair(sy, n, mode))
     for who in ("mailkeep", "peer"):
