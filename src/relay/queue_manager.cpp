@@ -215,8 +215,11 @@ awaitable<void> QueueManager::scheduler() {
         std::int64_t now = now_seconds();
         for (const auto& [id, item] : items_) {
             if (item.in_flight > 0) continue;
-            auto at = std::chrono::steady_clock::now() + std::chrono::seconds(std::max<std::int64_t>(0, item.entry.state.next_attempt - now));
-            next = std::min(next, at);
+            // A message due now that dispatch() left waits for its hop: a delivery under way (its
+            // end wakes this loop) or an unreachable hop (the probe flushes when it answers). Only
+            // a retry time still ahead sets the next wake-up; a due one would make this loop spin.
+            if (item.entry.state.next_attempt > now)
+                next = std::min(next, std::chrono::steady_clock::now() + std::chrono::seconds(item.entry.state.next_attempt - now));
             // Deadlines too: a warning or a give-up is due at its own time, not at the next tick.
             const Config& c = *svc_.config;
             std::int64_t warn = item.entry.envelope.received_at + c.relay.warn_after.count();

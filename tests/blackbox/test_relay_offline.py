@@ -3,6 +3,7 @@
 # hop; when the smarthost starts, everything queued arrives within probe_interval plus a bound, over
 # one connection, and status says online again. `queue remove` and `queue flush` work on the
 # running daemon meanwhile.
+import os
 import re
 import signal
 import subprocess
@@ -148,3 +149,24 @@ def test_sigterm_while_offline_is_prompt_and_keeps_the_queue(mailkeep_factory):
     home.start()
     listed = home.queue_list()
     assert len(listed) == 1 and "friend@provider.example" in listed[0], listed
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")   # utime + stime
+
+
+def test_waiting_for_an_unreachable_hop_costs_no_cpu(mailkeep_factory):
+    # Mail waiting for a hop that is down must just wait: a scheduler that treats "due, but its hop
+    # is down" as "due now" spins on a core for as long as the line is down.
+    provider = mailkeep_factory(name="provider", start=False, **provider_options())
+    home = mailkeep_factory(name="home", relay=smarthost(provider.ports["smtp"], probe_interval="1h"))
+    queue_n(home, N, "waiting")
+    wait_until(lambda: home.status().startswith("relay: offline since"), 10, "status to say offline", interval=0.2)
+    pid = home.proc.pid
+    before, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(2.0)   # measuring idleness over a fixed span: nothing to poll for
+    used = cpu_seconds(pid) - before
+    assert used < 0.2, f"the daemon used {used:.2f} s of CPU in {time.monotonic() - t0:.1f} s while idle"
+    assert len(home.queue_list()) == N
