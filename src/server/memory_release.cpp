@@ -29,10 +29,14 @@ asio::awaitable<void> MemoryRelease::run() {
         boost::system::error_code ec;
         co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         if (stopped_) co_return;
-        // Cut short by now() or not: look. mallinfo2 walks the arenas' counters; cheap.
+        // Cut short by now() or not: look. mallinfo2 walks the arenas' counters; cheap. A trim
+        // walks the free lists and the pages it returns fault in again when reused: during a burst
+        // of short sessions (each end calls now()) it runs at most once per kMinGap.
         struct mallinfo2 before = ::mallinfo2();
-        if (before.fordblks <= kSlack) continue;
+        auto since = std::chrono::steady_clock::now() - last_trim_;
+        if (before.fordblks <= kSlack || since < kMinGap) continue;
         ::malloc_trim(0);
+        last_trim_ = std::chrono::steady_clock::now();
         spdlog::debug("memory: {} KiB free in malloc's arenas handed back to the system", before.fordblks / 1024);
     }
 }

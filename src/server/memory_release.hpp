@@ -30,12 +30,14 @@ public:
 
     static constexpr std::chrono::seconds kInterval{30};
     static constexpr std::size_t kSlack = 4 * 1024 * 1024;
+    static constexpr std::chrono::seconds kMinGap{1};
 
 private:
     boost::asio::awaitable<void> run();
     boost::asio::io_context& ioc_;
     boost::asio::steady_timer timer_;
     bool stopped_ = false;
+    std::chrono::steady_clock::time_point last_trim_{};
 };
 
 }  // namespace mk
