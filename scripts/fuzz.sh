@@ -19,7 +19,7 @@ for target in "$top"/tests/fuzz/fuzz_*.cpp; do
   libs=()
   if [ "$name" = fuzz_multidrop ]; then
     # Routing and the config it reads; GMime's headers only (multidrop.cpp loads it with dlopen).
-    sources+=("$top/src/route/multidrop.cpp" "$top/src/route/router.cpp" "$top/src/smtp/reply.cpp"
+    sources+=("$top/src/route/multidrop.cpp" "$top/src/mime/gmime.cpp" "$top/src/route/router.cpp" "$top/src/smtp/reply.cpp"
               "$top/src/core/config.cpp" "$top/src/core/cidr.cpp" "$top/src/core/size.cpp")
     read -r -a extra <<<"$(pkg-config --cflags gmime-3.0) -DTOML_HEADER_ONLY=1 -DFMT_HEADER_ONLY=1"
     libs=(-ldl)

@@ -2,17 +2,14 @@
 // says who each local address is; bounded work, no I/O (beyond loading GMime on the first call).
 #include "route/multidrop.hpp"
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <memory>
 #include <optional>
 #include <set>
 #include <stdexcept>
 
-#include <gmime/gmime.h>
-
 #include "core/address.hpp"
+#include "mime/gmime.hpp"
 #include "route/router.hpp"
 
 namespace mk {
@@ -35,83 +32,6 @@ struct Header {
     std::string value;   // unfolded, encoded words kept
 };
 
-// GMime is loaded with dlopen on first use, not linked. Only multidrop accounts need it, and linking
-// it makes every daemon load and relocate it with GLib, GObject, GIO, GPGME, libidn2, libunistring,
-// libmount, libblkid, libselinux and more at start: about 3.4 MiB of resident memory (measured on
-// Debian 12) that a mailkeep without a multidrop account never uses. The daemon loads it at start
-// when the config has a multidrop account (load_multidrop_parser), so a missing library is still
-// an error at start. The functions are looked up by name into typed pointers (decltype of the
-// header's own declarations, so a mismatch fails to compile), as systemd does for its optional
-// libraries.
-static_assert(GMIME_MAJOR_VERSION == 3, "the soname below is GMime 3's");
-constexpr const char* kGmimeSoname = "libgmime-3.0.so.0";
-
-#define MK_GMIME_FUNCTIONS(X)                                                                          \
-    X(g_mime_init)                                                                                     \
-    X(g_mime_parser_options_new)                                                                       \
-    X(g_mime_parser_options_free)                                                                      \
-    X(g_mime_parser_options_set_address_compliance_mode)                                               \
-    X(g_mime_parser_options_set_rfc2047_compliance_mode)                                               \
-    X(g_mime_parser_options_set_allow_addresses_without_domain)                                        \
-    X(g_mime_parser_options_set_warning_callback)                                                      \
-    X(g_mime_stream_mem_new_with_buffer)                                                               \
-    X(g_mime_parser_new_with_stream)                                                                   \
-    X(g_mime_parser_set_format)                                                                        \
-    X(g_mime_parser_construct_message)                                                                 \
-    X(g_mime_object_get_header_list)                                                                   \
-    X(g_mime_header_list_get_count)                                                                    \
-    X(g_mime_header_list_get_header_at)                                                                \
-    X(g_mime_header_get_name)                                                                          \
-    X(g_mime_header_get_raw_value)                                                                     \
-    X(internet_address_list_parse)                                                                     \
-    X(internet_address_list_length)                                                                    \
-    X(internet_address_list_get_address)                                                               \
-    X(internet_address_mailbox_get_type)                                                               \
-    X(internet_address_mailbox_get_addr)                                                               \
-    X(internet_address_mailbox_get_idn_addr)                                                           \
-    X(internet_address_group_get_type)                                                                 \
-    X(internet_address_group_get_members)                                                              \
-    X(g_type_check_instance_is_a)                                                                      \
-    X(g_object_unref)
-
-// Gmime - the loaded library's functions, one member per name in MK_GMIME_FUNCTIONS.
-struct Gmime {
-#define MK_GMIME_MEMBER(name) decltype(&::name) name = nullptr;
-    MK_GMIME_FUNCTIONS(MK_GMIME_MEMBER)
-#undef MK_GMIME_MEMBER
-
-    Gmime() {
-        // Never closed: GMime keeps global state (g_mime_init) and is never shut down.
-        void* h = ::dlopen(kGmimeSoname, RTLD_NOW | RTLD_LOCAL);
-        if (!h) throw std::runtime_error(std::string("multidrop needs GMime: ") + ::dlerror());
-        // dlsym on the handle searches GMime's own dependencies too (GObject for the last two).
-#define MK_GMIME_RESOLVE(name)                                                                         \
-    name = reinterpret_cast<decltype(name)>(::dlsym(h, #name));                                        \
-    if (!name) throw std::runtime_error(std::string("multidrop needs GMime: ") + kGmimeSoname + ": no " #name);
-        MK_GMIME_FUNCTIONS(MK_GMIME_RESOLVE)
-#undef MK_GMIME_RESOLVE
-        g_mime_init();
-    }
-};
-
-// gmime - the library, loaded on the first call (thread-safe; a failed load is tried again next time).
-const Gmime& gmime() {
-    static const Gmime g;
-    return g;
-}
-
-// GMime objects are reference-counted GObjects; these release them on every path out.
-struct Unref {
-    void operator()(gpointer p) const {
-        if (p) gmime().g_object_unref(p);
-    }
-};
-struct FreeOptions {
-    void operator()(GMimeParserOptions* o) const { gmime().g_mime_parser_options_free(o); }
-};
-template <typename T>
-using Ref = std::unique_ptr<T, Unref>;
-using Options = std::unique_ptr<GMimeParserOptions, FreeOptions>;
 using AddressList = std::unique_ptr<InternetAddressList, Unref>;
 
 // is_a - what INTERNET_ADDRESS_IS_MAILBOX and friends test, through the loaded library.
@@ -123,9 +43,9 @@ bool is_a(InternetAddress* ia, GType type) {
 void ignore_warning(gint64, GMimeParserWarning, const gchar*, gpointer) {}
 
 // parser_options - liberal, since provider mail is whatever senders wrote; an address needs a domain.
-Options parser_options() {
+ParserOptions parser_options() {
     const Gmime& gm = gmime();
-    Options o(gm.g_mime_parser_options_new());
+    ParserOptions o(gm.g_mime_parser_options_new());
     gm.g_mime_parser_options_set_address_compliance_mode(o.get(), GMIME_RFC_COMPLIANCE_LOOSE);
     gm.g_mime_parser_options_set_rfc2047_compliance_mode(o.get(), GMIME_RFC_COMPLIANCE_LOOSE);
     gm.g_mime_parser_options_set_allow_addresses_without_domain(o.get(), FALSE);
@@ -357,12 +277,12 @@ struct Reader {
 
 }  // namespace
 
-void load_multidrop_parser() { gmime(); }
+void load_multidrop_parser() { gmime(); }   // throws when the library cannot be loaded
 
 MultidropResult multidrop_recipients(const Config& config, std::string_view header_block,
                                      std::string_view envelope_header, std::string_view own_delivered_to) {
     MultidropResult result;
-    Options options = parser_options();
+    ParserOptions options = parser_options();
     Reader reader{read_headers(header_block, options.get()), options.get()};
     if (reader.loops(own_delivered_to)) {
         result.loop = true;   // delivering it again would go round once more: no recipients at all

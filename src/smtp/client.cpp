@@ -25,6 +25,7 @@
 #include "net/connection.hpp"
 #include "net/offload.hpp"
 #include "net/sasl.hpp"
+#include "mime/seven_bit.hpp"
 #include "net/tls.hpp"
 #include "pop3/command.hpp"     // pop3::DotStuffer: RFC 1939 and RFC 5321 4.5.2 stuff the same way
 #include "smtp/command.hpp"     // smtp::Notify bits
@@ -185,17 +186,6 @@ std::shared_ptr<ssl::context> make_client_context(const ClientOptions& o) {
     }
 }
 
-// Fd - a file descriptor closed on every path.
-struct Fd {
-    int fd = -1;
-    explicit Fd(int f) : fd(f) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
 // pread_full - up to n bytes at offset (fewer only at end of file); -1 on error.
 ssize_t pread_full(int fd, char* buf, std::size_t n, std::uint64_t offset) {
     std::size_t got = 0;
@@ -224,7 +214,7 @@ struct PreparedMessage {
 // prepare_message - open the queue file and rewrite its header; nullopt (error set) when it
 // cannot be read. Reads at most kMaxHeaderBlock bytes; the body is streamed later.
 std::optional<PreparedMessage> prepare_message(const OutboundMessage& m, std::string& error) {
-    int raw = ::open(m.file.c_str(), O_RDONLY | O_CLOEXEC);
+    int raw = m.converted ? ::dup(m.converted->get()) : ::open(m.file.c_str(), O_RDONLY | O_CLOEXEC);
     if (raw < 0) {
         error = fmt::format("{}: {}", m.file.string(), std::strerror(errno));
         return std::nullopt;
@@ -645,7 +635,7 @@ awaitable<void> SmtpClient::stream_body(const PreparedMessage& p) {
     std::uint64_t offset = p.rest;
     while (offset < p.end) {
         std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kDataChunk, p.end - offset));
-        ssize_t got = pread_full(p.file->fd, chunk.data(), want, offset);
+        ssize_t got = pread_full(p.file->get(), chunk.data(), want, offset);
         // RFC 5321 has no way to abort DATA: closing the connection is what makes the server
         // discard the partial message.
         if (got <= 0) fail(fmt::format("reading the queue file: {}", got < 0 ? std::strerror(errno) : "truncated"), Cause::policy);
@@ -799,6 +789,27 @@ awaitable<SendResult> SmtpClient::send(const OutboundMessage& m) {
         for (auto& x : out.recipients) x = r;
     };
 
+    // RFC 6152 3: 8-bit content goes to a server without 8BITMIME converted, or not at all.
+    if (m.body_8bit && !ext_.eightbitmime) {
+        std::string why;
+        std::optional<Fd> seven;
+        try {
+            seven = co_await offload([&] { return to_seven_bit(m.file, m.skip, why); });
+        } catch (const std::exception& e) {
+            why = e.what();
+        }
+        if (!seven) {
+            spdlog::warn("smtp client {}: cannot convert {} to 7 bit: {}", peer_, m.file.string(), why);
+            refuse_all(local_result(554, "5.6.3", "8-bit message, the server does not offer 8BITMIME, and it cannot be converted: " + why));
+            co_return out;
+        }
+        spdlog::info("smtp client {}: no 8BITMIME; {} converted to 7 bit", peer_, m.file.filename().string());
+        OutboundMessage converted = m;
+        converted.converted = std::make_shared<Fd>(std::move(*seven));
+        converted.skip = 0;
+        converted.body_8bit = false;
+        co_return co_await send(converted);
+    }
     std::optional<PreparedMessage> prepared;
     if (auto refusal = check_message(m, prepared)) {
         refuse_all(*refusal);

@@ -15,6 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "core/config.hpp"
+#include "store/durable.hpp"
 
 namespace mk::smtp {
 
@@ -76,6 +77,7 @@ struct OutboundMessage {
     bool body_8bit = false;
     bool smtputf8 = false;
     std::string ret, envid;                  // RFC 3461, passed on when the server offers DSN
+    std::shared_ptr<Fd> converted;           // set by the client: a 7-bit copy sent instead of file
 };
 
 struct Result {

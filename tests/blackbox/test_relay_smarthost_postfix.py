@@ -104,3 +104,26 @@ def test_wrong_ca_file_sends_nothing(postfix_factory, mailkeep_factory, tls_pair
                         "the failed try to be recorded")
     assert re.search(r"\d+ tries: 451 4\.7\.0 .*TLS handshake: .*certificate verify failed", listed[0]), listed
     assert mk.status().startswith("relay: online"), mk.status()
+
+
+def test_eight_bit_to_a_server_without_8bitmime_is_converted(postfix_factory, mailkeep_factory, smarthost_tls):
+    # RFC 6152 3: Postfix here does not announce 8BITMIME, so the 8-bit body must arrive re-encoded
+    # (every byte 7-bit, Content-Transfer-Encoding saying how) and decode to exactly what was sent.
+    from email import message_from_bytes, policy
+    from relayutil import send_transaction
+
+    pf = postfix_factory(domain=DOMAIN, users=("user",), extra_main_cf="smtpd_discard_ehlo_keywords = 8bitmime\n")
+    mk = mailkeep_factory(name="home", relay=relay_to(pf, smarthost_tls[0]))
+    text = "Grüße aus Köln — naïve ½\r\nzweite Zeile\r\n"
+    msg = (b"From: anna@home.arpa\r\nTo: user@smarthost.test\r\nSubject: eight bit\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+           + text.encode())
+    send_transaction(mk, "anna@home.arpa", ["user@smarthost.test"], msg, mail_options=["BODY=8BITMIME"])
+    (raw,) = pf.wait_for_messages("user", 1)
+    assert all(b < 0x80 for b in raw), "8-bit bytes reached a server that did not offer 8BITMIME"
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["Subject"] == "eight bit"
+    assert parsed["Content-Transfer-Encoding"] in ("quoted-printable", "base64"), parsed["Content-Transfer-Encoding"]
+    assert parsed.get_content().replace("\r\n", "\n") == text.replace("\r\n", "\n")
+    wait_queue_empty(mk)
+    assert "converted to 7 bit" in mk.log_text()
