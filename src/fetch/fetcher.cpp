@@ -23,6 +23,7 @@
 #include "net/offload.hpp"
 #include "route/multidrop.hpp"
 #include "route/router.hpp"
+#include "store/crlf.hpp"
 #include "store/intake.hpp"
 
 namespace mk {
@@ -379,12 +380,16 @@ awaitable<Fetcher::Retrieved> Fetcher::retrieve(const AccountConfig& a, Source& 
                                rfc5322_date(std::time(nullptr))));
     HeaderCapture headers;
     ContentHash hash;
+    CrlfNormalizer crlf;
+    std::string normalized;
     co_await source.retrieve(
         m,
         [&](std::string_view piece) {
             headers.feed(piece);
             hash.feed(piece);
-            r.spool->write(piece);
+            normalized.clear();
+            crlf.feed(piece, normalized);
+            r.spool->write(normalized);
         },
         next);
 

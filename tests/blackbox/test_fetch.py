@@ -213,9 +213,12 @@ def test_server_that_stops_mid_retr_is_an_error_for_that_account_only(mailkeep_f
 
 
 class StallingPop3:
-    """StallingPop3 - a POP3 server that lists one message and stops answering in the middle of its RETR."""
+    """StallingPop3 - a POP3 server that lists one message and stops answering in the middle of its
+    RETR; with message set it sends that (already dot-stuffed, without the final ".") and ends the
+    response instead, as a server with its own idea of line ends might."""
 
-    def __init__(self):
+    def __init__(self, message=None):
+        self.message = message
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(4)
@@ -250,9 +253,14 @@ class StallingPop3:
                     c.sendall(b"+OK\r\n1 5000\r\n.\r\n")
                 elif cmd == b"UIDL":
                     c.sendall(b"+OK\r\n1 stall-1\r\n.\r\n")
+                elif cmd == b"RETR" and self.message is not None:
+                    c.sendall(b"+OK\r\n" + self.message + b".\r\n")
                 elif cmd == b"RETR":
                     c.sendall(b"+OK\r\nSubject: half\r\n\r\nthe first half and then nothing")
                     self.stopping.wait(30)   # silent until the test ends
+                    return
+                elif cmd == b"QUIT":
+                    c.sendall(b"+OK bye\r\n")
                     return
                 else:
                     c.sendall(b"-ERR\r\n")
@@ -263,6 +271,21 @@ class StallingPop3:
         self.stopping.set()
         self.sock.close()
         self.thread.join(5)
+
+
+def test_bare_line_feeds_from_a_provider_are_stored_as_crlf(mailkeep_factory):
+    # Maildir files are CRLF (POP3 tells their exact size): a provider's bare LF is made CRLF.
+    # (The response still ends CRLF "." CRLF: a "." after a bare LF does not end it, by design.)
+    server = StallingPop3(message=b"Subject: lf\nFrom: x@example.org\n\nline one\nline two\r\nthree\r\n")
+    try:
+        mk = mailkeep_factory(extra_toml=account_toml("lf", "pop3", server.port, "u", "p", mailbox="single",
+                                                      deliver_to="ben", keep="forever"))
+        r = fetch(mk, "lf")
+        assert "1 delivered" in r.stdout, r.stdout + r.stderr
+        (stored,) = mk.maildir_messages("ben")
+        assert body_of(stored) == b"Subject: lf\r\nFrom: x@example.org\r\n\r\nline one\r\nline two\r\nthree\r\n"
+    finally:
+        server.stop()
 
 
 def test_multidrop_two_copies_for_two_recipients_each_get_one(mailkeep_factory, dovecot):
