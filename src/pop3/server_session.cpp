@@ -3,8 +3,11 @@
 #include "pop3/server_session.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -586,40 +589,84 @@ awaitable<Next> Session::cmd_uidl(const Command& c) {
                                [this](std::size_t i) { return pop3::unique_id(messages_[i].uid); });
 }
 
+namespace {
+
+// A chunk of a message file: the bytes, or the errno of the failure.
+struct Chunk {
+    std::string bytes;
+    int error = 0;
+};
+
+// read_chunk - up to want bytes at offset (fewer only at the end of the file). With nowait, only
+// what the page cache holds (RWF_NOWAIT): the rest, if any, is left for the blocking pool.
+Chunk read_chunk(int fd, std::uint64_t offset, std::size_t want, bool nowait) {
+    Chunk c;
+    c.bytes.resize(want);
+    std::size_t got = 0;
+    while (got < want) {
+        iovec iov{c.bytes.data() + got, want - got};
+        ssize_t n = ::preadv2(fd, &iov, 1, static_cast<off_t>(offset + got), nowait ? RWF_NOWAIT : 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && nowait && (errno == EAGAIN || errno == EOPNOTSUPP)) break;
+        if (n < 0) {
+            c.error = errno;
+            break;
+        }
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+        if (nowait) break;   // a short read may mean "the rest is not cached": the pool reads on
+    }
+    c.bytes.resize(got);
+    return c;
+}
+
+}  // namespace
+
 awaitable<Next> Session::stream_message(std::size_t index, std::optional<std::uint64_t> top_lines) {
     // Check: the file must open before "+OK" goes out; after it, only closing can signal a failure.
-    Fd file = maildir_->open(messages_[index]);
-    if (!file) {
+    Maildir::Message& message = messages_[index];
+    Fd file = maildir_->open(message);
+    struct stat st {};
+    if (!file || ::fstat(file.get(), &st) != 0) {
         int err = errno;
         spdlog::warn("pop3 user={} ip={} message {} ({}) unreadable: {}", lock_->user(), peer_, index + 1,
-                     messages_[index].uid, std::strerror(err));
+                     message.uid, std::strerror(err));
         co_return co_await respond(
             Reply::failure(err == ENOENT ? "message gone" : "message unreadable", RespCode::sys_temp));
     }
+    // Maildir files do not change once delivered: their size bounds the reads.
+    const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
 
-    // Act. RFC 1939 RETR/TOP: "+OK", the dot-stuffed lines, ".". XXX: the file reads block the network
-    // thread for one 64 KiB read at a time (page cache, usually); a blocking pool would take them.
-    std::string out = pop3::format_reply(
-        top_lines ? Reply::success("top of message follows")
-                  : Reply::success(fmt::format("{} octets", messages_[index].size)));
+    // Act. RFC 1939 RETR/TOP: "+OK", the dot-stuffed lines, ".". What the page cache holds is read
+    // here at once; what would wait for the disk is read on the blocking pool, so that a cold disk
+    // stalls this session only (a trip to the pool for every message would halve the POP3 rate).
+    std::string out = pop3::format_reply(top_lines ? Reply::success("top of message follows")
+                                                   : Reply::success(fmt::format("{} octets", message.size)));
     pop3::DotStuffer stuffer;
     std::optional<pop3::TopFilter> top;
     if (top_lines) top.emplace(*top_lines);
-    std::string chunk(kRetrChunk, '\0');
-    for (;;) {
-        if (top && top->done()) break;
-        ssize_t n = ::read(file.get(), chunk.data(), chunk.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
+    std::uint64_t offset = 0;
+    while (offset < size && !(top && top->done())) {
+        const int fd = file.get();
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size - offset, kRetrChunk));
+        Chunk chunk = read_chunk(fd, offset, want, true);
+        if (chunk.error == 0 && chunk.bytes.size() < want) {
+            const std::uint64_t at = offset + chunk.bytes.size();
+            const std::size_t rest = want - chunk.bytes.size();
+            Chunk cold = co_await offload([fd, at, rest] { return read_chunk(fd, at, rest, false); });
+            chunk.bytes += cold.bytes;
+            chunk.error = cold.error;
+            if (chunk.error == 0 && chunk.bytes.size() < want) chunk.error = EIO;   // shorter than it was
+        }
+        if (chunk.error != 0) {
             // Half a message must never look like a whole one: no terminator, drop the connection.
             spdlog::error("pop3 user={} ip={} read of message {} failed: {}", lock_->user(), peer_, index + 1,
-                          std::strerror(errno));
+                          std::strerror(chunk.error));
             end_reason_ = "message read error";
             co_return Next::close;
         }
-        if (n == 0) break;
-        std::string_view data(chunk.data(), static_cast<std::size_t>(n));
-        stuffer.feed(top ? top->feed(data) : data, out);
+        offset += chunk.bytes.size();
+        stuffer.feed(top ? top->feed(chunk.bytes) : std::string_view(chunk.bytes), out);
         if (out.size() >= kRetrChunk) {
             co_await send(out);
             out.clear();

@@ -2,6 +2,7 @@
 # hide them): sizes and bytes exactly the Maildir files, TOP, UIDL stability (sessions, restarts),
 # deletion only at QUIT, [IN-USE], STLS, pop3s, AUTH PLAIN, dot-stuffing.
 import base64
+import os
 import poplib
 
 import pytest
@@ -64,6 +65,23 @@ def test_retr_bytes_equal_file_bytes(anna_box):
     finally:
         p.quit()
     assert sorted(got) == sorted(files)
+
+
+def test_retr_of_a_message_not_in_the_page_cache(mailkeep):
+    # A large message, evicted from the page cache: its reads wait for the disk on the blocking
+    # pool (several 64 KiB chunks) and still arrive byte for byte.
+    body = b"".join(b"line %06d of a message read back from the disk\r\n" % i for i in range(8000))
+    send(mailkeep, SENDER, ["anna@home.arpa"], make_message("cold", body))
+    (path,) = wait_until(lambda: mailkeep.maildir_files("anna") or None, 10, "the message in the Maildir")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    p = pop(mailkeep)
+    assert retr_bytes(p, 1) == path.read_bytes()
+    p.quit()
 
 
 def test_top(anna_box):
