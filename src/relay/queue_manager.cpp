@@ -534,6 +534,10 @@ awaitable<void> QueueManager::send_dsn(const Item& item, const std::vector<std::
     dsn.id = new_queue_id();
     dsn.received_at = std::time(nullptr);
     dsn.client = "local (DSN)";
+    // Carried the way the report needs: 8-bit content with BODY=8BITMIME (or converted), and
+    // SMTPUTF8 when the original needed it or the sender's address is UTF-8 (RFC 6533 4).
+    dsn.body_8bit = std::any_of(text.begin(), text.end(), [](char ch) { return static_cast<unsigned char>(ch) >= 0x80; });
+    dsn.smtputf8 = env.smtputf8 || std::any_of(to.begin(), to.end(), [](char ch) { return static_cast<unsigned char>(ch) >= 0x80; });
     std::string trace = "Return-Path: <>\r\n";
     dsn.return_path_length = trace.size();
     RouteResult route = route_recipient(c, *to_addr, true);

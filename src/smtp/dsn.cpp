@@ -254,9 +254,8 @@ std::string status_fields(const DsnInput& in) {
     for (const DsnRecipient& r : in.recipients) {
         out.append(kCrlf);
         if (!r.orcpt.empty()) out += field("Original-Recipient", r.orcpt);     // 2.3.1, as received
-        // XXX an SMTPUTF8 address belongs in "utf-8;" inside message/global-delivery-status (RFC 6533);
-        // it is written as rfc822 here.
-        out += field("Final-Recipient", "rfc822;" + r.address);               // 2.3.2
+        // RFC 6533 3: an address with UTF-8 is of type utf-8 (the part is then global-delivery-status).
+        out += field("Final-Recipient", (has_8bit(r.address) ? "utf-8;" : "rfc822;") + r.address);   // 2.3.2
         out += field("Action", r.action);                                     // 2.3.3
         out += field("Status", r.status);                                     // 2.3.4
         if (!r.remote_mta.empty()) out += field("Remote-MTA", typed("dns", r.remote_mta));   // 2.3.5
@@ -358,20 +357,28 @@ std::string build_dsn(const DsnInput& in) {
     // Part 2: for programs (RFC 3464 2.1).
     out += "\r\n--" + boundary + "\r\n";
     out += "Content-Description: Delivery report\r\n";
-    out += "Content-Type: message/delivery-status\r\n";
+    // RFC 6533 6.1: a report naming a UTF-8 address is message/global-delivery-status.
+    bool global_status = std::any_of(in.recipients.begin(), in.recipients.end(),
+                                     [](const DsnRecipient& r) { return has_8bit(r.address) || has_8bit(r.orcpt); });
+    out += global_status ? "Content-Type: message/global-delivery-status\r\n" : "Content-Type: message/delivery-status\r\n";
     if (has_8bit(status)) out += "Content-Transfer-Encoding: 8bit\r\n";
     out.append(kCrlf).append(status);
 
     // Part 3: the original, as it was accepted: its lines are not re-wrapped even when long.
     // XXX a line over 998 octets makes this part "binary" in RFC 2045 terms; it is labelled 8bit/7bit
     // by its octets, as other MTAs do, because readers and relays handle that and would refuse binary.
+    // An original whose header holds UTF-8 (SMTPUTF8 mail) goes back as message/global or
+    // message/global-headers (RFC 6532 3.7, RFC 6533 6.3), whose headers may.
+    bool global_original = has_8bit(header_block(in.original));
     out += "\r\n--" + boundary + "\r\n";
     if (in.headers_only) {
         out += "Content-Description: " + std::string(kReturned[k]) + " Headers\r\n";
-        out += "Content-Type: text/rfc822-headers\r\n";   // RFC 6522 4
+        out += global_original ? "Content-Type: message/global-headers\r\n"
+                               : "Content-Type: text/rfc822-headers\r\n";   // RFC 6522 4
     } else {
         out += "Content-Description: " + std::string(kReturned[k]) + "\r\n";
-        out += "Content-Type: message/rfc822\r\n";        // RFC 2046 5.2.1: 7bit, 8bit or binary only
+        out += global_original ? "Content-Type: message/global\r\n"
+                               : "Content-Type: message/rfc822\r\n";   // RFC 2046 5.2.1: 7bit, 8bit or binary only
     }
     if (has_8bit(returned)) out += "Content-Transfer-Encoding: 8bit\r\n";
     out.append(kCrlf).append(returned);

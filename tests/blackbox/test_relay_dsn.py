@@ -131,3 +131,21 @@ def test_envid_and_orcpt_are_reported(mailkeep_factory):
     assert b is not None, d.final_recipients()
     orcpt = Dsn.field(b, "Original-Recipient") or ""
     assert re.fullmatch(r"(?i)rfc822; ?first\.spelling@provider\.example", orcpt), orcpt
+
+
+def test_internationalised_recipient_gets_a_global_report(mailkeep_factory):
+    # RFC 6533: a refused UTF-8 address comes back typed utf-8 in message/global-delivery-status, and
+    # an original with UTF-8 in its header comes back as message/global.
+    provider = mailkeep_factory(name="provider", **provider_options())
+    home = mailkeep_factory(name="home", relay=smarthost(provider.ports["smtp"]))
+    rcpt = "jörg@provider.example"
+    msg = ("From: anna@home.arpa\r\nTo: jörg@provider.example\r\nSubject: Grüße\r\n"
+           "Message-ID: <utf8-dsn@home.arpa>\r\n\r\nhallo\r\n").encode()
+    send_transaction(home, SENDER, [rcpt], msg, mail_options=["SMTPUTF8", "BODY=8BITMIME"])
+    home.wait_for_messages("anna", 1, deadline=20)
+    (raw,) = home.maildir_messages("anna")
+    assert b"Content-Type: message/global-delivery-status\r\n" in raw, raw[:2000]
+    assert "Final-Recipient: utf-8;jörg@provider.example\r\n".encode() in raw, raw[:2000]
+    assert b"Content-Type: message/global\r\n" in raw
+    assert "Subject: Grüße".encode() in raw, "the original's header is returned"
+    wait_queue_empty(home)

@@ -342,7 +342,10 @@ TEST(Dsn, EightBitPartsAreLabelled) {
     std::string dsn = build_dsn(in);
     EXPECT_NE(dsn.find("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"), std::string::npos);
     EXPECT_NE(dsn.find("Content-Type: message/delivery-status\r\nContent-Transfer-Encoding: 8bit\r\n"), std::string::npos);
-    EXPECT_NE(dsn.find("Content-Type: message/rfc822\r\nContent-Transfer-Encoding: 8bit\r\n"), std::string::npos);
+    // 8-bit in the header: SMTPUTF8 mail, returned as message/global (RFC 6532 3.7).
+    EXPECT_NE(dsn.find("Content-Type: message/global\r\nContent-Transfer-Encoding: 8bit\r\n"), std::string::npos);
+    in.original = "Subject: cafe\r\n\r\ncaf\xc3\xa9\r\n";   // 8-bit in the body only
+    EXPECT_NE(build_dsn(in).find("Content-Type: message/rfc822\r\nContent-Transfer-Encoding: 8bit\r\n"), std::string::npos);
     EXPECT_EQ(build_dsn(base()).find("Content-Transfer-Encoding"), std::string::npos);   // all 7bit: no label
 }
 
@@ -475,6 +478,27 @@ TEST(Dsn, PythonEmailPackageReadsIt) {
         TmpFile script(kPythonReader);
         EXPECT_EQ(run("/usr/bin/python3 " + script.path + " " + dsn.path + " 2>&1"), c.want);
     }
+}
+
+TEST(Dsn, InternationalisedMailUsesTheGlobalTypes) {
+    // RFC 6533: a UTF-8 address is of type utf-8 in message/global-delivery-status; an original
+    // with UTF-8 in its header goes back as message/global (message/global-headers for RET=HDRS).
+    DsnInput in = base();
+    in.recipients.resize(1);
+    in.recipients[0].address = "j\xc3\xb6rg@b\xc3\xbccher.example";
+    in.recipients[0].orcpt = "";
+    in.original = "From: anna@home.arpa\r\nSubject: Gr\xc3\xbc\xc3\x9f" "e\r\n\r\nbody\r\n";
+    std::string dsn = build_dsn(in);
+    EXPECT_NE(dsn.find("Content-Type: message/global-delivery-status\r\n"), std::string::npos) << dsn;
+    EXPECT_NE(dsn.find("Final-Recipient: utf-8;j\xc3\xb6rg@b\xc3\xbccher.example\r\n"), std::string::npos) << dsn;
+    EXPECT_NE(dsn.find("Content-Type: message/global\r\n"), std::string::npos) << dsn;
+    in.headers_only = true;
+    EXPECT_NE(build_dsn(in).find("Content-Type: message/global-headers\r\n"), std::string::npos);
+    // ASCII mail keeps the RFC 3464 types.
+    std::string plain = build_dsn(base());
+    EXPECT_NE(plain.find("Content-Type: message/delivery-status\r\n"), std::string::npos);
+    EXPECT_NE(plain.find("Content-Type: message/rfc822\r\n"), std::string::npos);
+    EXPECT_EQ(plain.find("global"), std::string::npos);
 }
 
 }  // namespace
