@@ -116,8 +116,7 @@ public:
           endpoint_(std::move(endpoint)),
           parser_(options_.max_message_size == 0 ? kMaxImapLiteral : options_.max_message_size) {
         timeout_ = options_.timeout > std::chrono::seconds::zero() ? Duration(options_.timeout) : kDefaultTimeout;
-        std::string host = options_.server_name.empty() ? "unknown" : options_.server_name;
-        peer_ = fmt::format("{}[{}]:{}", host, endpoint_.address().to_string(), endpoint_.port());
+        peer_ = peer_name(options_.server_name, endpoint_);
     }
     ~ImapClient() override {
         if (conn_) conn_->close();

@@ -1,21 +1,29 @@
-// net/connect_any.hpp — the fetch clients' way to a provider: each address in turn until one
-// opens a session; a refused login stops at once.
+// net/connect_any.hpp — the clients' way to a server: each address in turn until one opens a
+// session (a refused login stops at once), and the name a session goes by in logs and reports.
 #pragma once
 
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "net/tls.hpp"
 
 namespace mk {
+
+// peer_name - "host[address]:port", as Postfix names its peers in logs ("unknown" without a host).
+inline std::string peer_name(const std::string& server_name, const boost::asio::ip::tcp::endpoint& endpoint) {
+    return fmt::format("{}[{}]:{}", server_name.empty() ? "unknown" : server_name, endpoint.address().to_string(),
+                       endpoint.port());
+}
 
 // connect_any - make(endpoint) then open() for each endpoint; the first session that opens wins.
 // Not after a refused login (Impl::login_failed()): every address gets the same credentials, and

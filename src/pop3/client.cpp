@@ -117,8 +117,7 @@ public:
     Pop3Client(ClientOptions options, std::shared_ptr<ssl::context> tls_ctx, tcp::endpoint endpoint)
         : options_(std::move(options)), tls_ctx_(std::move(tls_ctx)), endpoint_(std::move(endpoint)) {
         timeout_ = options_.timeout > std::chrono::seconds::zero() ? Duration(options_.timeout) : kDefaultTimeout;
-        std::string host = options_.server_name.empty() ? "unknown" : options_.server_name;
-        peer_ = fmt::format("{}[{}]:{}", host, endpoint_.address().to_string(), endpoint_.port());
+        peer_ = peer_name(options_.server_name, endpoint_);
     }
     ~Pop3Client() override {
         // Without QUIT the server does not enter UPDATE: nothing marked here is deleted (RFC 1939 6).

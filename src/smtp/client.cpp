@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/base64.hpp"
+#include "net/connect_any.hpp"
 #include "net/connection.hpp"
 #include "net/offload.hpp"
 #include "net/sasl.hpp"
@@ -270,8 +271,7 @@ class SmtpClient final : public Client {
 public:
     SmtpClient(ClientOptions options, std::shared_ptr<ssl::context> tls_ctx, tcp::endpoint endpoint)
         : options_(std::move(options)), tls_ctx_(std::move(tls_ctx)), endpoint_(std::move(endpoint)) {
-        std::string host = options_.server_name.empty() ? "unknown" : options_.server_name;
-        peer_ = fmt::format("{}[{}]:{}", host, endpoint_.address().to_string(), endpoint_.port());
+        peer_ = peer_name(options_.server_name, endpoint_);
     }
     ~SmtpClient() override {
         if (conn_) conn_->close();
