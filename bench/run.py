@@ -293,6 +293,9 @@ class Systems:
         self.dv.start()   # first: the provider of mailkeep's accounts (scenario 3)
         self.mk.start()
         self.pf.start()
+        # Each account's first scheduled cycle comes at a random moment in mailkeep's first 5 s:
+        # wait for them (on the empty provider), or one could take messages during a measured run.
+        wait_count("mailkeep's first fetch cycles", lambda: "not run yet" not in self.mk.cli("status").stdout, 20)
 
     def stop(self):
         problems = []
@@ -693,51 +696,41 @@ def queue_pf(sy, count, deadline):
     return time.monotonic() - t0
 
 
-def flush_mk(sy, count, deadline):
-    if sy.mk_queue() != count:
-        raise BenchError(f"mailkeep's queue holds {sy.mk_queue()} messages, expected {count}")
+def flush_mk(sy):
+    """flush_mk - `mailkeep queue flush` against the running daemon."""
+    r = sy.mk.cli("queue", "flush")
+    if r.returncode != 0:
+        raise BenchError(f"mailkeep queue flush: rc={r.returncode} {r.stdout}{r.stderr}")
+
+
+def flush_pf(sy):
+    """flush_pf - `postqueue -f` for the private Postfix."""
+    r = subprocess.run([POSTQUEUE, "-c", str(sy.pf.conf), "-f"], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise BenchError(f"postqueue -f: rc={r.returncode} {r.stdout}{r.stderr}")
+
+
+def flush_timed(sy, name, daemon, queue_size, flush, count, deadline):
+    """flush_timed - start smtp-sink, flush name's queue of count messages, and time it until the
+    sink holds them all and the queue is empty (the sink's counter first: cheap to poll; then the
+    queue directory, a scan of thousands)."""
+    if queue_size() != count:
+        raise BenchError(f"{name}'s queue holds {queue_size()} messages, expected {count}")
     sy.start_sink()
 
     def go():
         t0 = time.monotonic()
-        r = sy.mk.cli("queue", "flush")
-        if r.returncode != 0:
-            raise BenchError(f"mailkeep queue flush: rc={r.returncode} {r.stdout}{r.stderr}")
-        # the sink's counter first (cheap to poll), then the queue directory (a scan of thousands)
+        flush(sy)
         wait_count(f"smtp-sink to take {count} messages", lambda: sy.sink_count() >= count, deadline)
-        wait_count("mailkeep's queue to empty", lambda: sy.mk_queue() == 0, deadline)
+        wait_count(f"{name}'s queue to empty", lambda: queue_size() == 0, deadline)
         return {"seconds": time.monotonic() - t0}
 
     try:
-        r = measure(sy.daemons["mailkeep"], go)
+        r = measure(sy.daemons[daemon], go)
     finally:
         r_sink = sy.stop_sink()
     if r_sink != count:
-        raise BenchError(f"smtp-sink took {r_sink} messages from mailkeep, expected {count}")
-    r["sink_messages"] = r_sink
-    return r
-
-
-def flush_pf(sy, count, deadline):
-    if sy.pf_queue() != count:
-        raise BenchError(f"Postfix's queue holds {sy.pf_queue()} messages, expected {count}")
-    sy.start_sink()
-
-    def go():
-        t0 = time.monotonic()
-        r = subprocess.run([POSTQUEUE, "-c", str(sy.pf.conf), "-f"], capture_output=True, text=True, timeout=60)
-        if r.returncode != 0:
-            raise BenchError(f"postqueue -f: rc={r.returncode} {r.stdout}{r.stderr}")
-        wait_count(f"smtp-sink to take {count} messages", lambda: sy.sink_count() >= count, deadline)
-        wait_count("Postfix's queue to empty", lambda: sy.pf_queue() == 0, deadline)
-        return {"seconds": time.monotonic() - t0}
-
-    try:
-        r = measure(sy.daemons["postfix"], go)
-    finally:
-        r_sink = sy.stop_sink()
-    if r_sink != count:
-        raise BenchError(f"smtp-sink took {r_sink} messages from Postfix, expected {count}")
+        raise BenchError(f"smtp-sink took {r_sink} messages from {name}, expected {count}")
     r["sink_messages"] = r_sink
     return r
 
@@ -747,12 +740,13 @@ def relay_pair(sy, count, mode, first_mk=True):
     to smtp-sink; returns {mailkeep: {...}, peer: {...}} with the queue-in time too."""
     deadline = 60 + count / 10
     out = {}
-    steps = [("mailkeep", queue_mk, flush_mk), ("peer", queue_pf, flush_pf)]
-    for who, queue, flush in (steps if first_mk else steps[::-1]):
+    steps = [("mailkeep", queue_mk, ("mailkeep", "mailkeep", sy.mk_queue, flush_mk)),
+             ("peer", queue_pf, ("Postfix", "postfix", sy.pf_queue, flush_pf))]
+    for who, queue, (name, daemon, queue_size, flush) in (steps if first_mk else steps[::-1]):
         quiesce(mode["settle"] / 4)
         queued = queue(sy, count, deadline)
         quiesce(mode["settle"] / 4)
-        r = flush(sy, count, deadline)
+        r = flush_timed(sy, name, daemon, queue_size, flush, count, deadline)
         r["queue_in_seconds"] = queued
         out[who] = r
     return out
