@@ -478,15 +478,9 @@ awaitable<void> ImapClient::login() {
 }
 
 awaitable<void> ImapClient::open() {
-    bool failed = false;
     std::string reason;
-    try {
-        conn_ = co_await Connection::connect(endpoint_, kConnectTimeout);
-    } catch (const boost::system::system_error& e) {
-        failed = true;
-        reason = e.code().message();
-    }
-    if (failed) fail(fmt::format("connect: {}", reason));
+    conn_ = co_await Connection::connect(endpoint_, kConnectTimeout, reason);
+    if (!conn_) fail(fmt::format("connect: {}", reason));
     // RFC 8314 3.2: implicit TLS starts at once, before the server says anything.
     if (options_.security == Security::implicit) co_await tls_handshake();
 

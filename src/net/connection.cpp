@@ -142,7 +142,8 @@ awaitable<void> Connection::start_tls(asio::ssl::context& ctx, std::chrono::stea
 }
 
 awaitable<std::unique_ptr<Connection>> Connection::connect(const tcp::endpoint& endpoint,
-                                                           std::chrono::steady_clock::duration timeout) {
+                                                           std::chrono::steady_clock::duration timeout,
+                                                           std::string& failure) {
     auto ex = co_await asio::this_coro::executor;
     // The timer's handler may run after this frame is gone (it was queued as the connect completed),
     // so what it touches is shared, not on the frame.
@@ -158,8 +159,11 @@ awaitable<std::unique_ptr<Connection>> Connection::connect(const tcp::endpoint& 
     boost::system::error_code ec;
     co_await socket->async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
     timer.cancel();
-    if (*fired) throw boost::system::system_error(asio::error::timed_out);
-    if (ec) throw boost::system::system_error(ec);
+    if (*fired) ec = asio::error::timed_out;
+    if (ec) {
+        failure = ec.message();
+        co_return nullptr;
+    }
     co_return std::make_unique<Connection>(std::move(*socket));
 }
 

@@ -50,10 +50,12 @@ public:
     // start_tls - server-side handshake; throws on failure. Buffered plaintext is discarded.
     awaitable<void> start_tls(asio::ssl::context& ctx, std::chrono::steady_clock::duration timeout);
 
-    // connect - the client side (relay, LMTP, downstream): a TCP connection to endpoint within
-    // timeout. Throws boost::system::system_error (error::timed_out when the deadline passed).
+    // connect - the client side (relay, LMTP, downstream, fetch): a TCP connection to endpoint
+    // within timeout, or an empty pointer and failure set ("Connection refused", "Connection timed
+    // out"), which each protocol client reports as its own error.
     static awaitable<std::unique_ptr<Connection>> connect(const tcp::endpoint& endpoint,
-                                                          std::chrono::steady_clock::duration timeout);
+                                                          std::chrono::steady_clock::duration timeout,
+                                                          std::string& failure);
     // start_tls_client - client-side handshake (after STARTTLS's 220, or at once for implicit TLS).
     // server_name goes out as SNI (host names only, RFC 6066 3) and, when ctx verifies the peer, is
     // the name the certificate must carry (RFC 6125; an IP literal is matched against IP SANs); an

@@ -449,15 +449,9 @@ awaitable<void> Pop3Client::login() {
 }
 
 awaitable<void> Pop3Client::open() {
-    bool failed = false;
     std::string reason;
-    try {
-        conn_ = co_await Connection::connect(endpoint_, timeout_);
-    } catch (const boost::system::system_error& e) {
-        failed = true;
-        reason = e.code().message();
-    }
-    if (failed) fail(fmt::format("connect: {}", reason));
+    conn_ = co_await Connection::connect(endpoint_, timeout_, reason);
+    if (!conn_) fail(fmt::format("connect: {}", reason));
     // RFC 8314 3.3: implicit TLS starts at once, before the server says anything.
     if (options_.security == Security::implicit) co_await tls_handshake();
 

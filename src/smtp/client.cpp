@@ -582,15 +582,9 @@ awaitable<void> SmtpClient::authenticate() {
 }
 
 awaitable<void> SmtpClient::open() {
-    bool failed = false;
     std::string reason;
-    try {
-        conn_ = co_await Connection::connect(endpoint_, kConnectTimeout);
-    } catch (const boost::system::system_error& e) {
-        failed = true;
-        reason = e.code().message();
-    }
-    if (failed) fail(fmt::format("connect: {}", reason), Cause::network);
+    conn_ = co_await Connection::connect(endpoint_, kConnectTimeout, reason);
+    if (!conn_) fail(fmt::format("connect: {}", reason), Cause::network);
     // RFC 8314 3.3: implicit TLS starts at once, before the server says anything.
     if (options_.tls == TlsMode::implicit) co_await tls_handshake();
 
