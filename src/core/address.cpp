@@ -1,6 +1,8 @@
 // core/address.cpp — RFC 5321 4.1.2 path grammar; every byte sequence is either a path or an error.
 #include "core/address.hpp"
 
+#include "core/text.hpp"
+
 namespace mk {
 
 namespace {
@@ -176,12 +178,22 @@ PathResult parse_path(std::string_view text, bool allow_null, bool utf8) {
         r.error = PathError::too_long;
         return r;
     }
+    // RFC 6531 3.3 admits UTF-8, not any byte: what is not well-formed is no address at all.
+    if (!valid_utf8(local) || !valid_utf8(domain)) {
+        r.error = PathError::syntax;
+        return r;
+    }
     if (!utf8 && (has_non_ascii(local) || has_non_ascii(domain))) {
         r.error = PathError::utf8_not_allowed;
         return r;
     }
     r.address = Address{std::string(local), lowercase_ascii(domain)};
     return r;
+}
+
+bool is_address_literal(std::string_view text) {
+    Parser p{text, 0, false};
+    return p.address_literal() && p.at_end();
 }
 
 std::optional<Address> parse_mailbox(std::string_view text, bool utf8) {

@@ -37,6 +37,9 @@ PathResult parse_path(std::string_view text, bool allow_null, bool utf8);
 // parse_mailbox - a bare "local@domain" (config files, AUTH identities); nullopt if invalid.
 std::optional<Address> parse_mailbox(std::string_view text, bool utf8 = true);
 
+// is_address_literal - text is "[...]" with printable dcontent inside (RFC 5321 4.1.3), nothing else.
+bool is_address_literal(std::string_view text);
+
 // lowercase_ascii - ASCII-only lowercasing (domains; UTF-8 bytes pass unchanged).
 std::string lowercase_ascii(std::string_view s);
 

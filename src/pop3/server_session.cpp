@@ -99,18 +99,6 @@ bool is_loopback(const asio::ip::address& a) {
     return v6.is_loopback();
 }
 
-// printable - client-supplied text made safe for one log line: bounded, control bytes shown as '?'.
-std::string printable(std::string_view s) {
-    constexpr std::size_t kMaxLogged = 64;
-    std::string out;
-    for (char c : s.substr(0, kMaxLogged)) {
-        auto u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u == 0x7f) ? '?' : c;
-    }
-    if (s.size() > kMaxLogged) out += "...";
-    return out;
-}
-
 // iequals - ASCII case-insensitive comparison (mechanism names, addresses' domains).
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -424,7 +412,7 @@ awaitable<Next> Session::login(const std::string& login, const std::string& pass
     if (!user) {
         services_.throttle.record_failure(addr);
         const std::chrono::milliseconds delay = services_.throttle.delay_for(addr);
-        spdlog::warn("pop3 auth failed login={} ip={} method={} delay={}ms", printable(login), peer_, method,
+        spdlog::warn("pop3 auth failed login={} ip={} method={} delay={}ms", login, peer_, method,
                      delay.count());
         // The wait makes guessing slow; it holds nothing but this connection.
         asio::steady_timer timer(co_await asio::this_coro::executor);

@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 
+#include "core/text.hpp"
 #include "smtp/reply.hpp"
 
 namespace mk::smtp {
@@ -69,6 +70,17 @@ std::optional<std::vector<Param>> split_params(std::string_view rest) {
     return out;
 }
 
+// is_atom - RFC 5322 3.2.3 atom: atext only (letters, digits and "!#$%&'*+-/=?^_`{|}~").
+bool is_atom(std::string_view s) {
+    constexpr std::string_view kSpecials = "!#$%&'*+-/=?^_`{|}~";
+    for (char c : s) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  kSpecials.find(c) != std::string_view::npos;
+        if (!ok) return false;
+    }
+    return !s.empty();
+}
+
 bool has_non_ascii(std::string_view s) {
     for (unsigned char c : s)
         if (c >= 0x80) return true;
@@ -101,6 +113,23 @@ Command parse_command(std::string_view line) {
     for (auto& [name, v] : kVerbs)
         if (iequals(verb, name)) c.verb = v;
     return c;
+}
+
+bool valid_helo_name(std::string_view name) {
+    if (name.starts_with('[')) return is_address_literal(name);
+    if (name.ends_with('.')) name.remove_suffix(1);
+    if (name.empty() || name.size() > kMaxHostname || !valid_utf8(name)) return false;
+    while (true) {
+        std::string_view label = name.substr(0, name.find('.'));
+        if (label.empty() || label.size() > kMaxLabel || label.front() == '-' || label.back() == '-') return false;
+        for (unsigned char c : label) {
+            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                      c == '_' || c >= 0x80;
+            if (!ok) return false;
+        }
+        if (label.size() == name.size()) return true;
+        name.remove_prefix(label.size() + 1);
+    }
 }
 
 bool xtext_valid(std::string_view s) {
@@ -190,9 +219,10 @@ Parsed<RcptArgs> parse_rcpt_args(std::string_view args, bool utf8) {
             if ((r.notify & kNotifyNever) && r.notify != kNotifyNever)
                 return fail<RcptArgs>(501, esc::kBadArgs, "NOTIFY=NEVER with other values");
         } else if (iequals(p.key, "ORCPT") && p.has_value) {
+            // RFC 3461 4.2: ORCPT=addr-type ";" xtext, addr-type an atom.
             auto semi = p.value.find(';');
-            if (semi == std::string_view::npos || semi == 0 || !xtext_valid(p.value.substr(semi + 1)) ||
-                p.value.size() > 500)
+            if (semi == std::string_view::npos || semi == 0 || !is_atom(p.value.substr(0, semi)) ||
+                !xtext_valid(p.value.substr(semi + 1)) || p.value.size() > 500)
                 return fail<RcptArgs>(501, esc::kBadArgs, "bad ORCPT value");
             r.orcpt = p.value;
         } else {

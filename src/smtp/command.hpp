@@ -63,6 +63,16 @@ Parsed<MailArgs> parse_mail_args(std::string_view args);
 // parse_rcpt_args - "TO:<path> [params]"; utf8 is the transaction's SMTPUTF8 state.
 Parsed<RcptArgs> parse_rcpt_args(std::string_view args, bool utf8);
 
+// RFC 1035 2.3.4: a label is at most 63 octets, a name at most 255.
+constexpr std::size_t kMaxLabel = 63;
+constexpr std::size_t kMaxHostname = 255;
+
+// valid_helo_name - the EHLO/HELO argument is a domain or an address literal (RFC 5321 4.1.1.1).
+// As Postfix's valid_hostname(), a label may hold '_' (Windows machine names do) and the name may
+// end in '.'; U-labels are admitted as well-formed UTF-8 (RFC 6531 3.7.1). Nothing else: the name
+// is written into Received: and the log.
+bool valid_helo_name(std::string_view name);
+
 // xtext_valid - RFC 3461 4 xtext ("+" HEXCHAR HEXCHAR for specials).
 bool xtext_valid(std::string_view s);
 

@@ -246,7 +246,16 @@ awaitable<void> Session::greet(std::string_view args, bool esmtp) {
         ++bad_;
         co_return;
     }
-    helo_ = std::string(args.substr(0, args.find(' ')));
+    std::string_view name = args.substr(0, args.find(' '));
+    if (!smtp::valid_helo_name(name)) {
+        // RFC 5321 4.1.1.1: a domain or an address literal; anything else would be written as is
+        // into Received: and the log. Refused, as Exim does, rather than recorded.
+        spdlog::info("smtp {}: reject: {} {}: not a domain or address literal", client(), esmtp ? "EHLO" : "HELO", name);
+        reply(501, esc::kSyntax, "invalid domain name: a domain or an address literal, please");
+        ++bad_;
+        co_return;
+    }
+    helo_ = std::string(name);
     esmtp_ = esmtp;
     set_state(State::greeted);
     reset_transaction();

@@ -32,8 +32,12 @@ std::string envelope_to_json(const Envelope& e) {
 }
 
 std::optional<Envelope> envelope_from_json(std::string_view text) {
+    // Every byte a session accepted must come back, UTF-8 or not: the serializer writes strings'
+    // bytes as they are (escaping controls), and this reader takes them back the same way.
+    json::parse_options bytes;
+    bytes.allow_invalid_utf8 = true;
     json::error_code ec;
-    json::value v = json::parse(text, ec);
+    json::value v = json::parse(text, ec, {}, bytes);
     if (ec || !v.is_object()) return std::nullopt;
     try {
         const json::object& o = v.as_object();

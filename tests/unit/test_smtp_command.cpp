@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "smtp/command.hpp"
+#include "smtp/reply.hpp"
 
 namespace mk::smtp {
 namespace {
@@ -60,7 +61,8 @@ TEST(SmtpCommand, RcptArgs) {
     const std::pair<const char*, int> bad[] = {
         {"TO:<>", 501}, {"TO:<a@b> NOTIFY=NEVER,SUCCESS", 501}, {"TO:<a@b> NOTIFY=SOMETIMES", 501},
         {"TO:<a@b> ORCPT=nosemicolon", 501}, {"TO:<a@b> ORCPT=rfc822;a b", 555}, {"TO:<a@b> FOO", 555},
-        {"TO:<jörg@home.arpa>", 553},
+        {"TO:<jörg@home.arpa>", 553}, {"TO:<a@b> ORCPT=rfc\xff" "822;a", 501}, {"TO:<a@b> ORCPT=rfc 822;a", 501},
+        {"TO:<\xff@home.arpa>", 501},
     };
     for (auto& [args, code] : bad) {
         SCOPED_TRACE(args);
@@ -76,6 +78,39 @@ TEST(SmtpCommand, Xtext) {
     EXPECT_FALSE(xtext_valid("abc+"));
     EXPECT_FALSE(xtext_valid("a=b"));
     EXPECT_FALSE(xtext_valid("a+zz"));
+}
+
+TEST(SmtpCommand, Utf8AddressesMustBeWellFormed) {
+    EXPECT_TRUE(parse_mail_args("FROM:<grüße@bücher.example> SMTPUTF8").ok());
+    for (const char* bad : {"FROM:<\xff@example.org> SMTPUTF8", "FROM:<a@caf\xc3" ".example> SMTPUTF8",
+                            "FROM:<\xed\xa0\x80@example.org> SMTPUTF8", "FROM:<\xc0\xaf@example.org>"}) {
+        SCOPED_TRACE(bad);
+        auto r = parse_mail_args(bad);
+        ASSERT_FALSE(r.ok());
+        EXPECT_EQ(r.error.code, 501);
+        EXPECT_EQ(r.error.esc, esc::kBadSenderSyntax);
+    }
+}
+
+TEST(SmtpCommand, HeloNames) {
+    const std::pair<std::string_view, bool> rows[] = {
+        {"client.test", true}, {"localhost", true}, {"DESKTOP-7H2K3L", true}, {"my_laptop.lan", true},
+        {"host.example.", true}, {"bücher.example", true}, {"[127.0.0.1]", true}, {"[IPv6:::1]", true},
+        {"", false}, {".", false}, {"a..b", false}, {"-lead.example", false}, {"trail-.example", false},
+        {"bad\xffhelo", false}, {"caf\xc3", false}, {"evil\rX-Injected:\x01yes", false},
+        {std::string_view("nul\0byte", 8), false}, {"tab\there", false}, {"[127.0.0.1", false},
+        {"a(b)", false}, {"semi;colon", false}, {"quote\"d", false},
+    };
+    for (auto [name, want] : rows) EXPECT_EQ(valid_helo_name(name), want) << testing::PrintToString(std::string(name));
+    std::string label63(kMaxLabel, 'x'), label64(kMaxLabel + 1, 'x');
+    EXPECT_TRUE(valid_helo_name(label63 + ".example"));
+    EXPECT_FALSE(valid_helo_name(label64 + ".example"));
+    std::string long_name;
+    while (long_name.size() + 4 <= kMaxHostname) long_name += "abc.";
+    long_name.append(kMaxHostname - long_name.size(), 'x');
+    EXPECT_EQ(long_name.size(), kMaxHostname);
+    EXPECT_TRUE(valid_helo_name(long_name));
+    EXPECT_FALSE(valid_helo_name(long_name + "y"));
 }
 
 TEST(SmtpCommand, MaxLineConstantIsRfc5321) { EXPECT_EQ(kMaxCommandLine + 2, 512u); }
