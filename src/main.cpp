@@ -123,7 +123,7 @@ int cmd_queue_list(const std::string& file) {
                        {"sender", e.envelope.sender}, {"recipients", std::move(rcpts)}});
     }
     print_queue(arr);
-    for (const std::string& d : q.damaged) std::cout << fmt::format("{}  DAMAGED (envelope unreadable)\n", d);
+    for (const mk::DamagedEntry& d : q.damaged) std::cout << fmt::format("{}  DAMAGED ({})\n", d.id, d.reason);
     return q.damaged.empty() ? 0 : 1;
 }
 

@@ -23,6 +23,7 @@
 #include "net/offload.hpp"
 #include "route/multidrop.hpp"
 #include "route/router.hpp"
+#include "smtp/notice.hpp"
 #include "store/crlf.hpp"
 #include "store/intake.hpp"
 
@@ -144,7 +145,7 @@ void add_target(Envelope& env, const Target& t) {
     }
     for (const QueuedRecipient& q : env.remote)
         if (q.address == t.name) return;
-    env.remote.push_back({t.name, 0, ""});
+    env.remote.push_back({t.name, 0, "", t.original});
 }
 
 }  // namespace
@@ -317,9 +318,9 @@ awaitable<CycleReport> Fetcher::cycle_guarded(std::string account) {
     }
     running_[account] = true;
     try {
-        r = co_await cycle(*a);
+        co_await cycle(*a, r);
     } catch (const std::exception& e) {
-        r.error = e.what();
+        r.error = e.what();   // what the cycle delivered before it failed stays counted in r
     }
     running_[account] = false;
     totals_[account].delivered += r.delivered;
@@ -342,29 +343,23 @@ awaitable<void> Fetcher::tell_too_large(const AccountConfig& a, const RemoteMess
     const ConfigPtr config = svc_.config;
     std::string user = a.mode == AccountConfig::Mode::single ? a.deliver_to : a.unknown_to;
     auto addr = user_address(*config, user);
-    const UserConfig* u = config->find_user(user);
-    if (!addr || !u) co_return;
-    Envelope env;
-    env.id = new_queue_id();
-    env.received_at = std::time(nullptr);
-    env.client = fmt::format("local (fetch {})", a.name);
-    add_target(env, mailbox_target(*config, *u));
-    std::string text = fmt::format(
-        "Received: by {host} (mailkeep) id {id};\r\n\t{date}\r\n"
-        "From: Mail Delivery System <{pm}>\r\nTo: <{to}>\r\n"
-        "Subject: A message too large to fetch was left at {server}\r\nDate: {date}\r\n"
-        "Message-ID: <{id}.toolarge@{host}>\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
-        "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
-        "This is the mail system at {host}.\r\n\r\n"
-        "The account \"{account}\" at {server} holds a message of {size} octets, more than this\r\n"
-        "account's max_size of {max} octets. It was left on the server: read it there (webmail),\r\n"
-        "or raise max_size for the account. You are told about it once.\r\n",
-        fmt::arg("host", config->hostname), fmt::arg("id", env.id), fmt::arg("date", rfc5322_date(std::time(nullptr))),
-        fmt::arg("pm", config->postmaster), fmt::arg("to", addr->str()), fmt::arg("server", a.host),
-        fmt::arg("account", a.name), fmt::arg("size", m.size), fmt::arg("max", a.max_size));
-    auto spool = svc_.intake->create(env.id);
-    spool->write(text);
-    co_await svc_.intake->commit(std::move(spool), env);
+    if (!addr) co_return;
+    smtp::NoticeInput in;
+    in.reporting_mta = config->hostname;
+    in.postmaster = config->postmaster;
+    in.to = addr->str();
+    in.id = new_queue_id();
+    in.now = std::time(nullptr);
+    in.subject = fmt::format("A message too large to fetch was left at {}", a.host);
+    in.paragraphs = {
+        fmt::format("This is the mail system at {}.", config->hostname),
+        fmt::format("The account \"{}\" at {} holds a message of {} octets, more than this account's max_size of {} "
+                    "octets. It was left on the server: read it there (webmail), or raise max_size for the account. "
+                    "You are told about it once.",
+                    a.name, a.host, m.size, a.max_size),
+    };
+    smtp::Notice n{in.to, fmt::format("fetch {}", a.name), "message left on the server", smtp::build_notice(in), false};
+    co_await smtp::submit_notice(*svc_.intake, *config, std::move(n));
     std::string uid = m.uid;
     co_await offload([&] { db_.skipped(a.name, uid, now_seconds()); });
 }
@@ -411,7 +406,7 @@ awaitable<Fetcher::Retrieved> Fetcher::retrieve(const AccountConfig& a, Source& 
         if (md.unknown || (md.users.empty() && md.remote.empty())) r.users.push_back(a.unknown_to);
         for (const std::string& name : r.users)
             if (const UserConfig* u = config->find_user(name)) add_target(env, mailbox_target(*config, *u));
-        for (const std::string& rcpt : md.remote) add_target(env, {Target::Kind::queue, rcpt});
+        for (const Target& t : md.remote) add_target(env, t);
     }
     r.keys.push_back("sha256:" + hash.hex());
     if (std::string mid = header_value(headers.block, "message-id"); !mid.empty()) r.keys.push_back("mid:" + mid);
@@ -490,10 +485,8 @@ awaitable<void> Fetcher::fetch_window(const AccountConfig& a, Source& source, st
     if (failed) std::rethrow_exception(failed);
 }
 
-awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
+awaitable<void> Fetcher::cycle(const AccountConfig& a, CycleReport& report) {
     const ConfigPtr config = svc_.config;
-    CycleReport report;
-    report.account = a.name;
     // Deliveries a failed cycle left "delivering" are settled first, by what the intake holds.
     Intake* intake = svc_.intake;
     co_await offload([&] { db_.recover([intake](const std::string& id) { return intake->committed(id); }); });
@@ -551,7 +544,6 @@ awaitable<CycleReport> Fetcher::cycle(const AccountConfig& a) {
     for (const auto& [uid, row] : rows)
         if (!listed.contains(uid) && row.state != FetchedRow::State::delivering) gone.push_back(uid);
     if (!gone.empty()) co_await offload([&] { db_.forget(a.name, gone); });
-    co_return report;
 }
 
 }  // namespace mk

@@ -61,7 +61,9 @@ public:
 private:
     awaitable<void> schedule(std::string account);
     awaitable<void> watch_folder(std::string account, std::string folder);
-    awaitable<CycleReport> cycle(const AccountConfig& account);
+    // cycle - one exactly-once cycle; report counts as it goes, so that a cycle that fails part-way
+    // still says what it delivered and removed.
+    awaitable<void> cycle(const AccountConfig& account, CycleReport& report);
     // A message retrieved into the spool, and where it goes.
     struct Retrieved {
         std::unique_ptr<SpoolFile> spool;

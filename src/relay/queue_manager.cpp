@@ -4,7 +4,6 @@
 #include "relay/queue_manager.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <random>
 #include <sstream>
 
@@ -25,6 +24,7 @@
 #include "smtp/client.hpp"
 #include "smtp/command.hpp"
 #include "smtp/dsn.hpp"
+#include "smtp/notice.hpp"
 #include "store/intake.hpp"
 
 namespace mk {
@@ -106,12 +106,52 @@ awaitable<std::unique_ptr<smtp::Client>> connect_hop(const Config& c, const Next
     throw smtp::ClientError(errors.empty() ? "no address to connect to" : errors, cause);
 }
 
-std::string read_original(const QueueEntry& e) {
-    std::ifstream in(e.message, std::ios::binary);
-    in.seekg(static_cast<std::streamoff>(e.envelope.return_path_length));
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
+// returned_message - what a notice gives back of a queued message: at most kMaxReturnedMessage
+// octets after its Return-Path: line, and whether that is all of it. Blocking: call it on the pool.
+std::pair<std::string, bool> returned_message(const std::filesystem::path& file, std::uint64_t skip) {
+    std::string text = read_at_most(file, skip, kMaxReturnedMessage + 1);
+    bool whole = text.size() <= kMaxReturnedMessage;
+    if (!whole) text.resize(kMaxReturnedMessage);
+    return {std::move(text), whole};
+}
+
+// damaged_notice - the postmaster's notice of a queue entry moved aside, with what could be read of it.
+std::string damaged_notice(const Config& c, const DamagedEntry& d, const std::filesystem::path& where,
+                           const std::string& envelope, const std::string& message, bool whole, const std::string& id) {
+    smtp::NoticeInput in;
+    in.reporting_mta = c.hostname;
+    in.postmaster = c.postmaster;
+    in.to = c.postmaster;
+    in.id = id;
+    in.now = std::time(nullptr);
+    in.subject = fmt::format("Damaged queue entry {} moved aside", d.id);
+    in.paragraphs = {
+        fmt::format("This is the mail system at {}.", c.hostname),
+        fmt::format("The queue entry {} could not be read ({}). It will not be delivered to the recipients it "
+                    "was still waiting for, and nobody else has been told about it. Its files were moved to {}.",
+                    d.id, d.reason, where.string()),
+        message.empty() ? "The message itself could not be read."
+                        : whole ? "The message is attached, and the envelope file as it was found. To send the message "
+                                  "again, forward the attachment to its recipients or hand the file to a mail client."
+                                : "The message was too large to attach whole: its header is attached, and the envelope "
+                                  "file as it was found. The whole message is in the directory named above.",
+    };
+    if (!message.empty())
+        in.attachments.push_back({whole ? smtp::NoticeAttachment::Kind::message : smtp::NoticeAttachment::Kind::headers,
+                                  "Queued message " + d.id, "", message});
+    if (!envelope.empty())
+        in.attachments.push_back({smtp::NoticeAttachment::Kind::octets, "Queue envelope " + d.id, d.id + ".env", envelope});
+    return smtp::build_notice(in);
+}
+
+// without_return_path - a queued file begins with our own Return-Path: line, which only final
+// delivery carries; a damaged envelope no longer says how long it is.
+std::string without_return_path(std::string text) {
+    if (text.starts_with("Return-Path:")) {
+        std::size_t eol = text.find("\r\n");
+        text.erase(0, eol == std::string::npos ? text.size() : eol + 2);
+    }
+    return text;
 }
 
 }  // namespace
@@ -120,13 +160,49 @@ QueueManager::QueueManager(asio::io_context& ioc, Services& services) : ioc_(ioc
 
 void QueueManager::start() {
     QueueListing q = list_queue(svc_.intake->data_dir());
-    for (const std::string& d : q.damaged) spdlog::error("queue: damaged entry {} left in place", d);
     for (QueueEntry& e : q.entries) {
         std::string id = e.envelope.id;
         items_.emplace(id, Item{std::move(e)});
     }
     if (!items_.empty()) spdlog::info("queue: {} message(s) waiting", items_.size());
+    if (!q.damaged.empty()) asio::co_spawn(ioc_, report_damaged(std::move(q.damaged)), asio::detached);
     asio::co_spawn(ioc_, scheduler(), asio::detached);
+}
+
+// report_damaged - entries the queue cannot read leave it for corrupt/, and the postmaster is told,
+// with the message attached: acknowledged mail is never stuck without anyone knowing.
+awaitable<void> QueueManager::report_damaged(std::vector<DamagedEntry> damaged) {
+    const ConfigPtr config = svc_.config;
+    std::filesystem::path dir = svc_.intake->data_dir();
+    for (const DamagedEntry& d : damaged) {
+        std::filesystem::path where;
+        std::string envelope, message;
+        bool whole = false;
+        try {
+            where = co_await offload([&] { return quarantine_queue_entry(dir, d.id); });
+        } catch (const std::exception& e) {
+            spdlog::error("queue: {}: damaged ({}) and cannot be moved aside: {}", d.id, d.reason, e.what());
+            continue;
+        }
+        spdlog::error("queue: {}: damaged ({}); moved to {} and reported to the postmaster", d.id, d.reason, where.string());
+        try {
+            envelope = co_await offload([&] { return read_at_most(where / (d.id + ".env"), 0, kMaxReturnedMessage); });
+            auto [text, complete] = co_await offload([&] { return returned_message(where / (d.id + ".eml"), 0); });
+            message = without_return_path(std::move(text));
+            whole = complete;
+        } catch (const std::exception& e) {
+            spdlog::error("queue: {}: {}", d.id, e.what());
+        }
+        try {
+            smtp::Notice n{config->postmaster, d.id, "damaged queue entry", "", true};
+            std::string id = new_queue_id();
+            n.text = damaged_notice(*config, d, where, envelope, message, whole, id);
+            std::string sent = co_await smtp::submit_notice(*svc_.intake, *config, std::move(n));
+            spdlog::info("queue: {}: postmaster notice {}", d.id, sent);
+        } catch (const std::exception& e) {
+            spdlog::error("queue: {}: cannot notify the postmaster: {}", d.id, e.what());
+        }
+    }
 }
 
 bool QueueManager::final(const Item& item) const {
@@ -457,8 +533,11 @@ awaitable<void> QueueManager::check_deadlines() {
             for (std::size_t i : pending)
                 if (wants(item.entry.envelope.remote[i].notify, smtp::kNotifyDelay)) notify.push_back(i);
             if (!notify.empty() && !item.entry.envelope.sender.empty()) co_await send_dsn(item, notify, true);
+            QueueState snapshot = st;
+            std::filesystem::path dir = svc_.intake->data_dir();
+            std::string sid = id;
             try {
-                save_queue_state(svc_.intake->data_dir(), id, st);
+                co_await offload([&] { save_queue_state(dir, sid, snapshot); });
             } catch (const std::exception& e) {
                 spdlog::error("{}: cannot save queue state: {}", id, e.what());
             }
@@ -471,11 +550,17 @@ awaitable<void> QueueManager::finish(const std::string& id) {
     auto it = items_.find(id);
     if (it == items_.end()) co_return;
     Item& item = it->second;
+    const Envelope& env = item.entry.envelope;
     std::vector<std::size_t> failed;
-    for (std::size_t i = 0; i < item.entry.state.recipients.size(); ++i)
-        if (item.entry.state.recipients[i].status == Status::failed &&
-            wants(item.entry.envelope.remote[i].notify, smtp::kNotifyFailure))
+    for (std::size_t i = 0; i < item.entry.state.recipients.size(); ++i) {
+        const RecipientState& r = item.entry.state.recipients[i];
+        if (r.status != Status::failed) continue;
+        if (env.postmaster_notice)   // the last resort failed: nobody is left to tell
+            spdlog::error("{}: postmaster notice to <{}> failed ({}); dropped", id, env.remote[i].address, r.last_reply);
+        // A bounce that failed goes to the postmaster whatever its NOTIFY said (a double bounce).
+        else if (env.sender.empty() || wants(env.remote[i].notify, smtp::kNotifyFailure))
             failed.push_back(i);
+    }
     if (!failed.empty()) co_await send_dsn(item, failed, false);
     std::filesystem::path dir = svc_.intake->data_dir();
     try {
@@ -489,13 +574,13 @@ awaitable<void> QueueManager::finish(const std::string& id) {
 }
 
 awaitable<void> QueueManager::send_dsn(const Item& item, const std::vector<std::size_t>& rcpts, bool delayed) {
-    const Config& c = *svc_.config;
+    const ConfigPtr config = svc_.config;
+    const Config& c = *config;
     const Envelope& env = item.entry.envelope;
     // Never bounce a bounce (RFC 3461 6.2 / RFC 5321 6.1): the postmaster gets it instead, once.
-    std::string to = env.sender.empty() ? c.postmaster : env.sender;
-    if (env.sender.empty() && delayed) co_return;
-    auto to_addr = parse_mailbox(to);
-    if (!to_addr) co_return;
+    bool to_postmaster = env.sender.empty();
+    if (to_postmaster && delayed) co_return;
+    std::string to = to_postmaster ? c.postmaster : env.sender;
 
     smtp::DsnInput in;
     in.reporting_mta = c.hostname;
@@ -505,15 +590,26 @@ awaitable<void> QueueManager::send_dsn(const Item& item, const std::vector<std::
     in.envid = env.envid;
     in.arrival = env.received_at;
     in.now = std::time(nullptr);
-    std::string original = read_original(item.entry);
-    in.headers_only = env.ret == "HDRS" || original.size() > kMaxReturnedMessage;
+    std::string original;
+    bool whole = false;
+    try {
+        std::filesystem::path file = item.entry.message;
+        std::uint64_t skip = env.return_path_length;
+        auto [text, complete] = co_await offload([&] { return returned_message(file, skip); });
+        original = std::move(text);
+        whole = complete;
+    } catch (const std::exception& e) {
+        spdlog::error("{}: the notice goes without the message: {}", env.id, e.what());
+    }
+    in.headers_only = env.ret == "HDRS" || !whole;
     in.original = original;
     in.boundary = fmt::format("{}/{}", env.id, c.hostname);
     for (std::size_t i : rcpts) {
         const RecipientState& r = item.entry.state.recipients[i];
+        const QueuedRecipient& q = env.remote[i];
         smtp::DsnRecipient d;
-        d.address = env.remote[i].address;
-        d.orcpt = env.remote[i].orcpt;
+        d.address = q.address;
+        d.orcpt = q.orcpt;
         d.action = delayed ? "delayed" : "failed";
         // The enhanced code from the reply ("550 5.1.1 ..." -> 5.1.1), else a generic one.
         std::istringstream words(r.last_reply);
@@ -525,38 +621,22 @@ awaitable<void> QueueManager::send_dsn(const Item& item, const std::vector<std::
         if (!r.remote.empty()) d.remote_mta = "dns;" + r.remote.substr(0, r.remote.find('['));
         d.diagnostic = r.last_reply.empty() ? "" : "smtp;" + r.last_reply;
         d.last_attempt = r.last_attempt;
+        if (!q.original.empty() && !to_postmaster) {
+            // Reached through an alias or a forward: the sender hears of the address it wrote to.
+            // Where the mail went next, and what that server said, is the recipient's own business
+            // (the log and the postmaster keep it).
+            d.address = q.original;
+            d.remote_mta.clear();
+            d.diagnostic.clear();
+        }
         if (delayed) d.will_retry_until = env.received_at + c.relay.give_up_after.count();
         in.recipients.push_back(std::move(d));
     }
-    std::string text = smtp::build_dsn(in);
-
-    Envelope dsn;
-    dsn.id = new_queue_id();
-    dsn.received_at = std::time(nullptr);
-    dsn.client = "local (DSN)";
-    // Carried the way the report needs: 8-bit content with BODY=8BITMIME (or converted), and
-    // SMTPUTF8 when the original needed it or the sender's address is UTF-8 (RFC 6533 4).
-    dsn.body_8bit = std::any_of(text.begin(), text.end(), [](char ch) { return static_cast<unsigned char>(ch) >= 0x80; });
-    dsn.smtputf8 = env.smtputf8 || std::any_of(to.begin(), to.end(), [](char ch) { return static_cast<unsigned char>(ch) >= 0x80; });
-    std::string trace = "Return-Path: <>\r\n";
-    dsn.return_path_length = trace.size();
-    RouteResult route = route_recipient(c, *to_addr, true);
-    if (!route.accepted()) {
-        spdlog::error("{}: DSN for {} cannot be routed to <{}>: {}", env.id, dsn.id, to, route.reason);
-        co_return;
-    }
-    for (const Target& t : route.targets) {
-        if (t.kind == Target::Kind::mailbox) dsn.mailboxes.push_back(t.name);
-        else dsn.remote.push_back({t.name, smtp::kNotifyNever, ""});   // a DSN asks for no DSN back
-    }
+    smtp::Notice n{to, env.id, delayed ? "delay report" : "failure report", smtp::build_dsn(in), to_postmaster};
     try {
-        auto spool = svc_.intake->create(dsn.id);
-        spool->write(trace);
-        spool->write(fmt::format("Received: by {} (mailkeep, {} report for {}) id {};\r\n\t{}\r\n", c.hostname,
-                                 delayed ? "delay" : "failure", env.id, dsn.id, rfc5322_date(std::time(nullptr))));
-        spool->write(text);
-        co_await svc_.intake->commit(std::move(spool), dsn);
-        spdlog::info("{}: sender {} notification: {}", env.id, delayed ? "delay" : "non-delivery", dsn.id);
+        std::string id = co_await smtp::submit_notice(*svc_.intake, c, std::move(n));
+        spdlog::info("{}: {} notification: {}", env.id,
+                     to_postmaster ? "postmaster" : delayed ? "sender delay" : "sender non-delivery", id);
     } catch (const std::exception& e) {
         spdlog::error("{}: cannot queue DSN: {}", env.id, e.what());
     }

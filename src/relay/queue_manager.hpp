@@ -92,6 +92,7 @@ private:
     awaitable<void> finish_all_final();
     awaitable<void> check_deadlines();
     awaitable<void> send_dsn(const Item& item, const std::vector<std::size_t>& rcpts, bool delayed);
+    awaitable<void> report_damaged(std::vector<DamagedEntry> damaged);
 
     boost::asio::io_context& ioc_;
     Services& svc_;

@@ -212,8 +212,13 @@ public:
             return true;
         }
         for (const Target& t : r.targets) {
-            auto& list = t.kind == Target::Kind::mailbox ? result_.users : result_.remote;
-            if (std::find(list.begin(), list.end(), t.name) == list.end()) list.push_back(t.name);
+            if (t.kind == Target::Kind::mailbox) {
+                if (std::find(result_.users.begin(), result_.users.end(), t.name) == result_.users.end())
+                    result_.users.push_back(t.name);
+            } else if (std::none_of(result_.remote.begin(), result_.remote.end(),
+                                    [&](const Target& r) { return r.name == t.name; })) {
+                result_.remote.push_back(t);
+            }
         }
         return true;
     }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "route/router.hpp"
 
 namespace mk {
 
@@ -21,7 +22,7 @@ struct MultidropResult {
     // Addresses outside the local domains that a recipient's alias or forward_to sends the mail on to,
     // each once. route_recipient names these as queue targets; a user who forwards everything elsewhere
     // (keep_copy = false) appears only here, so a caller that drops them loses that user's copy.
-    std::vector<std::string> remote;
+    std::vector<Target> remote;
 };
 
 // multidrop_recipients - who a fetched message is for. header_block is the message's header

@@ -129,6 +129,9 @@ RouteResult route_recipient(const Config& config, const Address& rcpt, bool rela
         return r;
     }
     r.targets = std::move(res.targets);
+    const std::string written = rcpt.str();
+    for (Target& t : r.targets)
+        if (t.kind == Target::Kind::queue && t.name != written) t.original = written;
     return r;
 }
 

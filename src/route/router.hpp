@@ -15,6 +15,9 @@ struct Target {
     enum class Kind { mailbox, queue };
     Kind kind = Kind::mailbox;
     std::string name;   // mailbox: the local user; queue: the remote address
+    // queue: the recipient that was resolved, when an alias or a forward led to name (notices to
+    // the sender name this one, not the private forward_to address); empty when it is name.
+    std::string original;
     bool operator==(const Target&) const = default;
 };
 

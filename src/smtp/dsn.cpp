@@ -3,23 +3,17 @@
 #include "smtp/dsn.hpp"
 
 #include "core/date.hpp"
+#include "smtp/message_text.hpp"
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
-#include <initializer_list>
 
 namespace mk::smtp {
 
 namespace {
 
-constexpr std::string_view kCrlf = "\r\n";
-constexpr std::size_t kMaxLine = 998;   // octets per line before CRLF: RFC 5322 2.1.1, RFC 5321 4.5.3.1.6
-constexpr std::size_t kFoldAt = 78;     // RFC 5322 2.1.1: lines SHOULD be no longer than 78 octets
-constexpr std::size_t kMaxBoundary = 70;   // RFC 2046 5.1.1: a boundary is 1 to 70 characters
-// Room left for a suffix when the boundary has to change because the content holds it.
-constexpr std::size_t kBoundaryStem = kMaxBoundary - 8;
 constexpr std::string_view kIndent = "    ";   // continuation lines of a recipient in the text part
 
 // What the human-readable part says for the enhanced status codes a relay meets most (RFC 3463).
@@ -45,74 +39,6 @@ constexpr StatusText kStatusTexts[] = {
 };
 
 enum class Kind { failure, delay, success };
-
-// is_ctl - a byte that must not stand inside a line of text (C0 controls and DEL).
-bool is_ctl(unsigned char c) { return c < 0x20 || c == 0x7f; }
-
-// one_line - s with controls (CR and LF above all) turned into spaces, runs of spaces made one, and
-// trimmed: a remote reply must not be able to start a header or a MIME part of its own.
-std::string one_line(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (char ch : s) {
-        bool space = ch == ' ' || is_ctl(static_cast<unsigned char>(ch));
-        if (!space) out += ch;
-        else if (!out.empty() && out.back() != ' ') out += ' ';
-    }
-    if (!out.empty() && out.back() == ' ') out.pop_back();
-    return out;
-}
-
-// utf8_cut - the largest n' <= n that does not fall inside a UTF-8 sequence of s.
-std::size_t utf8_cut(std::string_view s, std::size_t n) {
-    if (n >= s.size()) return s.size();
-    std::size_t cut = n;
-    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-    return cut == 0 ? n : cut;   // no boundary in reach (not UTF-8): cut at n
-}
-
-// wrap - first followed by the words of text, broken into lines of at most kFoldAt octets where the
-// words allow and never more than kMaxLine: a longer word is cut. Every further line begins with
-// cont; with cont = " " this is RFC 5322 2.2.3 folding (unfolding gives the text back, except where
-// a too-long word had to be cut). Ends with CRLF.
-std::string wrap(std::string_view first, std::string_view text, std::string_view cont) {
-    std::string out(first);
-    std::size_t len = first.size();
-    bool has_word = false;   // the current line holds a word after its prefix
-    std::string clean = one_line(text);
-    std::string_view rest = clean;
-    while (!rest.empty()) {
-        std::size_t sp = rest.find(' ');
-        std::string_view word = rest.substr(0, sp);
-        rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
-        while (!word.empty()) {
-            if (has_word && len + 1 + word.size() > kFoldAt) {
-                out.append(kCrlf).append(cont);
-                len = cont.size();
-                has_word = false;
-            }
-            std::size_t sep = has_word ? 1 : 0;
-            std::size_t piece = utf8_cut(word, kMaxLine - len - sep);
-            if (sep) out += ' ';
-            out.append(word.substr(0, piece));
-            len += sep + piece;
-            has_word = true;
-            word.remove_prefix(piece);
-            if (!word.empty()) {   // XXX a word over 998 octets cannot be folded: it gets a break
-                out.append(kCrlf).append(cont);
-                len = cont.size();
-                has_word = false;
-            }
-        }
-    }
-    out.append(kCrlf);
-    return out;
-}
-
-// field - one header field (or delivery-status field), folded.
-std::string field(std::string_view name, std::string_view value) {
-    return wrap(std::string(name) + ": ", value, " ");
-}
 
 // typed - value as "type;value" (RFC 3464 2.3.5, 2.3.6); a value given without a type gets type.
 std::string typed(std::string_view type, std::string_view value) {
@@ -149,29 +75,6 @@ std::string status_text(std::string_view status) {
     for (const StatusText& s : kStatusTexts)
         if (s.subject_detail == detail) return std::string(status) + " (" + std::string(s.text) + ")";
     return std::string(status);
-}
-
-// header_block - the original's header, up to and including the CRLF before the empty line.
-std::string_view header_block(std::string_view msg) {
-    if (msg.starts_with(kCrlf)) return {};
-    std::size_t end = msg.find("\r\n\r\n");
-    return end == std::string_view::npos ? msg : msg.substr(0, end + 2);
-}
-
-// has_8bit - any octet above 127: the part is labelled 8bit (RFC 2045 2.8, RFC 6152).
-bool has_8bit(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) > 127; });
-}
-
-// boundary_chars - s with only RFC 2046 5.1.1 bcharsnospace left (possibly nothing).
-std::string boundary_chars(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  std::string_view("'()+_,-./:=?").find(c) != std::string_view::npos;
-        if (ok) out += c;
-    }
-    return out;
 }
 
 // fnv1a - 64-bit FNV-1a of s, continuing from h: makes the Message-ID unique without a clock or RNG.
@@ -267,21 +170,6 @@ std::string status_fields(const DsnInput& in) {
     return out;
 }
 
-// pick_boundary - in.boundary (or one made from the queue id and time), changed until no part holds
-// it: RFC 2046 5.1.1 requires that the boundary not occur in the encapsulated text.
-std::string pick_boundary(const DsnInput& in, std::initializer_list<std::string_view> parts) {
-    std::string stem = boundary_chars(in.boundary);
-    if (stem.empty()) stem = "=_mailkeep-dsn-" + boundary_chars(in.queue_id) + "-" + std::to_string(in.now);
-    stem.resize(std::min(stem.size(), kBoundaryStem));
-    std::string b = stem;
-    auto taken = [&](const std::string& cand) {
-        return std::any_of(parts.begin(), parts.end(),
-                           [&](std::string_view p) { return p.find("--" + cand) != std::string_view::npos; });
-    };
-    for (unsigned n = 1; taken(b); ++n) b = stem + "=" + std::to_string(n);
-    return b;
-}
-
 }  // namespace
 
 std::string xtext_decode(std::string_view s) {
@@ -316,7 +204,8 @@ std::string build_dsn(const DsnInput& in) {
     std::string text = human_text(in);
     std::string status = status_fields(in);
     std::string_view returned = in.headers_only ? header_block(in.original) : in.original;
-    std::string boundary = pick_boundary(in, {text, status, returned});
+    std::string boundary = unique_boundary(in.boundary, "=_mailkeep-dsn-" + in.queue_id + "-" + std::to_string(in.now),
+                                           {text, status, returned});
 
     static constexpr std::string_view kSubjects[] = {"Undelivered Mail Returned to Sender",
                                                      "Delayed Mail (still being retried)",

@@ -413,7 +413,7 @@ awaitable<Reply> Session::receive_data() {
             } else {
                 bool seen = false;
                 for (const QueuedRecipient& q : env.remote) seen = seen || q.address == t.name;
-                if (!seen) env.remote.push_back({t.name, r.args.notify, r.args.orcpt});
+                if (!seen) env.remote.push_back({t.name, r.args.notify, r.args.orcpt, t.original});
             }
         }
     }

@@ -91,4 +91,20 @@ void write_file_durable(const std::filesystem::path& p, std::string_view data) {
     fsync_dir(p.parent_path().empty() ? "." : p.parent_path());
 }
 
+std::string read_at_most(const std::filesystem::path& p, std::uint64_t offset, std::size_t max) {
+    Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) fail("open", p, errno);
+    std::string out(max, '\0');
+    std::size_t got = 0;
+    while (got < max) {
+        ssize_t n = ::pread(fd.get(), out.data() + got, max - got, static_cast<off_t>(offset + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail("read", p, errno);
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    out.resize(got);
+    return out;
+}
+
 }  // namespace mk

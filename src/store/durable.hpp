@@ -2,6 +2,7 @@
 // exclusively, written fully, fsynced, closed with the result checked; directories fsynced.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -45,6 +46,9 @@ void fsync_dir(const std::filesystem::path& dir);
 void make_dir_durable(const std::filesystem::path& dir);
 // write_file_durable - tmp + fsync + rename + fsync dir, for small metadata files.
 void write_file_durable(const std::filesystem::path& p, std::string_view data);
+// read_at_most - up to max bytes of the file from offset (fewer only at its end); blocking, so off
+// the network thread. Throws StorageError when the file cannot be opened or read.
+std::string read_at_most(const std::filesystem::path& p, std::uint64_t offset, std::size_t max);
 std::string errno_text(int err);
 
 }  // namespace mk

@@ -7,10 +7,21 @@ namespace mk {
 
 namespace json = boost::json;
 
+namespace {
+
+// optional_string - a key that envelopes written before it existed do not have.
+std::string optional_string(const json::object& o, std::string_view key) {
+    const json::value* v = o.if_contains(key);
+    return v ? json::value_to<std::string>(*v) : std::string();
+}
+
+}  // namespace
+
 std::string envelope_to_json(const Envelope& e) {
     json::array remote;
     for (const QueuedRecipient& r : e.remote)
-        remote.push_back(json::object{{"address", r.address}, {"notify", r.notify}, {"orcpt", r.orcpt}});
+        remote.push_back(json::object{{"address", r.address}, {"notify", r.notify}, {"orcpt", r.orcpt},
+                                      {"original", r.original}});
     json::array mailboxes;
     for (const std::string& m : e.mailboxes) mailboxes.push_back(json::string(m));
     json::object o{
@@ -27,6 +38,7 @@ std::string envelope_to_json(const Envelope& e) {
         {"auth_user", e.auth_user},
         {"received_at", e.received_at},
         {"return_path_length", e.return_path_length},
+        {"postmaster_notice", e.postmaster_notice},
     };
     return json::serialize(o) + "\n";
 }
@@ -49,7 +61,8 @@ std::optional<Envelope> envelope_from_json(std::string_view text) {
             const json::object& ro = r.as_object();
             e.remote.push_back({json::value_to<std::string>(ro.at("address")),
                                 json::value_to<unsigned>(ro.at("notify")),
-                                json::value_to<std::string>(ro.at("orcpt"))});
+                                json::value_to<std::string>(ro.at("orcpt")),
+                                optional_string(ro, "original")});
         }
         e.ret = json::value_to<std::string>(o.at("ret"));
         e.envid = json::value_to<std::string>(o.at("envid"));
@@ -59,6 +72,7 @@ std::optional<Envelope> envelope_from_json(std::string_view text) {
         e.auth_user = json::value_to<std::string>(o.at("auth_user"));
         e.received_at = json::value_to<std::int64_t>(o.at("received_at"));
         e.return_path_length = json::value_to<std::uint64_t>(o.at("return_path_length"));
+        if (const json::value* pm = o.if_contains("postmaster_notice")) e.postmaster_notice = pm->as_bool();
         return e;
     } catch (const std::exception&) {
         return std::nullopt;

@@ -14,6 +14,9 @@ struct QueuedRecipient {
     std::string address;
     unsigned notify = 0;     // smtp::Notify bits; 0 = not given
     std::string orcpt;       // "rfc822;xtext" as received
+    // The address the sender wrote, when an alias or a forward led here: what notices to the sender
+    // name (the forward_to address is the recipient's private business). Empty when it is address.
+    std::string original;
     bool operator==(const QueuedRecipient&) const = default;
 };
 
@@ -30,6 +33,7 @@ struct Envelope {
     std::string auth_user;                   // the authenticated user, or empty
     std::int64_t received_at = 0;            // unix seconds
     std::uint64_t return_path_length = 0;    // leading bytes only final delivery carries (Return-Path:)
+    bool postmaster_notice = false;          // the mail system's last resort: if it fails, logged and dropped
     bool operator==(const Envelope&) const = default;
 };
 

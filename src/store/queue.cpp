@@ -2,9 +2,12 @@
 #include "store/queue.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 #include <unistd.h>
+
+#include <fmt/format.h>
 
 #include <boost/json.hpp>
 
@@ -82,14 +85,19 @@ QueueListing list_queue(const fs::path& data_dir) {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(data_dir / "queue", ec)) {
         if (e.path().extension() != ".env") continue;
+        std::string id = e.path().stem().string();
         auto text = slurp(e.path());
         auto env = text ? envelope_from_json(*text) : std::nullopt;
         fs::path msg = e.path();
         msg.replace_extension(".eml");
         std::error_code size_ec;
         auto size = fs::file_size(msg, size_ec);
-        if (!env || size_ec) {
-            out.damaged.push_back(e.path().filename().string());
+        if (!env) {
+            out.damaged.push_back({id, "envelope unreadable"});
+            continue;
+        }
+        if (size_ec) {
+            out.damaged.push_back({id, "message file missing"});
             continue;
         }
         QueueEntry entry{std::move(*env), msg, size, {}};
@@ -98,7 +106,7 @@ QueueListing list_queue(const fs::path& data_dir) {
         if (auto st = slurp(state)) {
             auto parsed = queue_state_from_json(*st);
             if (!parsed || parsed->recipients.size() != entry.envelope.remote.size()) {
-                out.damaged.push_back(state.filename().string());
+                out.damaged.push_back({id, "state unreadable"});
                 continue;
             }
             entry.state = std::move(*parsed);
@@ -111,6 +119,20 @@ QueueListing list_queue(const fs::path& data_dir) {
         return std::tie(a.envelope.received_at, a.envelope.id) < std::tie(b.envelope.received_at, b.envelope.id);
     });
     return out;
+}
+
+fs::path quarantine_queue_entry(const fs::path& data_dir, const std::string& id) {
+    fs::path q = data_dir / "queue", corrupt = data_dir / "corrupt";
+    make_dir_durable(corrupt);
+    // The envelope goes first: without it the entry is no longer "ready", whatever is left behind.
+    for (const char* ext : {".env", ".eml", ".state"}) {
+        fs::path from = q / (id + ext);
+        if (::rename(from.c_str(), (corrupt / (id + ext)).c_str()) != 0 && errno != ENOENT)
+            throw StorageError(fmt::format("rename {}: {}", from.string(), errno_text(errno)));
+    }
+    fsync_dir(corrupt);
+    fsync_dir(q);
+    return corrupt;
 }
 
 void save_queue_state(const fs::path& data_dir, const std::string& id, const QueueState& state) {

@@ -36,9 +36,15 @@ struct QueueEntry {
     QueueState state;
 };
 
+// A queue entry that cannot be read: never delivered, never guessed at, never left silently.
+struct DamagedEntry {
+    std::string id;
+    std::string reason;   // "envelope unreadable", "state unreadable", "message file missing"
+};
+
 struct QueueListing {
     std::vector<QueueEntry> entries;         // oldest first
-    std::vector<std::string> damaged;        // envelopes that could not be read, by file name
+    std::vector<DamagedEntry> damaged;
 };
 
 QueueListing list_queue(const std::filesystem::path& data_dir);
@@ -48,6 +54,11 @@ void save_queue_state(const std::filesystem::path& data_dir, const std::string& 
 // remove_from_queue - delete a finished message: state, envelope, then the message, then fsync
 // the directory so that a crash cannot bring it back for a second delivery.
 void remove_from_queue(const std::filesystem::path& data_dir, const std::string& id);
+
+// quarantine_queue_entry - move queue/<id>.* (envelope, message, state) to corrupt/, as Postfix
+// does with its corrupt queue files: out of the relay's way, kept for the postmaster. Returns the
+// directory they are in now.
+std::filesystem::path quarantine_queue_entry(const std::filesystem::path& data_dir, const std::string& id);
 
 std::string queue_state_to_json(const QueueState& s);
 std::optional<QueueState> queue_state_from_json(std::string_view text);

@@ -213,12 +213,17 @@ def test_server_that_stops_mid_retr_is_an_error_for_that_account_only(mailkeep_f
 
 
 class StallingPop3:
-    """StallingPop3 - a POP3 server that lists one message and stops answering in the middle of its
-    RETR; with message set it sends that (already dot-stuffed, without the final ".") and ends the
-    response instead, as a server with its own idea of line ends might."""
+    """StallingPop3 - a POP3 server that lists the messages good (bytes each, served whole) and one
+    more, and stops answering in the middle of that last one's RETR; with message set it sends that
+    (already dot-stuffed, without the final ".") and ends the response instead, as a server with its
+    own idea of line ends might. After heal() the last one is served whole too."""
 
-    def __init__(self, message=None):
+    STALLED = b"Subject: half\r\n\r\nthe first half and then nothing"
+
+    def __init__(self, message=None, good=()):
         self.message = message
+        self.good = list(good)
+        self.healed = threading.Event()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(4)
@@ -226,6 +231,9 @@ class StallingPop3:
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
+
+    def heal(self):
+        self.healed.set()
 
     def serve(self):
         self.sock.settimeout(0.2)
@@ -239,24 +247,33 @@ class StallingPop3:
     def session(self, c):
         f = c.makefile("rb")
         c.sendall(b"+OK ready\r\n")
+        last = len(self.good) + 1
         try:
             while not self.stopping.is_set():
                 line = f.readline()
                 if not line:
                     return
-                cmd = line.split()[0].upper() if line.split() else b""
+                words = line.split()
+                cmd = words[0].upper() if words else b""
+                n = int(words[1]) if len(words) > 1 and words[1].isdigit() else 0
                 if cmd == b"CAPA":
                     c.sendall(b"+OK\r\nUSER\r\nUIDL\r\n.\r\n")
                 elif cmd in (b"USER", b"PASS", b"NOOP"):
                     c.sendall(b"+OK\r\n")
                 elif cmd == b"LIST":
-                    c.sendall(b"+OK\r\n1 5000\r\n.\r\n")
+                    sizes = [len(m) for m in self.good] + [5000]
+                    c.sendall(b"+OK\r\n" + b"".join(b"%d %d\r\n" % (i + 1, s) for i, s in enumerate(sizes)) + b".\r\n")
                 elif cmd == b"UIDL":
-                    c.sendall(b"+OK\r\n1 stall-1\r\n.\r\n")
+                    uids = [b"good-%d" % (i + 1) for i in range(len(self.good))] + [b"stall-1"]
+                    c.sendall(b"+OK\r\n" + b"".join(b"%d %s\r\n" % (i + 1, u) for i, u in enumerate(uids)) + b".\r\n")
+                elif cmd == b"RETR" and 1 <= n < last:
+                    c.sendall(b"+OK\r\n" + self.good[n - 1] + b".\r\n")
                 elif cmd == b"RETR" and self.message is not None:
                     c.sendall(b"+OK\r\n" + self.message + b".\r\n")
+                elif cmd == b"RETR" and self.healed.is_set():
+                    c.sendall(b"+OK\r\n" + self.STALLED + b"\r\n.\r\n")
                 elif cmd == b"RETR":
-                    c.sendall(b"+OK\r\nSubject: half\r\n\r\nthe first half and then nothing")
+                    c.sendall(b"+OK\r\n" + self.STALLED)
                     self.stopping.wait(30)   # silent until the test ends
                     return
                 elif cmd == b"QUIT":
@@ -271,6 +288,28 @@ class StallingPop3:
         self.stopping.set()
         self.sock.close()
         self.thread.join(5)
+
+
+def test_a_cycle_that_fails_part_way_reports_what_it_delivered(mailkeep_factory):
+    good = [make_message(f"good {i}", body=f"number {i}\r\n".encode()) for i in range(5)]
+    server = StallingPop3(good=good)
+    try:
+        mk = mailkeep_factory(extra_toml=account_toml("flaky", "pop3", server.port, "u", "p", mailbox="single",
+                                                      deliver_to="ben", keep="forever", timeout="2s"))
+        r = fetch(mk, "flaky")
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "flaky: 5 delivered" in r.stdout and "error" in r.stdout, r.stdout
+        assert len(mk.maildir_files("ben")) == 5
+        assert "last error" in mk.status()
+
+        server.heal()
+        r = fetch(mk, "flaky")
+        assert r.returncode == 0 and "flaky: 1 delivered" in r.stdout, r.stdout + r.stderr
+        assert len(mk.maildir_files("ben")) == 6
+        status = mk.status()
+        assert "account flaky" in status and "6 fetched" in status and "last error" not in status, status
+    finally:
+        server.stop()
 
 
 def test_bare_line_feeds_from_a_provider_are_stored_as_crlf(mailkeep_factory):

@@ -35,8 +35,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         mk::MultidropResult r = mk::multidrop_recipients(c, headers, envelope_header, "mailkeep-family@mail.home.arpa");
         for (const std::string& u : r.users)
             if (!c.find_user(u)) __builtin_trap();
-        for (const std::string& a : r.remote)
-            if (!mk::parse_mailbox(a, true)) __builtin_trap();
+        for (const mk::Target& t : r.remote)
+            if (!mk::parse_mailbox(t.name, true) || (!t.original.empty() && !mk::parse_mailbox(t.original, true)))
+                __builtin_trap();
     }
     return 0;
 }

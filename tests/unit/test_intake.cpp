@@ -187,6 +187,16 @@ TEST(QueueState, DamagedStateIsReportedNotGuessed) {
     QueueListing q = list_queue(t.path);
     EXPECT_TRUE(q.entries.empty());
     ASSERT_EQ(q.damaged.size(), 1u);
+    EXPECT_EQ(q.damaged[0].id, "Q2");
+    EXPECT_EQ(q.damaged[0].reason, "state unreadable");
+
+    // Quarantined: out of the queue, every file kept in corrupt/.
+    EXPECT_EQ(quarantine_queue_entry(t.path, "Q2"), t.path / "corrupt");
+    EXPECT_TRUE(list_queue(t.path).damaged.empty());
+    for (const char* ext : {".env", ".eml", ".state"}) {
+        EXPECT_TRUE(std::filesystem::exists(t.path / "corrupt" / (std::string("Q2") + ext))) << ext;
+        EXPECT_FALSE(std::filesystem::exists(t.path / "queue" / (std::string("Q2") + ext))) << ext;
+    }
 }
 
 }  // namespace

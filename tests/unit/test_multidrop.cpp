@@ -39,7 +39,7 @@ std::string summary(const MultidropResult& r) {
     s += " source=" + r.source;
     if (!r.remote.empty()) {
         s += " remote=";
-        for (std::size_t i = 0; i < r.remote.size(); ++i) s += (i ? "," : "") + r.remote[i];
+        for (std::size_t i = 0; i < r.remote.size(); ++i) s += (i ? "," : "") + r.remote[i].name;
     }
     return s;
 }

@@ -26,6 +26,8 @@ Config household() {
 
 Target mb(const char* u) { return {Target::Kind::mailbox, u}; }
 Target q(const char* a) { return {Target::Kind::queue, a}; }
+// via - a queue target reached through an alias or a forward of the address written.
+Target via(const char* a, const char* written) { return {Target::Kind::queue, a, written}; }
 
 struct Case {
     const char* rcpt;
@@ -40,10 +42,10 @@ TEST(Router, Table) {
         {"anna@home.arpa", false, 250, {mb("anna")}},
         {"ANNA@Home.Arpa", false, 250, {mb("anna")}},
         {"mum@home.arpa", false, 250, {mb("anna")}},
-        {"ben@home.arpa", false, 250, {mb("ben"), q("ben@provider.example")}},
-        {"carl@home.arpa", false, 250, {q("carl@provider.example"), mb("anna")}},
-        {"family@home.arpa", false, 250, {mb("anna"), mb("ben"), q("ben@provider.example")}},
-        {"kids@home.arpa", false, 250, {mb("ben"), q("ben@provider.example"), mb("anna")}},
+        {"ben@home.arpa", false, 250, {mb("ben"), via("ben@provider.example", "ben@home.arpa")}},
+        {"carl@home.arpa", false, 250, {via("carl@provider.example", "carl@home.arpa"), mb("anna")}},
+        {"family@home.arpa", false, 250, {mb("anna"), mb("ben"), via("ben@provider.example", "family@home.arpa")}},
+        {"kids@home.arpa", false, 250, {mb("ben"), via("ben@provider.example", "kids@home.arpa"), mb("anna")}},
         {"postmaster@home.arpa", false, 250, {mb("anna")}},
         {"nobody@home.arpa", false, 550, {}},
         {"someone@other.example", false, 554, {}},
@@ -80,10 +82,14 @@ TEST(Router, DownstreamDeliveryQueuesLocalUsersByTheirFirstAddress) {
     Config c = household();
     c.delivery.mode = DeliveryConfig::Mode::lmtp;
     c.catch_all = "anna";
-    EXPECT_EQ(route_recipient(c, *parse_mailbox("mum@home.arpa"), false).targets, std::vector<Target>{q("anna@home.arpa")});
+    EXPECT_EQ(route_recipient(c, *parse_mailbox("anna@home.arpa"), false).targets, std::vector<Target>{q("anna@home.arpa")});
+    EXPECT_EQ(route_recipient(c, *parse_mailbox("mum@home.arpa"), false).targets,
+              std::vector<Target>{via("anna@home.arpa", "mum@home.arpa")});
     EXPECT_EQ(route_recipient(c, *parse_mailbox("family@home.arpa"), false).targets,
-              (std::vector<Target>{q("anna@home.arpa"), q("ben@home.arpa"), q("ben@provider.example")}));
-    EXPECT_EQ(route_recipient(c, *parse_mailbox("nobody@home.arpa"), false).targets, std::vector<Target>{q("anna@home.arpa")});
+              (std::vector<Target>{via("anna@home.arpa", "family@home.arpa"), via("ben@home.arpa", "family@home.arpa"),
+                                   via("ben@provider.example", "family@home.arpa")}));
+    EXPECT_EQ(route_recipient(c, *parse_mailbox("nobody@home.arpa"), false).targets,
+              std::vector<Target>{via("anna@home.arpa", "nobody@home.arpa")});
 }
 
 }  // namespace
