@@ -197,8 +197,8 @@ def message_bytes(i, size=4096):
 
 def fill_maildir(root, count, crlf, uid=None, start=0):
     """fill_maildir - count messages in root/new, named the way the owner names them: mailkeep's
-    `<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>` (CRLF files) or Dovecot's `<sec>.M<usec>P<pid>.<host>,
-    S=<size>,W=<crlf size>` (LF files, as Dovecot's own delivery stores them)."""
+    `<sec>.M<usec>P<pid>I<queue id>.<host>,S=<size>,W=<size>` (CRLF files) or Dovecot's
+    `<sec>.M<usec>P<pid>.<host>,S=<size>,W=<crlf size>` (LF files, as Dovecot's own delivery stores them)."""
     for sub in ("new", "cur", "tmp"):
         os.makedirs(root / sub, exist_ok=True)
     base = 1795000000
@@ -206,7 +206,7 @@ def fill_maildir(root, count, crlf, uid=None, start=0):
     for i in range(start, start + count):
         data = message_bytes(i) if i < start + 16 else template.replace(b"B00000000", b"B%08d" % i, 1)
         if crlf:
-            name = f"{base + i}.M{i % 1000000}P4242Q{i}.benchhost,S={len(data)}"
+            name = f"{base + i}.M{i % 1000000}P4242I{i:016X}.benchhost,S={len(data)},W={len(data)}"
         else:
             lf = data.replace(b"\r\n", b"\n")
             name = f"{base + i}.M{i % 1000000}P4242.benchhost,S={len(lf)},W={len(data)}"

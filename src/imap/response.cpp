@@ -473,6 +473,17 @@ bool is_fetch_head(std::string_view text) {
     return rest.size() >= 6 && to_upper(rest.substr(0, 6)) == "FETCH ";
 }
 
+// quoted_bodies - the body items of a FETCH that came as non-empty quoted strings (their octets are
+// in the response; a literal body has gone to the sink already, NIL has none).
+std::vector<const FetchItem*> quoted_bodies(const Response& r) {
+    std::vector<const FetchItem*> out;
+    if (r.name != "FETCH") return out;
+    for (const FetchItem& item : r.fetch)
+        if (is_body_item(item.name) && item.value.kind == ValueKind::string && !item.value.text.empty())
+            out.push_back(&item);
+    return out;
+}
+
 }  // namespace
 
 std::string_view error_text(ParseError error) {
@@ -636,23 +647,27 @@ void ResponseParser::end_of_line(const BodySink& sink) {
     Cursor c{text_, literals_};
     Response r;
     if (!grammar(c, r)) return fail(c.error == ParseError::none ? ParseError::bad_syntax : c.error);
+    // A body sent as a quoted string (allowed: nstring) is bounded like a literal: all of them are
+    // checked before any reaches the sink, as an oversized literal fails before its first octet.
+    for (const FetchItem* item : quoted_bodies(r))
+        if (!body_fits(item->value.text.size())) return fail(ParseError::literal_too_large);
     response_ = std::move(r);
     phase_ = Phase::done;
-    // A body sent as a quoted string (allowed: nstring) reaches the sink like a literal would, once
-    // the whole FETCH is known.
-    if (response_.name == "FETCH" && sink) {
-        for (const auto& item : response_.fetch) {
-            if (!is_body_item(item.name) || item.value.kind != ValueKind::string || item.value.text.empty()) continue;
-            BodyPiece p;
-            p.seq = response_.number.value_or(0);
-            p.item = item.name;
-            p.uid = response_.fetch_uid();
-            p.size = item.value.text.size();
-            p.data = item.value.text;
-            sink(p);
-        }
+    // A quoted body reaches the sink like a literal would, once the whole FETCH is known.
+    if (!sink) return;
+    for (const FetchItem* item : quoted_bodies(response_)) {
+        BodyPiece p;
+        p.seq = response_.number.value_or(0);
+        p.item = item->name;
+        p.uid = response_.fetch_uid();
+        p.size = item->value.text.size();
+        p.data = item->value.text;
+        sink(p);
     }
 }
+
+// body_fits - the one bound on a message body, whatever form it arrived in (literal or quoted).
+bool ResponseParser::body_fits(std::uint64_t size) const { return size <= max_literal_; }
 
 // start_literal - the line ended in "{size}" at marker: decide whether it is a body, check the limits.
 void ResponseParser::start_literal(std::size_t marker, std::uint64_t size) {
@@ -676,7 +691,7 @@ void ResponseParser::start_literal(std::size_t marker, std::uint64_t size) {
         }
     }
     if (body) {
-        if (size > max_literal_) return fail(ParseError::literal_too_large);
+        if (!body_fits(size)) return fail(ParseError::literal_too_large);
         piece_.item = piece_item_;
     } else {
         if (size > kMaxInlineLiterals - inline_bytes_) return fail(ParseError::literal_too_large);

@@ -8,7 +8,8 @@
 // markers included, literal contents excluded) is at most kMaxLine octets, small literals inside
 // it at most kMaxInlineLiterals octets, lists nest at most kMaxDepth deep. A message body (the
 // literal of a FETCH BODY[...], BINARY[...] or RFC822 item) is never stored: its bytes go to a sink
-// in the pieces they arrived in, bounded only by the caller's max_literal.
+// in the pieces they arrived in, bounded by the caller's max_literal. A body sent as a quoted string
+// instead (nstring) is held in the response text and meets the same bound before it reaches the sink.
 #pragma once
 
 #include <cstddef>
@@ -160,6 +161,7 @@ private:
     void fail(ParseError e);
     void end_of_line(const BodySink& sink);
     void start_literal(std::size_t marker, std::uint64_t size);
+    bool body_fits(std::uint64_t size) const;
     void reset();
 
     std::uint64_t max_literal_;

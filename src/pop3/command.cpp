@@ -464,10 +464,8 @@ std::size_t DotUnstuffer::feed(std::string_view in, std::string& out) {
         case Where::line_start:
             if (c == '.') {
                 // RFC 1939 3: either the terminator or a stuffed dot; the next bytes say which, and
-                // the dot itself is never part of the message in either case.
-                if (!fits(1)) return i;
+                // the dot itself is never part of the message in either case, nor of its line's length.
                 where_ = Where::dot;
-                ++line_len_;
                 ++i;
                 continue;
             }

@@ -189,7 +189,7 @@ bool parse_uid_listing(std::string_view line, std::uint64_t& msg, std::string& u
 // or a bare CR is data, so a server or a man in the middle cannot end a message early with "\n.\n";
 // a bare LF or CR is passed on as it came and does not start a line. Line ends are not rewritten: the
 // output is the stored message, byte for byte. A line longer than max_line bytes (counted up to the
-// next LF, any LF) is an error, never a silent cut.
+// next LF, any LF, without the stuffed dot) is an error, never a silent cut.
 class DotUnstuffer {
 public:
     enum class Status { more, done, line_too_long };

@@ -437,7 +437,8 @@ awaitable<Next> Session::login(const std::string& login, const std::string& pass
     bool listed = false;
     try {
         // Read only: a user who never received mail has no maildir yet, which list() reports as empty.
-        // A maildrop of 100,000 messages takes a while to read: not on the network thread.
+        // A maildrop of 100,000 messages takes a while to read, and a file another program wrote
+        // without its CRLF size in the name is read to measure it: not on the network thread.
         Maildir md(maildir_path(config_->data_dir, lock_->user()));
         messages_ = co_await offload([&] { return md.list(); });
         maildir_.emplace(std::move(md));
@@ -705,17 +706,17 @@ awaitable<Next> Session::cmd_rset(const Command&) {
 std::size_t Session::remove_deleted() {
     // Names may have changed since the snapshot (new/ -> cur/, flags): remove by uid from a fresh
     // listing, or remove() would find nothing, call that success, and leave the message behind.
-    std::unordered_map<std::string, Maildir::Message> current;
+    std::unordered_map<std::string, std::string> current;
     try {
-        for (auto& m : maildir_->list()) current.emplace(m.uid, std::move(m));
+        current = maildir_->paths();
     } catch (const std::exception& e) {
         spdlog::warn("pop3 user={} cannot relist maildrop before UPDATE: {}", lock_->user(), e.what());
     }
     std::size_t failed = 0;
     for (std::size_t i = 0; i < messages_.size(); ++i) {
         if (!deleted_[i]) continue;
-        auto it = current.find(messages_[i].uid);
-        const Maildir::Message& m = it != current.end() ? it->second : messages_[i];
+        Maildir::Message m = messages_[i];
+        if (auto it = current.find(m.uid); it != current.end()) m.path = it->second;
         try {
             maildir_->remove(m);
             ++removed_;

@@ -25,10 +25,11 @@ void DotDecoder::end_line(bool crlf, std::string& out) {
         done_ = true;
         return;
     }
-    if (overflow_) too_long_ = true;
+    std::string_view text = content;
+    if (text.starts_with('.')) text.remove_prefix(1);   // RFC 5321 4.5.2: the stuffed dot is not content
+    if (overflow_ || text.size() > kMaxTextLine) too_long_ = true;
     else if (has_lenient_end(content, crlf, prev_crlf_)) smuggling_ = true;
-    if (!content.empty() && content.front() == '.') content.remove_prefix(1);   // RFC 5321 4.5.2
-    out.append(content);
+    out.append(text);
     out.append("\r\n");
     prev_crlf_ = crlf;
     line_.clear();
@@ -41,7 +42,7 @@ std::size_t DotDecoder::feed(std::string_view in, std::string& out) {
         const void* hit = std::memchr(in.data() + i, '\n', in.size() - i);
         std::size_t end = hit ? static_cast<const char*>(hit) - in.data() : in.size();
         if (!overflow_) {
-            std::size_t room = kMaxTextLine + 1 - line_.size();   // + 1 for a CR before the LF
+            std::size_t room = kMaxBufferedLine - line_.size();
             std::size_t take = end - i;
             if (take > room) {
                 take = room;

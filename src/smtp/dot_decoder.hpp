@@ -15,8 +15,13 @@
 
 namespace mk::smtp {
 
-// RFC 5321 4.5.3.1.6: a text line is at most 1000 octets including the CRLF.
+// RFC 5321 4.5.3.1.6: a text line is at most 1000 octets including the CRLF. Counted as content,
+// whatever ended the line (a bare LF is stored as CRLF), and without the dot a client prepends to a
+// line that begins with "." (RFC 5321 4.5.2: transparency, removed before the line is stored).
 constexpr std::size_t kMaxTextLine = 1000 - 2;
+// What the decoder buffers of a line before its LF: the content, a stuffed dot, and a CR that ends
+// the line when an LF follows.
+constexpr std::size_t kMaxBufferedLine = kMaxTextLine + 2;
 
 class DotDecoder {
 public:
@@ -32,7 +37,7 @@ private:
     void end_line(bool crlf, std::string& out);
 
     std::string line_;         // the current line, up to its LF (bounded)
-    bool overflow_ = false;    // the current line passed kMaxTextLine
+    bool overflow_ = false;    // the current line passed kMaxBufferedLine
     bool last_cr_ = false;     // the last byte before the coming LF was a CR
     bool prev_crlf_ = true;    // the previous line ended in CRLF (DATA's own CRLF counts)
     bool done_ = false;

@@ -12,4 +12,15 @@ void CrlfNormalizer::feed(std::string_view piece, std::string& out) {
     }
 }
 
+std::uint64_t CrlfNormalizer::measure(std::string_view piece) {
+    if (piece.empty()) return 0;
+    std::uint64_t added = 0;
+    for (std::size_t lf = piece.find('\n'); lf != std::string_view::npos; lf = piece.find('\n', lf + 1)) {
+        const bool after_cr = lf == 0 ? after_cr_ : piece[lf - 1] == '\r';
+        if (!after_cr) ++added;
+    }
+    after_cr_ = piece.back() == '\r';
+    return piece.size() + added;
+}
+
 }  // namespace mk

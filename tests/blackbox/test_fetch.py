@@ -327,6 +327,23 @@ def test_bare_line_feeds_from_a_provider_are_stored_as_crlf(mailkeep_factory):
         server.stop()
 
 
+@pytest.mark.parametrize("protocol", ["pop3", "imap"])
+def test_longest_legal_line_beginning_with_dot_is_fetched_whole(mailkeep_factory, dovecot, protocol):
+    # RFC 5321 4.5.3.1.6 / RFC 1939 3: a 998-octet line beginning with "." is 1001 octets in a RETR
+    # (stuffed dot and CRLF); the stuffed dot is not part of the line and the message is kept exactly.
+    d, mail_root = dovecot
+    line = b"." + b"d" * 997
+    msg = make_message("998 dot", b"before\r\n" + line + b"\r\nafter\r\n")
+    place(mail_root, "annap", msg)
+    port = d.pop3_port if protocol == "pop3" else d.imap_port
+    mk = mailkeep_factory(extra_toml=account_toml("anna-provider", protocol, port, "annap", "pw-a",
+                                                  mailbox="single", deliver_to="anna", keep="forever"))
+    r = fetch(mk, "anna-provider")
+    assert "1 delivered" in r.stdout, r.stdout + r.stderr
+    (stored,) = mk.maildir_messages("anna")
+    assert body_of(stored) == msg
+
+
 def test_multidrop_two_copies_for_two_recipients_each_get_one(mailkeep_factory, dovecot):
     d, mail_root = dovecot
     # The provider stored one copy per envelope recipient, as multidrop mailboxes do.

@@ -20,7 +20,7 @@ def fill(maildir, count):
         os.makedirs(maildir / sub, exist_ok=True)
     data = b"Subject: filler\r\n\r\n" + b"x" * 200 + b"\r\n"
     for i in range(count):
-        name = f"{1795000000 + i}.M{i}P4242Q{i}.memtest,S={len(data)}"
+        name = f"{1795000000 + i}.M{i}P4242I{i:016X}.memtest,S={len(data)},W={len(data)}"   # as mailkeep names them
         with open(maildir / "new" / name, "wb") as f:
             f.write(data)
 

@@ -137,6 +137,32 @@ def test_data_line_of_1000_octets_accepted(mailkeep):
     assert split_trace(mailkeep.wait_for_messages("anna", 1)[0])[2] == msg
 
 
+def test_data_line_of_998_octets_beginning_with_dot_accepted(mailkeep):
+    # RFC 5321 4.5.2 / 4.5.3.1.6: smtplib sends this line as ".." + 997 octets + CRLF, 1001 octets on
+    # the wire; the stuffed dot is transparency, so the line is 998 octets and legal.
+    line = b"." + b"d" * 997
+    msg = make_message("998 dot", b"before\r\n" + line + b"\r\nafter\r\n")
+    assert send(mailkeep, SENDER, ["anna@home.arpa"], msg) == {}
+    stored = split_trace(mailkeep.wait_for_messages("anna", 1)[0])[2]
+    assert stored == msg
+    assert line + b"\r\n" in stored
+
+
+def test_data_line_of_999_octets_after_stuffed_dot_rejected(mailkeep):
+    # One octet more than the test above: 999 octets after the stuffed dot is over the limit.
+    line = b"." + b"d" * 998
+    msg = make_message("999 dot", b"before\r\n" + line + b"\r\nafter\r\n")
+    with Smtp(mailkeep.ports["smtp"]) as s:
+        s.greet()
+        s.expect(f"MAIL FROM:<{SENDER}>", 250)
+        s.expect("RCPT TO:<anna@home.arpa>", 250)
+        s.expect("DATA", 354)
+        s.send(msg.replace(b"\r\n.", b"\r\n..") + b".\r\n")   # dot-stuffed by hand
+        r = s.reply()
+        assert (r.code, r.enhanced) == (554, "5.6.0"), r
+    sentinel_only(mailkeep, "anna")
+
+
 def test_overlong_data_line_rejected_not_delivered(mailkeep):
     msg = make_message("long line", b"short\r\n" + b"L" * 5000 + b"\r\nafter\r\n")
     with Smtp(mailkeep.ports["smtp"]) as s:

@@ -79,5 +79,37 @@ TEST(DotDecoder, LineLengthLimitIsRfc5321) {
     EXPECT_EQ(bytewise(ok + "x\r\n.\r\n"), whole(ok + "x\r\n.\r\n"));
 }
 
+// RFC 5321 4.5.2: the dot a client prepends to a line that begins with "." is transparency, not
+// content, so a 998-octet line beginning with "." is legal though it is 1001 octets on the wire.
+TEST(DotDecoder, StuffedDotIsNotCountedInTheLineLimit) {
+    const std::string longest = "." + std::string(kMaxTextLine - 1, 'd');   // 998 octets of content
+    const std::string wire = "." + longest + "\r\n.\r\n";                   // 999 + CRLF, then the end
+    Outcome w = whole(wire);
+    EXPECT_TRUE(w.done);
+    EXPECT_FALSE(w.too_long);
+    EXPECT_EQ(w.out, longest + "\r\n");
+    EXPECT_EQ(bytewise(wire), w);
+
+    const std::string over = "." + longest + "d\r\n.\r\n";                  // 999 octets of content
+    EXPECT_TRUE(whole(over).too_long);
+    EXPECT_TRUE(whole(over).done);
+    EXPECT_EQ(bytewise(over), whole(over));
+}
+
+// The limit counts the content whatever ends the line: a line ended by a bare LF is stored with
+// CRLF, so 999 octets before the LF would be a stored line of 1001.
+TEST(DotDecoder, LineEndedByBareLfHasTheSameLimit) {
+    const std::string ok(kMaxTextLine, 'x');
+    const std::string tail = "\nz\r\n.\r\n";   // a CRLF line after the bare LF, then the end
+    Outcome w = whole(ok + tail);
+    EXPECT_TRUE(w.done);
+    EXPECT_FALSE(w.too_long);
+    EXPECT_EQ(w.out, ok + "\r\nz\r\n");
+    EXPECT_TRUE(whole(ok + "x" + tail).too_long);
+    EXPECT_EQ(bytewise(ok + "x" + tail), whole(ok + "x" + tail));
+    EXPECT_FALSE(whole("." + ok + tail).too_long);
+    EXPECT_TRUE(whole("." + ok + "x" + tail).too_long);
+}
+
 }  // namespace
 }  // namespace mk::smtp

@@ -395,6 +395,42 @@ TEST(ImapResponse, HugeLiteralSizes) {
     EXPECT_EQ(feed_in(split, 4096).error, ParseError::literal_too_large);
 }
 
+// A body may arrive as a literal, a quoted string or NIL (RFC 3501 9: nstring); the caller's limit
+// holds for every form alike, and a body over it is the same error whichever form it came in,
+// with nothing handed to the sink.
+TEST(ImapResponse, BodyLimitHoldsForEveryForm) {
+    const std::string at(100, 'q'), over(101, 'q');
+    Outcome literal_at = both("* 1 FETCH (BODY[] {100}\r\n" + at + ")\r\n", 100);
+    ASSERT_TRUE(literal_at.complete) << error_text(literal_at.error);
+    EXPECT_EQ(literal_at.body, at);
+    Outcome quoted_at = both("* 1 FETCH (BODY[] \"" + at + "\")\r\n", 100);
+    ASSERT_TRUE(quoted_at.complete) << error_text(quoted_at.error);
+    EXPECT_EQ(quoted_at.body, at);
+
+    for (const std::string& body_item : {"BODY[]"s, "BODY[TEXT]"s, "RFC822"s, "BINARY[]"s}) {
+        SCOPED_TRACE(body_item);
+        Outcome literal_over = both("* 1 FETCH (" + body_item + " {101}\r\n" + over + ")\r\n", 100);
+        EXPECT_EQ(literal_over.error, ParseError::literal_too_large);
+        EXPECT_TRUE(literal_over.body.empty());
+        Outcome quoted_over = both("* 1 FETCH (UID 3 " + body_item + " \"" + over + "\")\r\n", 100);
+        EXPECT_FALSE(quoted_over.complete);
+        EXPECT_EQ(quoted_over.error, ParseError::literal_too_large);
+        EXPECT_TRUE(quoted_over.body.empty());
+    }
+    // A quoted body within the limit is not handed over when a later one in the response is over it.
+    Outcome second_over = both("* 1 FETCH (BODY[1] \"ok\" BODY[2] \"" + over + "\")\r\n", 100);
+    EXPECT_EQ(second_over.error, ParseError::literal_too_large);
+    EXPECT_TRUE(second_over.body.empty());
+    // NIL has no octets: within any limit.
+    EXPECT_TRUE(both("* 1 FETCH (UID 3 BODY[] NIL)\r\n", 0).complete);
+    // fuzz_imap_response's find (seed quoted_body_over_limit): a 4-octet quoted body, limit 0.
+    EXPECT_EQ(both("* 1 FETCH (UI? 4 BODY[] \"/((\x1d\")\r\nh ", 0).error, ParseError::literal_too_large);
+    // literal8 (RFC 3516 "~{n}") is never asked for (the client fetches BODY.PEEK[]): it is refused.
+    Outcome literal8 = both("* 1 FETCH (BINARY[] ~{101}\r\n" + over + ")\r\n", 100);
+    EXPECT_FALSE(literal8.complete);
+    EXPECT_TRUE(literal8.body.empty());
+}
+
 TEST(ImapResponse, TooManyLiterals) {
     std::string in = "* X";
     for (std::size_t i = 0; i < kMaxLiterals; ++i) in += " {1}\r\na";

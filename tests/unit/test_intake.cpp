@@ -106,7 +106,7 @@ TEST(Maildir, UidIsTheStablePartOfTheName) {
     std::string name = Maildir::unique_name("0123456789ABCDEF", 1234);
     EXPECT_LE(Maildir::uid_of(name).size(), 70u);   // RFC 1939 7: a UIDL is 1 to 70 characters
     EXPECT_NE(name, Maildir::unique_name("0123456789ABCDE0", 1234));
-    EXPECT_TRUE(name.ends_with(",S=1234"));
+    EXPECT_TRUE(name.ends_with(",S=1234,W=1234"));   // CRLF: the size on disk is the CRLF size
     EXPECT_NE(name.find("I0123456789ABCDEF."), std::string::npos);
 }
 
@@ -129,19 +129,53 @@ TEST(Maildir, SizeComesFromTheNameWhenItCarriesOne) {
     for (const Row& r : rows) EXPECT_EQ(Maildir::size_of(r.name), r.size) << r.name;
 }
 
-TEST(Maildir, ListTakesNamedSizesAndStatsOthers) {
+// The size POP3 reports is the CRLF size: W= says it; S= says it only in mailkeep's own names
+// (other programs' S= is the size on disk, LF line ends perhaps); otherwise the file is measured.
+TEST(Maildir, Pop3SizeComesFromWOrFromMailkeepsOwnS) {
+    struct Row {
+        std::string name;
+        std::optional<std::uint64_t> size;
+    } rows[] = {
+        {Maildir::unique_name("0123456789ABCDEF", 4104), 4104},
+        {"1700000000.M1P2I0123456789ABCDEF.host,S=4104", 4104},          // mailkeep's, before W=
+        {"1700000000.M1P2I0123456789ABCDEF.host,S=4104:2,S", 4104},      // ... flagged in cur/
+        {"1700000000.M1P2.host,S=4104,W=4200:2,", 4200},                 // Dovecot: W= is the CRLF size
+        {"1700000000.M1P2V3I4.host,W=4200,S=4104", 4200},
+        {"1700000000.M1P2V803I0123456789ABCDEF.host,S=4104", std::nullopt},   // Dovecot: I<inode>
+        {"1700000000.M1P2I0123456789abcdef.host,S=4104", std::nullopt},   // not a queue id
+        {"1700000000.M1P2I0123456789ABCDE.host,S=4104", std::nullopt},    // 15 digits
+        {"1700000000.M1P2.host,S=4104", std::nullopt},                    // Courier, LF perhaps
+        {"1700000000.12345_1.mutthost", std::nullopt},
+        {"1700000000.M1P2.host,W=", std::nullopt},
+        {"1700000000.M1P2.host:2,,W=5", std::nullopt},                   // after the flag separator
+    };
+    for (const Row& r : rows) EXPECT_EQ(Maildir::pop3_size(r.name), r.size) << r.name;
+}
+
+TEST(Maildir, ListTakesNamedSizesAndMeasuresOthers) {
     TempDir t;
     Maildir md(t.path / "m");
     md.ensure();
-    std::ofstream(t.path / "m" / "new" / "1700000001.a.host,S=5") << "12345";
-    std::ofstream(t.path / "m" / "cur" / "1700000000.b.host:2,S") << "123";
+    const std::string own = Maildir::unique_name("0123456789ABCDEF", 5);
+    std::ofstream(t.path / "m" / "new" / own) << "1\r\n2\r\n";
+    std::ofstream(t.path / "m" / "new" / "1700000003.M1P2.host,S=5,W=7") << "1\n2\n3";
+    std::ofstream(t.path / "m" / "cur" / "1700000000.b.host:2,S") << "a\nb\r\n\n";   // LF and CRLF
+    std::ofstream(t.path / "m" / "new" / "1700000001.a.host,S=5") << "a\nb\nc";        // S= is not CRLF here
     std::ofstream(t.path / "m" / "new" / ".hidden") << "x";
     auto list = md.list();
-    ASSERT_EQ(list.size(), 2u);
+    ASSERT_EQ(list.size(), 4u);
     EXPECT_EQ(list[0].uid, "1700000000.b.host");   // oldest first
-    EXPECT_EQ(list[0].size, 3u);
+    EXPECT_EQ(list[0].size, 8u);                    // "a\r\nb\r\n\r\n"
     EXPECT_EQ(list[1].uid, "1700000001.a.host");
-    EXPECT_EQ(list[1].size, 5u);
+    EXPECT_EQ(list[1].size, 7u);                    // "a\r\nb\r\nc"
+    EXPECT_EQ(list[2].uid, "1700000003.M1P2.host");
+    EXPECT_EQ(list[2].size, 7u);                    // from W=, not read
+    EXPECT_EQ(list[3].uid, Maildir::uid_of(own));
+    EXPECT_EQ(list[3].size, 5u);
+    // paths() finds each by uid from the names alone.
+    auto where = md.paths();
+    ASSERT_EQ(where.size(), 4u);
+    EXPECT_EQ(where.at("1700000000.b.host"), (t.path / "m" / "cur" / "1700000000.b.host:2,S").string());
 }
 
 }  // namespace

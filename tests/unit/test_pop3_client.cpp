@@ -157,9 +157,18 @@ TEST(Pop3DotUnstuffer, LineLimitIsAnErrorNeverACut) {
     std::string lines;
     for (int i = 0; i < 4; ++i) lines += std::string(kMaxMessageLine - 1, 'b') + (i % 2 ? "\r\n" : "\n");
     EXPECT_TRUE(dot_unstuff(lines + ".\r\n") == lines);
-    // A small limit counts a stuffed dot as part of its line.
-    EXPECT_EQ(dot_unstuff("..ab\r\n.\r\n", 5), ".ab\r\n");
-    EXPECT_EQ(dot_unstuff("..abc\r\n.\r\n", 5), std::nullopt);
+    // The stuffed dot is transparency (RFC 1939 3), not part of the message's line: it does not count,
+    // so a line beginning with "." has the same limit as any other.
+    EXPECT_EQ(dot_unstuff("..abc\r\n.\r\n", 5), ".abc\r\n");
+    EXPECT_EQ(dot_unstuff("..abcd\r\n.\r\n", 5), std::nullopt);
+    std::string dotted = "." + fits.substr(1);   // kMaxMessageLine - 1 bytes beginning with "."
+    EXPECT_TRUE(dot_unstuff("." + dotted + "\r\n.\r\n") == dotted + "\r\n");
+    EXPECT_TRUE(dot_unstuff("." + dotted + "a\r\n.\r\n") == std::nullopt);
+    for (std::size_t step : {1u, 1000u, 70000u}) {
+        auto [out, used, status] = feed_pieces("." + dotted + "\r\n.\r\n", step);
+        EXPECT_EQ(status, DotUnstuffer::Status::done) << step;
+        EXPECT_TRUE(out == dotted + "\r\n") << step;
+    }
 }
 
 TEST(Pop3DotUnstuffer, NothingAfterTheEnd) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/state_db.hpp"
@@ -56,6 +57,46 @@ TEST(StateDb, RecoverSettlesInterruptedDeliveries) {
     ASSERT_EQ(rows.size(), 2u);   // the lost one is forgotten: it will be fetched again
     EXPECT_EQ(state_of(db, "a", "committed-before-crash"), FetchedRow::State::delivered);
     EXPECT_EQ(state_of(db, "a", "finished"), FetchedRow::State::delivered);
+}
+
+// mode_of - the permission bits of a file (not following a symlink).
+mode_t mode_of(const fs::path& p) {
+    struct stat st {};
+    EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
+    return st.st_mode & 07777;
+}
+
+// The database and the -wal and -shm files SQLite adds hold every account's message ids and status:
+// owner only, like everything else in the data directory, whatever umask the daemon was started with.
+TEST(StateDb, FilesAreOwnerOnlyWhateverTheUmask) {
+    TempDb t;
+    const mode_t old_mask = ::umask(022);
+    {
+        StateDb db(t.file());
+        db.begin("a", {{"u1", "Q1"}}, 1);   // a write: the -wal and -shm files exist from here on
+        for (const char* suffix : {"", "-wal", "-shm"}) {
+            fs::path f = t.file().string() + suffix;
+            ASSERT_TRUE(fs::exists(f)) << f;
+            EXPECT_EQ(mode_of(f), 0600u) << f;
+        }
+    }
+    ::umask(old_mask);
+}
+
+// Files an older version left wider (0644) are narrowed when the database is opened: the -wal and
+// -shm files survive a crash, and SQLite would copy the database's mode to new ones.
+TEST(StateDb, WiderFilesLeftFromBeforeAreNarrowedAtOpen) {
+    TempDb t;
+    StateDb running(t.file());
+    running.begin("a", {{"u1", "Q1"}}, 1);
+    for (const char* suffix : {"", "-wal", "-shm"})
+        fs::permissions(t.file().string() + suffix, fs::perms(0644), fs::perm_options::replace);
+    StateDb reopened(t.file());
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        fs::path f = t.file().string() + suffix;
+        EXPECT_EQ(mode_of(f), 0600u) << f;
+    }
+    EXPECT_EQ(reopened.fetched("a").size(), 1u);
 }
 
 TEST(StateDb, AccountRunsAccumulate) {
