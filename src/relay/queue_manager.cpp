@@ -247,13 +247,21 @@ void QueueManager::flush() {
     wake();
 }
 
-bool QueueManager::remove(const std::string& id) {
+awaitable<bool> QueueManager::remove(std::string id) {
     auto it = items_.find(id);
-    if (it == items_.end() || it->second.in_flight > 0) return false;
-    remove_from_queue(svc_.intake->data_dir(), id);
+    if (it == items_.end() || it->second.in_flight > 0) co_return false;
+    ++it->second.in_flight;   // no delivery starts on it while it goes
+    try {
+        co_await svc_.intake->remove_queued(id);
+    } catch (const std::exception& e) {
+        spdlog::error("{}: cannot remove from the queue: {}", id, e.what());
+        --items_.at(id).in_flight;
+        co_return false;
+    }
     spdlog::info("{}: removed from the queue by the administrator", id);
-    items_.erase(it);
-    return true;
+    items_.erase(id);
+    if (items_.empty() && on_empty_) on_empty_();
+    co_return true;
 }
 
 void QueueManager::wake() { wake_.cancel(); }
@@ -319,7 +327,7 @@ void QueueManager::collect(const std::string& id, const Item& item, std::int64_t
     for (std::size_t i = 0; i < st.recipients.size(); ++i) {
         if (st.recipients[i].status != Status::pending) continue;
         NextHop hop = next_hop(c, item.entry.envelope.sender, item.entry.envelope.remote[i].address);
-        if (busy_hops_.contains(hop.key)) continue;
+        if (auto b = busy_hops_.find(hop.key); b != busy_hops_.end() && b->second >= kConnectionsPerHop) continue;
         if (unreachable_.contains(hop.key) && !flush_all_) continue;
         auto& g = groups[hop.key];
         g.first = hop;
@@ -328,13 +336,25 @@ void QueueManager::collect(const std::string& id, const Item& item, std::int64_t
     }
 }
 
-// start - one delivery coroutine per group, up to kMaxParallelHops at once.
+// start - delivery coroutines (one connection each) per group: as many as the group has messages,
+// up to kConnectionsPerHop for its hop and kMaxConnections in all; the messages are dealt out
+// among them (a message's recipients for the hop stay together: one transaction).
 void QueueManager::start(Groups& groups) {
     for (auto& [key, group] : groups) {
-        if (busy_hops_.size() >= kMaxParallelHops) break;
-        busy_hops_.insert(key);
-        for (auto& [id, rcpts] : group.second) ++items_.at(id).in_flight;
-        asio::co_spawn(ioc_, deliver(std::move(group.first), std::move(group.second)), asio::detached);
+        std::size_t& open = busy_hops_[key];
+        std::size_t n = std::min({kConnectionsPerHop - open, kMaxConnections - busy_, group.second.size()});
+        if (n == 0) {
+            if (open == 0) busy_hops_.erase(key);
+            continue;
+        }
+        std::vector<Batch> parts(n);
+        for (std::size_t k = 0; k < group.second.size(); ++k) parts[k % n].push_back(std::move(group.second[k]));
+        for (Batch& part : parts) {
+            for (auto& [id, rcpts] : part) ++items_.at(id).in_flight;
+            ++open;
+            ++busy_;
+            asio::co_spawn(ioc_, deliver(group.first, std::move(part)), asio::detached);
+        }
     }
 }
 
@@ -483,15 +503,7 @@ awaitable<void> QueueManager::deliver(NextHop hop, Batch batch) {
         // With a failure the state is kept, so that a crash before its DSN cannot resend the rest.
         bool all_delivered = std::all_of(item.entry.state.recipients.begin(), item.entry.state.recipients.end(),
                                          [](const RecipientState& r) { return r.status == Status::delivered; });
-        if (!(item.in_flight == 1 && all_delivered)) {
-            QueueState snapshot = item.entry.state;
-            std::filesystem::path dir = svc_.intake->data_dir();
-            try {
-                co_await offload([&] { save_queue_state(dir, id, snapshot); });
-            } catch (const std::exception& e) {
-                spdlog::error("{}: cannot save queue state: {}", id, e.what());
-            }
-        }
+        if (!(item.in_flight == 1 && all_delivered)) co_await save_state(item);
         // Done with this message now, not at the end of the connection: a crash later must not
         // leave a delivered message behind.
         if (--item.in_flight == 0 && final(item)) co_await finish(id);
@@ -502,14 +514,15 @@ awaitable<void> QueueManager::deliver(NextHop hop, Batch batch) {
         } catch (const std::exception&) {
         }
     }
-    busy_hops_.erase(hop.key);
+    if (--busy_hops_.at(hop.key) == 0) busy_hops_.erase(hop.key);
+    --busy_;
     wake();
 }
 
 awaitable<void> QueueManager::check_deadlines() {
     const Config& c = *svc_.config;
     std::int64_t now = now_seconds();
-    std::vector<std::string> expired;
+    std::vector<std::string> expired, warn;
     for (auto& [id, item] : items_) {
         if (item.in_flight > 0) continue;
         std::int64_t age = now - item.entry.envelope.received_at;
@@ -528,28 +541,45 @@ awaitable<void> QueueManager::check_deadlines() {
             }
             expired.push_back(id);
         } else if (age >= c.relay.warn_after.count() && !st.warned) {
-            st.warned = true;
-            std::vector<std::size_t> notify;
-            for (std::size_t i : pending)
-                if (wants(item.entry.envelope.remote[i].notify, smtp::kNotifyDelay)) notify.push_back(i);
-            if (!notify.empty() && !item.entry.envelope.sender.empty()) co_await send_dsn(item, notify, true);
-            QueueState snapshot = st;
-            std::filesystem::path dir = svc_.intake->data_dir();
-            std::string sid = id;
-            try {
-                co_await offload([&] { save_queue_state(dir, sid, snapshot); });
-            } catch (const std::exception& e) {
-                spdlog::error("{}: cannot save queue state: {}", id, e.what());
-            }
+            warn.push_back(id);
         }
+    }
+    // The awaits below let other work run: each message is held (in_flight) while it is worked on,
+    // so that neither a delivery nor `queue remove` takes it meanwhile.
+    for (const std::string& id : warn) {
+        auto it = items_.find(id);
+        if (it == items_.end() || it->second.in_flight > 0) continue;
+        Item& item = it->second;
+        ++item.in_flight;
+        item.entry.state.warned = true;
+        std::vector<std::size_t> notify;
+        for (std::size_t i = 0; i < item.entry.state.recipients.size(); ++i)
+            if (item.entry.state.recipients[i].status == Status::pending &&
+                wants(item.entry.envelope.remote[i].notify, smtp::kNotifyDelay))
+                notify.push_back(i);
+        if (!notify.empty() && !item.entry.envelope.sender.empty()) co_await send_dsn(item, notify, true);
+        co_await save_state(item);
+        --item.in_flight;
     }
     for (const std::string& id : expired) co_await finish(id);
 }
 
-awaitable<void> QueueManager::finish(const std::string& id) {
+// save_state - the message's per-recipient progress, durable (in the intake's next batch).
+awaitable<void> QueueManager::save_state(const Item& item) {
+    QueueState snapshot = item.entry.state;
+    std::string id = item.entry.envelope.id;
+    try {
+        co_await svc_.intake->save_queue_state(id, snapshot);
+    } catch (const std::exception& e) {
+        spdlog::error("{}: cannot save queue state: {}", id, e.what());
+    }
+}
+
+awaitable<void> QueueManager::finish(std::string id) {
     auto it = items_.find(id);
     if (it == items_.end()) co_return;
     Item& item = it->second;
+    ++item.in_flight;   // held while its notices are written: `queue remove` must wait
     const Envelope& env = item.entry.envelope;
     std::vector<std::size_t> failed;
     for (std::size_t i = 0; i < item.entry.state.recipients.size(); ++i) {
@@ -562,9 +592,8 @@ awaitable<void> QueueManager::finish(const std::string& id) {
             failed.push_back(i);
     }
     if (!failed.empty()) co_await send_dsn(item, failed, false);
-    std::filesystem::path dir = svc_.intake->data_dir();
     try {
-        co_await offload([&] { remove_from_queue(dir, id); });
+        co_await svc_.intake->remove_queued(id);
         spdlog::info("{}: removed", id);
     } catch (const std::exception& e) {
         spdlog::error("{}: cannot remove from the queue: {}", id, e.what());

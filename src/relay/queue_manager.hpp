@@ -53,7 +53,7 @@ public:
     // flush - try everything now, reachable or not ("mailkeep queue flush").
     void flush();
     // remove - drop a message without delivering it; false if unknown or being delivered.
-    bool remove(const std::string& id);
+    awaitable<bool> remove(std::string id);
 
     // on_reachable - told when a hop answers again (the fetcher then runs every account at once).
     void on_reachable(std::function<void()> f) { on_reachable_ = std::move(f); }
@@ -88,7 +88,8 @@ private:
     void record(Item& item, std::size_t rcpt, int code, const std::string& reply, const std::string& remote);
     void reschedule(Item& item);
     bool final(const Item& item) const;
-    awaitable<void> finish(const std::string& id);
+    awaitable<void> finish(std::string id);
+    awaitable<void> save_state(const Item& item);
     awaitable<void> finish_all_final();
     awaitable<void> check_deadlines();
     awaitable<void> send_dsn(const Item& item, const std::vector<std::size_t>& rcpts, bool delayed);
@@ -98,7 +99,8 @@ private:
     Services& svc_;
     std::map<std::string, Item> items_;
     std::map<std::string, Unreachable> unreachable_;
-    std::set<std::string> busy_hops_;
+    std::map<std::string, std::size_t> busy_hops_;   // open deliveries (connections) per hop
+    std::size_t busy_ = 0;                           // open deliveries in all
     boost::asio::steady_timer wake_;
     std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> probe_timers_;   // cancelled by stop()
     bool stopping_ = false;
@@ -109,8 +111,13 @@ private:
 
 // Jitter on retry delays, so that many messages queued together do not retry in lock-step.
 constexpr double kRetryJitter = 0.1;
-// Destinations delivered to at once; a household's queue rarely has more.
-constexpr std::size_t kMaxParallelHops = 8;
+// Delivery connections open at once, in all; a household's queue rarely needs more.
+constexpr std::size_t kMaxConnections = 8;
+// Connections to one destination at once (Postfix: destination_concurrency_limit, 20 by default; a
+// provider's submission server may allow a user only a few). Each carries one transaction at a time
+// and records it before the next, so after a crash at most this many messages are sent twice; what
+// they buy is that their queue removals share one fsync (the intake's group commit).
+constexpr std::size_t kConnectionsPerHop = 4;
 // RET=FULL returns at most this much of the original; beyond it, the headers only.
 constexpr std::size_t kMaxReturnedMessage = 256 * 1024;
 

@@ -83,7 +83,7 @@ awaitable<std::string> answer(const std::string& request, QueueManager& q, Fetch
         co_return json::serialize(json::object{{"ok", true}});
     }
     if (request.starts_with("queue remove ")) {
-        bool ok = q.remove(request.substr(13));
+        bool ok = co_await q.remove(request.substr(13));
         co_return json::serialize(json::object{{"ok", ok}, {"error", ok ? "" : "no such message, or it is being delivered"}});
     }
     if (request == "fetch" || request.starts_with("fetch ")) {

@@ -93,19 +93,30 @@ void Intake::enqueue(Request r) {
     cv_.notify_one();
 }
 
-boost::asio::awaitable<void> Intake::commit(std::unique_ptr<SpoolFile> file, const Envelope& env) {
+boost::asio::awaitable<void> Intake::submit(Request r) {
     namespace asio = boost::asio;
-    auto ex = co_await asio::this_coro::executor;
-    auto initiate = [this, &file, &env, ex](auto handler) {
+    auto initiate = [this, r = std::move(r)](auto handler) mutable {
         // The handler is move-only; std::function wants a copy, so it travels in a shared_ptr.
+        auto ex = asio::get_associated_executor(handler);
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        auto work = std::make_shared<asio::executor_work_guard<asio::any_io_executor>>(ex);
-        enqueue(Request{std::move(file), &env, [h, work, ex](std::exception_ptr e) {
-                            asio::post(ex, [h, work, e]() mutable { std::move (*h)(e); });
-                        }});
+        auto work = std::make_shared<asio::executor_work_guard<decltype(ex)>>(ex);
+        r.done = [h, work, ex](std::exception_ptr e) { asio::post(ex, [h, work, e]() mutable { std::move (*h)(e); }); };
+        enqueue(std::move(r));
     };
-    co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(
-        initiate, asio::use_awaitable);
+    return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(std::move(initiate),
+                                                                                          asio::use_awaitable);
+}
+
+boost::asio::awaitable<void> Intake::commit(std::unique_ptr<SpoolFile> file, const Envelope& env) {
+    return submit(Request{std::move(file), &env, std::nullopt, {}});
+}
+
+boost::asio::awaitable<void> Intake::save_queue_state(const std::string& id, const QueueState& state) {
+    return submit(Request{nullptr, nullptr, QueueUpdate{id, state, false}, {}});
+}
+
+boost::asio::awaitable<void> Intake::remove_queued(const std::string& id) {
+    return submit(Request{nullptr, nullptr, QueueUpdate{id, std::nullopt, true}, {}});
 }
 
 void Intake::commit_sync(std::unique_ptr<SpoolFile> file, const Envelope& env) {
@@ -113,7 +124,7 @@ void Intake::commit_sync(std::unique_ptr<SpoolFile> file, const Envelope& env) {
     std::condition_variable cv;
     bool finished = false;
     std::exception_ptr err;
-    enqueue(Request{std::move(file), &env, [&](std::exception_ptr e) {
+    enqueue(Request{std::move(file), &env, std::nullopt, [&](std::exception_ptr e) {
                         std::lock_guard lock(m);
                         err = e;
                         finished = true;
@@ -143,12 +154,15 @@ void Intake::commit_batch(std::deque<Request>& batch) {
         std::exception_ptr error;
         Fd env_fd;
         fs::path env_spool;                 // spool/<id>.env, when the message has remote recipients
+        Fd state_fd;
+        fs::path state_tmp;                 // queue/<id>.state.tmp, for a state update
         std::vector<fs::path> created;      // names made visible so far (removed again on failure)
         std::vector<fs::path> dirs;         // directories whose fsync makes them durable
     };
     std::vector<Work> work;
     work.reserve(batch.size());
-    for (Request& r : batch) work.push_back(Work{&r, nullptr, Fd(), {}, {}, {}});
+    for (Request& r : batch) work.push_back(Work{&r, nullptr, Fd(), {}, Fd(), {}, {}, {}});
+    const fs::path queue = data_dir_ / "queue";
 
     auto guarded = [](Work& w, auto&& step) {
         if (w.error) return;
@@ -159,9 +173,21 @@ void Intake::commit_batch(std::deque<Request>& batch) {
         }
     };
 
-    // 1. Write the queue envelope beside the message, and start write-back of both.
+    // 1. Write the queue envelope beside the message, and start write-back of both; write a
+    //    relay state update to its temporary name.
     for (Work& w : work) {
         guarded(w, [&] {
+            if (const auto& u = w.req->update) {
+                if (!u->state) return;
+                // Named by its place in the batch: two updates of one message in a batch must not
+                // share a file; they are renamed in order, so the later one stands.
+                w.state_tmp = queue / fmt::format("{}.state.{}.tmp", u->id, &w - work.data());
+                ::unlink(w.state_tmp.c_str());   // left by a crash: replaced
+                w.state_fd = create_exclusive(w.state_tmp);
+                write_all(w.state_fd, queue_state_to_json(*u->state), w.state_tmp);
+                start_writeback(w.state_fd);
+                return;
+            }
             SpoolFile& f = *w.req->file;
             if (!w.req->env->remote.empty()) {
                 w.env_spool = f.path_;
@@ -176,6 +202,11 @@ void Intake::commit_batch(std::deque<Request>& batch) {
     // 2. fsync every file and check close(): after this the bytes are on disk.
     for (Work& w : work) {
         guarded(w, [&] {
+            if (w.state_fd) {
+                fsync_fd(w.state_fd, w.state_tmp);
+                w.state_fd.close_checked(w.state_tmp);
+            }
+            if (w.req->update) return;
             SpoolFile& f = *w.req->file;
             fsync_fd(f.fd_, f.path_);
             f.fd_.close_checked(f.path_);
@@ -186,9 +217,27 @@ void Intake::commit_batch(std::deque<Request>& batch) {
         });
     }
     // 3. Make the names visible: a hard link per mailbox (one copy of the bytes for all local
-    //    recipients), then the queue message, then its envelope, which marks it ready.
+    //    recipients), then the queue message, then its envelope, which marks it ready. A state
+    //    update replaces the old state; a removal takes the envelope first (without it the entry is
+    //    no longer ready, whatever else a crash leaves), then the state and the message.
     for (Work& w : work) {
         guarded(w, [&] {
+            if (const auto& u = w.req->update) {
+                if (u->state) {
+                    fs::path state = queue / (u->id + ".state");
+                    if (::rename(w.state_tmp.c_str(), state.c_str()) != 0)
+                        throw StorageError(fmt::format("rename {}: {}", state.string(), errno_text(errno)));
+                    w.state_tmp.clear();
+                } else {
+                    for (const char* ext : {".env", ".state", ".eml"}) {
+                        fs::path p = queue / (u->id + ext);
+                        if (::unlink(p.c_str()) != 0 && errno != ENOENT)
+                            throw StorageError(fmt::format("unlink {}: {}", p.string(), errno_text(errno)));
+                    }
+                }
+                w.dirs.push_back(queue);
+                return;
+            }
             SpoolFile& f = *w.req->file;
             const Envelope& env = *w.req->env;
             for (const std::string& user : env.mailboxes) {
@@ -236,6 +285,17 @@ void Intake::commit_batch(std::deque<Request>& batch) {
     //    what they made visible so that a 4xx never leaves a copy behind.
     std::uint64_t ok = 0;
     for (Work& w : work) {
+        if (const auto& u = w.req->update) {
+            if (!w.state_tmp.empty()) ::unlink(w.state_tmp.c_str());
+            if (w.error) {
+                try {
+                    std::rethrow_exception(w.error);
+                } catch (const std::exception& e) {
+                    spdlog::error("{}: queue {} failed: {}", u->id, u->state ? "state update" : "removal", e.what());
+                }
+            }
+            continue;
+        }
         SpoolFile& f = *w.req->file;
         if (w.error) {
             for (const fs::path& p : w.created) ::unlink(p.c_str());
@@ -257,7 +317,7 @@ void Intake::commit_batch(std::deque<Request>& batch) {
         stats_.batches += 1;
     }
     for (Work& w : work) {
-        if (!w.error && on_queued_ && !w.req->env->remote.empty()) on_queued_(*w.req->env);
+        if (!w.error && on_queued_ && w.req->env && !w.req->env->remote.empty()) on_queued_(*w.req->env);
         w.req->done(w.error);
     }
 }

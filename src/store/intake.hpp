@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -24,6 +25,7 @@
 
 #include "store/durable.hpp"
 #include "store/envelope.hpp"
+#include "store/queue.hpp"
 
 namespace mk {
 
@@ -69,6 +71,14 @@ public:
     // commit_sync - the same, blocking the caller (for the CLI and tests).
     void commit_sync(std::unique_ptr<SpoolFile> file, const Envelope& env);
 
+    // save_queue_state - durably replace queue/<id>.state (the relay's per-recipient progress), in
+    // the committer's next batch: concurrent deliveries share the fsync of queue/.
+    boost::asio::awaitable<void> save_queue_state(const std::string& id, const QueueState& state);
+    // remove_queued - take a finished message out of the queue (envelope first, then state and
+    // message) and fsync queue/, batched likewise: once this returns it cannot come back after a
+    // crash for a second delivery.
+    boost::asio::awaitable<void> remove_queued(const std::string& id);
+
     const std::filesystem::path& data_dir() const { return data_dir_; }
 
     // on_queued - told of every committed message with remote recipients, on the committer thread
@@ -81,12 +91,24 @@ public:
     Stats stats() const;
 
 private:
+    // What the relay changes in the queue directory, through the same batches as new messages.
+    struct QueueUpdate {
+        std::string id;
+        std::optional<QueueState> state;     // write queue/<id>.state, or
+        bool remove = false;                 // remove the entry
+    };
+    // One request: a new message (file and env), or a queue update.
     struct Request {
         std::unique_ptr<SpoolFile> file;
-        const Envelope* env;
+        const Envelope* env = nullptr;
+        std::optional<QueueUpdate> update;
         std::function<void(std::exception_ptr)> done;   // called on the committer thread
     };
 
+    // submit - an awaitable that hands r to the committer and completes when its batch is done,
+    // rethrowing its failure. Not a coroutine: g++ 12 destroys a move-only aggregate passed to a
+    // coroutine by value twice (see docs/design.md, "Compiler notes").
+    boost::asio::awaitable<void> submit(Request r);
     void enqueue(Request r);
     void run();
     void commit_batch(std::deque<Request>& batch);

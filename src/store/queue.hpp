@@ -1,6 +1,7 @@
 // store/queue.hpp — the queue directory: queue/<id>.eml (the message), queue/<id>.env (its
 // envelope, written last by the intake: the ready marker) and queue/<id>.state (the relay's
-// per-recipient progress). The intake adds messages; the relay updates state and removes them.
+// per-recipient progress). The intake writes all of them, the relay's updates and removals too
+// (Intake::save_queue_state, Intake::remove_queued); this is the reading side.
 #pragma once
 
 #include <cstdint>
@@ -48,12 +49,6 @@ struct QueueListing {
 };
 
 QueueListing list_queue(const std::filesystem::path& data_dir);
-
-// save_queue_state - durably replace queue/<id>.state.
-void save_queue_state(const std::filesystem::path& data_dir, const std::string& id, const QueueState& state);
-// remove_from_queue - delete a finished message: state, envelope, then the message, then fsync
-// the directory so that a crash cannot bring it back for a second delivery.
-void remove_from_queue(const std::filesystem::path& data_dir, const std::string& id);
 
 // quarantine_queue_entry - move queue/<id>.* (envelope, message, state) to corrupt/, as Postfix
 // does with its corrupt queue files: out of the relay's way, kept for the postmaster. Returns the

@@ -21,6 +21,9 @@ PROVIDER_USERS = {
 # Quick schedules for tests that are not about them: retry soon, never warn or give up in a test's time.
 FAST = {"retry": ["1s", "2s"], "warn_after": "1h", "give_up_after": "2h", "probe_interval": "1s"}
 
+# Connections mailkeep opens to one destination at once (relay/queue_manager.hpp kConnectionsPerHop).
+CONNECTIONS_PER_HOP = 4
+
 QUEUE_POLL = 0.2   # seconds between `queue list` runs (each is a process)
 
 

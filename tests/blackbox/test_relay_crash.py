@@ -8,20 +8,20 @@ import random
 import re
 
 from harness import split_trace, wait_until
-from relayutil import provider_options, smarthost, strip_received, wait_queue_empty
+from relayutil import CONNECTIONS_PER_HOP, provider_options, smarthost, strip_received, wait_queue_empty
 from smtputil import connect
 
 N = 200
 RCPT = "friend@provider.example"
 SENDER = "anna@home.arpa"
-# The in-flight window. mailkeep sends one destination's queue over one connection, one transaction
-# at a time, and records a message as delivered (removes it from the queue) on the provider's 250
-# before the next one starts. A SIGKILL can therefore fall only between the provider's 250 for one
-# message and mailkeep's durable record of it: that message is sent again after the restart. So at
-# most one duplicate per relay connection, and there is one (issue 3, Durability). A larger count
-# means mailkeep acknowledged several messages lazily (batched removal after the fact) or opened
-# several connections to one destination.
-MAX_DUPLICATES = 1
+# The in-flight window. mailkeep sends one destination's queue over at most CONNECTIONS_PER_HOP
+# connections, each one transaction at a time, and records a message as delivered (removes it from
+# the queue, the removals of all connections sharing the intake's fsync) on the provider's 250
+# before that connection starts the next one. A SIGKILL can therefore fall only between the
+# provider's 250 for one message per connection and mailkeep's durable record of it: those messages
+# are sent again after the restart. So at most one duplicate per relay connection (issue 3,
+# Durability; issue 10, group commit). A larger count means mailkeep acknowledged messages lazily.
+MAX_DUPLICATES = CONNECTIONS_PER_HOP
 
 
 def build(n):

@@ -1,7 +1,7 @@
 # tests/blackbox/test_relay_offline.py — online detection: while the smarthost (a provider mailkeep)
 # is not listening, mail waits in the queue and `mailkeep status` says offline with the unreachable
 # hop; when the smarthost starts, everything queued arrives within probe_interval plus a bound, over
-# one connection, and status says online again. `queue remove` and `queue flush` work on the
+# at most CONNECTIONS_PER_HOP connections, and status says online again. `queue remove` and `queue flush` work on the
 # running daemon meanwhile.
 import os
 import re
@@ -10,7 +10,7 @@ import subprocess
 import time
 
 from harness import make_message, wait_until
-from relayutil import provider_options, smarthost, wait_queue_empty
+from relayutil import CONNECTIONS_PER_HOP, provider_options, smarthost, wait_queue_empty
 from smtputil import connect
 
 N = 20
@@ -59,7 +59,7 @@ def smtp_sessions(provider):
     return {p: n for p, n in sessions.items() if p not in provider.harness_ports}
 
 
-def test_offline_then_all_at_once_in_one_connection(mailkeep_factory):
+def test_offline_then_all_at_once_over_a_few_connections(mailkeep_factory):
     provider = mailkeep_factory(name="provider", start=False, **provider_options())
     home = mailkeep_factory(name="home", relay=smarthost(provider.ports["smtp"],
                                                          probe_interval=f"{PROBE_INTERVAL:g}s"))
@@ -93,14 +93,14 @@ def test_offline_then_all_at_once_in_one_connection(mailkeep_factory):
     assert "unreachable:" not in status, status
     assert re.search(r"^queue: 0 message\(s\), 0 recipient\(s\) pending$", status, re.M), status
 
-    # One connection carried the mail. Accepted besides it: at most one reachability probe (a bare
-    # TCP connect, or a greeting and QUIT) that carried no message. The harness's own readiness
-    # connections are left out by their client ports. A message is counted for every connection
-    # open while the provider logged it, so a probe overlapping the delivery would show here too.
+    # At most CONNECTIONS_PER_HOP connections carried the mail (mailkeep's destination concurrency).
+    # Accepted besides them: at most one reachability probe (a bare TCP connect, or a greeting and
+    # QUIT). The harness's own readiness connections are left out by their client ports. A message
+    # is counted for every connection open while the provider logged it, so the counts overlap.
     sessions = smtp_sessions(provider)
     carrying = {p: n for p, n in sessions.items() if n}
-    assert len(sessions) <= 2, f"{len(sessions)} connections to the smarthost (port: messages): {sessions}"
-    assert list(carrying.values()) == [N], f"the {N} messages came over (port: messages) {sessions}"
+    assert len(carrying) <= CONNECTIONS_PER_HOP, f"{len(carrying)} connections carried mail (port: messages): {sessions}"
+    assert len(sessions) <= CONNECTIONS_PER_HOP + 1, f"{len(sessions)} connections to the smarthost: {sessions}"
 
 
 def test_queue_remove_and_flush_while_offline(mailkeep_factory):

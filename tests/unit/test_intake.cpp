@@ -6,6 +6,11 @@
 #include <sstream>
 #include <sys/stat.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+
 #include "store/intake.hpp"
 #include "store/maildir.hpp"
 #include "store/queue.hpp"
@@ -184,6 +189,14 @@ TEST(Maildir, ListTakesNamedSizesAndMeasuresOthers) {
 namespace mk {
 namespace {
 
+// run_sync - run one coroutine to its end on a private io_context; rethrows what it threw.
+void run_sync(boost::asio::awaitable<void> a) {
+    boost::asio::io_context ioc;
+    auto done = boost::asio::co_spawn(ioc, std::move(a), boost::asio::use_future);
+    ioc.run();
+    done.get();
+}
+
 TEST(QueueState, JsonRoundTripAndRemoval) {
     TempDir t;
     Intake intake(t.path);
@@ -199,14 +212,27 @@ TEST(QueueState, JsonRoundTripAndRemoval) {
     s.recipients[1].last_reply = "451 4.3.0 try later";
     s.next_attempt = 1700000100;
     s.warned = true;
-    save_queue_state(t.path, "Q1", s);
+    run_sync(intake.save_queue_state("Q1", s));
     QueueListing q = list_queue(t.path);
     ASSERT_EQ(q.entries.size(), 1u);
     EXPECT_EQ(q.entries[0].state.recipients[1].last_reply, "451 4.3.0 try later");
     EXPECT_EQ(q.entries[0].state.recipients[0].status, RecipientState::Status::delivered);
     EXPECT_TRUE(q.entries[0].state.warned);
 
-    remove_from_queue(t.path, "Q1");
+    // Several updates in flight at once share the committer's batches; each completes.
+    s.recipients[1].attempts = 4;
+    {
+        boost::asio::io_context ioc;
+        auto a = boost::asio::co_spawn(ioc, intake.save_queue_state("Q1", s), boost::asio::use_future);
+        auto b = boost::asio::co_spawn(ioc, intake.save_queue_state("Q1", s), boost::asio::use_future);
+        ioc.run();
+        a.get();
+        b.get();
+    }
+    EXPECT_EQ(list_queue(t.path).entries.at(0).state.recipients[1].attempts, 4u);
+    for (const auto& e : fs::directory_iterator(t.path / "queue")) EXPECT_NE(e.path().extension(), ".tmp");
+
+    run_sync(intake.remove_queued("Q1"));
     EXPECT_TRUE(list_queue(t.path).entries.empty());
     EXPECT_TRUE(fs::is_empty(t.path / "queue"));
 }
