@@ -24,6 +24,7 @@
 
 #include "core/base64.hpp"
 #include "net/connection.hpp"
+#include "net/tls.hpp"
 #include "smtp/client.hpp"
 #include "smtp/command.hpp"
 #include "temp_dir.hpp"
@@ -1254,6 +1255,86 @@ TEST(SmtpClientFake, UnreadableQueueFileIsATemporaryLocalFailure) {
     });
     EXPECT_EQ(r.recipients[0].code, 451);
     EXPECT_FALSE(f.sent("MAIL"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A connection someone else opened (ODMR: the provider's client runs on the socket the customer
+// dialled, RFC 2645 5.3): the test dials and hands the connected socket in.
+
+// dialled - a Connection to the fake, opened by the test rather than by the client.
+awaitable<std::unique_ptr<Connection>> dialled(Fake& f) {
+    tcp::socket s(f.io);
+    co_await s.async_connect(f.endpoint(), asio::use_awaitable);
+    co_return std::make_unique<Connection>(std::move(s));
+}
+
+TEST(SmtpClientOverAConnection, RunsTheSessionOnASocketItDidNotOpen) {
+    TempDir t;
+    Fake f;
+    OutboundMessage m = make_message(t.path / "m.eml", message_two_body(), {"b@x.test", "c@x.test"});
+    SendResult r;
+    std::string peer;
+    const std::uint16_t port = f.endpoint().port();   // the acceptor is closed after the run
+    f.run([&]() -> awaitable<void> {
+        std::unique_ptr<Connection> conn = co_await dialled(f);
+        auto client = co_await Client::start(std::move(conn), plain_options());
+        peer = client->peer();
+        r = co_await client->send(m);
+        co_await client->quit();
+    });
+    EXPECT_EQ(f.log.connections, 1);
+    EXPECT_TRUE(contains(peer, fmt::format("[127.0.0.1]:{}", port))) << peer;
+    ASSERT_GE(f.log.commands.size(), 1u);
+    EXPECT_EQ(f.log.commands[0], "EHLO client.test");   // after the greeting, as RFC 2645 5.3 has it
+    ASSERT_EQ(r.recipients.size(), 2u);
+    for (const auto& x : r.recipients) EXPECT_EQ(x.code, 250) << x.text;
+    ASSERT_EQ(f.log.messages.size(), 1u);
+    EXPECT_TRUE(f.sent("QUIT"));
+}
+
+TEST(SmtpClientOverAConnection, TlsAlreadyOnIsKeptWithoutStartTls) {
+    // ODMR keeps the TLS of the ATRN session: no STARTTLS on top, and AUTH may go.
+    TempDir t;
+    Fake f;
+    f.script.tls = test_cert().server_context();
+    f.script.implicit_tls = true;
+    f.script.offer_starttls = true;   // offered only without TLS: must not be asked for
+    f.script.auth = "PLAIN";
+    OutboundMessage m = make_message(t.path / "m.eml", message_two_body(), {"b@x.test"});
+    SendResult r;
+    std::string tls;
+    f.run([&]() -> awaitable<void> {
+        std::unique_ptr<Connection> conn = co_await dialled(f);
+        auto ctx = make_client_context(true, test_cert().cert);
+        co_await conn->start_tls_client(*ctx, "localhost", 10s);
+        ClientOptions o = tls_options();   // STARTTLS mode; the connection is encrypted already
+        o.ca_file = "/nonexistent/ca.pem";  // not needed: no context is made for it
+        auto client = co_await Client::start(std::move(conn), o);
+        tls = client->tls();
+        r = co_await client->send(m);
+        co_await client->quit();
+    });
+    EXPECT_TRUE(contains(tls, "TLSv1.")) << tls;
+    EXPECT_FALSE(f.sent("STARTTLS"));
+    EXPECT_TRUE(f.log.tls_at_auth);
+    EXPECT_TRUE(f.sent("AUTH PLAIN"));
+    EXPECT_EQ(r.recipients[0].code, 250);
+}
+
+TEST(SmtpClientOverAConnection, RefusedGreetingIsTheServersReply) {
+    Fake f;
+    f.script.greeting = "554 5.3.2 not now";
+    std::optional<ClientError> e = client_error_of([&] {
+        f.run([&]() -> awaitable<void> {
+            std::unique_ptr<Connection> conn = co_await dialled(f);
+            auto client = co_await Client::start(std::move(conn), plain_options());
+        });
+    });
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->cause(), Cause::reply);
+    EXPECT_EQ(e->code(), 554);
+    EXPECT_FALSE(e->temporary());
+    EXPECT_TRUE(f.log.commands.empty());
 }
 
 struct ExtCase {
