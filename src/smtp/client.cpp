@@ -103,7 +103,9 @@ struct ServerReply {
         }
         return s;
     }
-    Result result() const { return Result{code, summary()}; }
+    Result result() const {
+        return Result{code, parse_enhanced_status(code, lines.empty() ? std::string_view() : lines.front()), summary()};
+    }
     // sasl_step - the reply as a step of an AUTH exchange (RFC 4954 4): 334 carries a challenge, 235
     // is success; 535 refuses the credentials (a fresh token may cure it), the rest other causes.
     SaslStep sasl_step() const {
@@ -115,7 +117,7 @@ struct ServerReply {
 
 // A failure decided locally, worded like a server reply so the DSN and the log read the same.
 Result local_result(int code, std::string_view esc_code, std::string_view text) {
-    return Result{code, fmt::format("{} {} {}", code, esc_code, text)};
+    return Result{code, parse_enhanced_status(code, esc_code), fmt::format("{} {} {}", code, esc_code, text)};
 }
 
 // parse_reply_line - "NNN-text" / "NNN text" / "NNN" into code, text and whether more lines follow;
@@ -788,6 +790,32 @@ ServerExtensions parse_extensions(const std::vector<std::string>& lines) {
         }
     }
     return e;
+}
+
+std::string EnhancedStatus::str() const {
+    return klass == 0 ? std::string() : fmt::format("{}.{}.{}", klass, subject, detail);
+}
+
+EnhancedStatus parse_enhanced_status(int code, std::string_view text) {
+    // RFC 3463 2: status-code = class "." subject "." detail; class = "2" / "4" / "5";
+    // subject = 1*3digit; detail = 1*3digit.
+    auto number = [&](std::size_t& pos, int& out) {
+        std::size_t start = pos;
+        out = 0;
+        while (pos < text.size() && pos - start < 3 && text[pos] >= '0' && text[pos] <= '9') out = out * 10 + (text[pos++] - '0');
+        return pos > start && (pos == text.size() || text[pos] < '0' || text[pos] > '9');
+    };
+    if (text.size() < 5 || text[1] != '.' || text[0] - '0' != code / 100) return {};
+    EnhancedStatus s;
+    s.klass = text[0] - '0';
+    if (s.klass != 2 && s.klass != 4 && s.klass != 5) return {};
+    std::size_t pos = 2;
+    if (!number(pos, s.subject) || pos == text.size() || text[pos] != '.') return {};
+    ++pos;
+    if (!number(pos, s.detail)) return {};
+    // RFC 2034 4: the code is followed by a space and the text (or is the whole text).
+    if (pos != text.size() && text[pos] != ' ') return {};
+    return s;
 }
 
 awaitable<std::unique_ptr<Client>> Client::connect(std::vector<boost::asio::ip::tcp::endpoint> endpoints,

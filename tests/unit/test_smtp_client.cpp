@@ -1337,6 +1337,72 @@ TEST(SmtpClientOverAConnection, RefusedGreetingIsTheServersReply) {
     EXPECT_TRUE(f.log.commands.empty());
 }
 
+// ---------------------------------------------------------------------------------------------
+// Enhanced status codes (RFC 3463, RFC 2034), typed once in every Result.
+
+TEST(SmtpEnhancedStatus, Table) {
+    struct Row {
+        int code;
+        std::string_view text;
+        EnhancedStatus want;
+    };
+    const std::vector<Row> rows = {
+        {550, "5.1.1 no such user", {5, 1, 1}},
+        {250, "2.0.0", {2, 0, 0}},
+        {451, "4.7.123 greylisted", {4, 7, 123}},
+        {552, "5.3.4 message too big", {5, 3, 4}},
+        {550, "4.1.1 class disagrees with the reply", {}},   // RFC 3463 2: the class must agree
+        {550, "5.1.1000 detail too long", {}},
+        {550, "5.1000.1 subject too long", {}},
+        {550, "5.1. missing detail", {}},
+        {550, "5..1 missing subject", {}},
+        {550, "5.1.1x glued", {}},
+        {550, "no such user", {}},
+        {550, "", {}},
+        {354, "3.0.0 start mail input", {}},                 // classes are 2, 4 and 5 only
+    };
+    for (const Row& r : rows) {
+        SCOPED_TRACE(std::string(r.text));
+        EnhancedStatus got = parse_enhanced_status(r.code, r.text);
+        EXPECT_EQ(got, r.want);
+        EXPECT_EQ(static_cast<bool>(got), static_cast<bool>(r.want));
+    }
+    EXPECT_EQ((EnhancedStatus{4, 7, 123}).str(), "4.7.123");
+    EXPECT_EQ(EnhancedStatus{}.str(), "");
+}
+
+TEST(SmtpEnhancedStatus, EveryResultCarriesItTyped) {
+    TempDir t;
+    Fake f;
+    f.script.rcpt["b@x.test"] = "550 5.1.1 no such user";
+    f.script.rcpt["c@x.test"] = "450-4.2.0 greylisted,\r\n450 4.2.0 come back later";
+    f.script.rcpt["d@x.test"] = "550 no such user, no code";
+    OutboundMessage m = make_message(t.path / "m.eml", message_two_body(), {"b@x.test", "c@x.test", "d@x.test", "e@x.test"});
+    SendResult r;
+    f.run([&]() -> awaitable<void> {
+        auto client = co_await Client::connect(eps(f.endpoint()), plain_options());
+        r = co_await client->send(m);
+        co_await client->quit();
+    });
+    ASSERT_EQ(r.recipients.size(), 4u);
+    EXPECT_EQ(r.recipients[0].status, (EnhancedStatus{5, 1, 1}));
+    EXPECT_EQ(r.recipients[0].text, "550 5.1.1 no such user");   // the text as before
+    EXPECT_EQ(r.recipients[1].status, (EnhancedStatus{4, 2, 0}));
+    EXPECT_FALSE(r.recipients[2].status);
+    EXPECT_EQ(r.recipients[3].status, (EnhancedStatus{2, 0, 0}));   // "250 2.0.0 queued"
+    // A refusal decided here carries its code as well.
+    Fake small;
+    small.script.ehlo = {"fake.test", "SIZE 10"};
+    SendResult big;
+    small.run([&]() -> awaitable<void> {
+        auto client = co_await Client::connect(eps(small.endpoint()), plain_options());
+        big = co_await client->send(m);
+        co_await client->quit();
+    });
+    EXPECT_EQ(big.message.code, 552);
+    EXPECT_EQ(big.message.status, (EnhancedStatus{5, 3, 4}));
+}
+
 struct ExtCase {
     std::vector<std::string> lines;
     ServerExtensions want;
