@@ -8,8 +8,9 @@ seconds=${FUZZ_SECONDS:-20}
 mkdir -p "$out"
 cxx=clang++-14
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$top/src")
-parsers=("$top/src/core/address.cpp" "$top/src/core/text.cpp" "$top/src/core/base64.cpp" "$top/src/smtp/command.cpp"
-         "$top/src/smtp/dot_decoder.cpp" "$top/src/pop3/command.cpp" "$top/src/imap/response.cpp")
+parsers=("$top/src/core/address.cpp" "$top/src/core/text.cpp" "$top/src/core/base64.cpp" "$top/src/net/sasl.cpp"
+         "$top/src/net/dot_stuffer.cpp" "$top/src/smtp/command.cpp" "$top/src/smtp/dot_decoder.cpp"
+         "$top/src/pop3/command.cpp" "$top/src/imap/response.cpp")
 status=0
 for target in "$top"/tests/fuzz/fuzz_*.cpp; do
   name=$(basename "$target" .cpp)

@@ -129,13 +129,6 @@ bool has_non_ascii(std::string_view s) {
 
 }  // namespace
 
-std::string lowercase_ascii(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
-
 PathResult parse_path(std::string_view text, bool allow_null, bool utf8) {
     PathResult r;
     Parser p{text, 0, true};   // parse permissively, then judge UTF-8 so the error is precise

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/text.hpp"   // lowercase_ascii, the rule for domains
+
 namespace mk {
 
 struct Address {
@@ -39,8 +41,5 @@ std::optional<Address> parse_mailbox(std::string_view text, bool utf8 = true);
 
 // is_address_literal - text is "[...]" with printable dcontent inside (RFC 5321 4.1.3), nothing else.
 bool is_address_literal(std::string_view text);
-
-// lowercase_ascii - ASCII-only lowercasing (domains; UTF-8 bytes pass unchanged).
-std::string lowercase_ascii(std::string_view s);
 
 }  // namespace mk

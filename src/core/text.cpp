@@ -1,4 +1,4 @@
-// core/text.cpp — UTF-8 validation and log-safe copies of untrusted text.
+// core/text.cpp — UTF-8 validation, log-safe copies and ASCII case of untrusted text.
 #include "core/text.hpp"
 
 namespace mk {
@@ -62,6 +62,33 @@ std::string printable(std::string_view s) {
         s.remove_prefix(n);
     }
     return out;
+}
+
+bool has_control(std::string_view s) {
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) return true;
+    }
+    return false;
+}
+
+std::string lowercase_ascii(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = ascii_lower(c);
+    return out;
+}
+
+std::string uppercase_ascii(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = ascii_upper(c);
+    return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
 }
 
 }  // namespace mk

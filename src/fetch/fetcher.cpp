@@ -12,12 +12,12 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include "core/address.hpp"
 #include "core/date.hpp"
 #include "core/ids.hpp"
+#include "core/sha256.hpp"
 #include "fetch/commit_window.hpp"
 #include "fetch/source.hpp"
 #include "net/offload.hpp"
@@ -68,27 +68,6 @@ struct HeaderCapture {
             complete = true;
         }
     }
-};
-
-// ContentHash - SHA-256 of a message as it streams past.
-class ContentHash {
-public:
-    ContentHash() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-    ~ContentHash() { EVP_MD_CTX_free(ctx_); }
-    ContentHash(const ContentHash&) = delete;
-    ContentHash& operator=(const ContentHash&) = delete;
-    void feed(std::string_view piece) { EVP_DigestUpdate(ctx_, piece.data(), piece.size()); }
-    std::string hex() {
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int n = 0;
-        EVP_DigestFinal_ex(ctx_, md, &n);
-        std::string out;
-        for (unsigned i = 0; i < n; ++i) out += fmt::format("{:02x}", md[i]);
-        return out;
-    }
-
-private:
-    EVP_MD_CTX* ctx_;
 };
 
 // header_value - the unfolded value of the first header field named name (lowercase), trimmed.
@@ -374,14 +353,14 @@ awaitable<Fetcher::Retrieved> Fetcher::retrieve(const AccountConfig& a, Source& 
                                own_delivered_to(*config, a), a.host, config->hostname, source.protocol_name(), id,
                                rfc5322_date(std::time(nullptr))));
     HeaderCapture headers;
-    ContentHash hash;
+    Sha256 hash;
     CrlfNormalizer crlf;
     std::string normalized;
     co_await source.retrieve(
         m,
         [&](std::string_view piece) {
             headers.feed(piece);
-            hash.feed(piece);
+            hash.update(piece);
             normalized.clear();
             crlf.feed(piece, normalized);
             r.spool->write(normalized);

@@ -99,31 +99,26 @@ asio::awaitable<std::vector<std::unique_ptr<Source>>> open_sources(const Config&
     } catch (const DnsError& e) {
         throw std::runtime_error(fmt::format("{}: {}", a.host, e.what()));
     }
-    std::function<std::string()> password = password_source(a.password, a.password_command);
-    std::function<std::string(bool)> token = token_source(a.oauth2_token_command);
-    // The two protocols' options have the same fields; only the security enum differs.
-    auto fill = [&](auto& o, auto implicit, auto upgrade, auto plain, bool implicit_protocol) {
-        o.security = implicit_protocol ? implicit : a.starttls ? upgrade : plain;
-        o.tls_verify = a.tls_verify;
-        if (!a.ca_file.empty()) o.ca_file = config.resolve(a.ca_file);
-        o.server_name = a.host;
-        o.username = a.username;
-        o.password = password;
-        o.oauth_token = token;
-        o.timeout = a.timeout;
-    };
+    const bool implicit_tls = a.protocol == Protocol::pop3s || a.protocol == Protocol::imaps;
+    // The options both protocols share (net/client); IMAP adds a size limit, left at its default.
+    ClientOptions o;
+    o.tls = implicit_tls ? TlsMode::implicit : a.starttls ? TlsMode::starttls : TlsMode::none;
+    o.tls_verify = a.tls_verify;
+    if (!a.ca_file.empty()) o.ca_file = config.resolve(a.ca_file);
+    o.server_name = a.host;
+    o.timeout = a.timeout;
+    o.username = a.username;
+    o.password = password_source(a.password, a.password_command);
+    o.oauth_token = token_source(a.oauth2_token_command);
     std::vector<std::unique_ptr<Source>> out;
     if (a.protocol == Protocol::pop3 || a.protocol == Protocol::pop3s) {
-        pop3::ClientOptions o;
-        fill(o, pop3::Security::implicit, pop3::Security::stls, pop3::Security::plain, a.protocol == Protocol::pop3s);
         auto c = co_await pop3::Client::connect(eps, o);
-        out.push_back(std::make_unique<Pop3Source>(std::move(c), o.security == pop3::Security::plain ? "POP3" : "POP3S"));
+        out.push_back(std::make_unique<Pop3Source>(std::move(c), o.tls == TlsMode::none ? "POP3" : "POP3S"));
         co_return out;
     }
-    imap::ClientOptions o;
-    fill(o, imap::Security::implicit, imap::Security::starttls, imap::Security::plain, a.protocol == Protocol::imaps);
-    std::shared_ptr<imap::Client> c = co_await imap::Client::connect(eps, o);
-    std::string name = o.security == imap::Security::plain ? "IMAP" : "IMAPS";
+    imap::ClientOptions imap_options{o};
+    std::shared_ptr<imap::Client> c = co_await imap::Client::connect(eps, imap_options);
+    std::string name = o.tls == TlsMode::none ? "IMAP" : "IMAPS";
     for (std::size_t i = 0; i < a.folders.size(); ++i)
         out.push_back(std::make_unique<ImapFolder>(c, a.folders[i], name, i + 1 == a.folders.size()));
     co_return out;

@@ -2,7 +2,7 @@
 // SASL-IR, 7628 OAUTHBEARER, 8314 implicit TLS); the provider's server is untrusted: every response
 // goes through the bounded parser (imap/response), bodies are streamed, never held.
 //
-// One connection, one state machine (RFC 3501 3): connecting (TCP, implicit TLS) -> not_authenticated
+// One connection, one state machine (RFC 3501 3): connected (implicit TLS) -> not_authenticated
 // (greeting, CAPABILITY, STARTTLS and CAPABILITY again, login) -> authenticated -> selected (SELECT)
 // <-> idling (IDLE .. DONE) -> logged_out. A network failure, a timeout, BYE or a protocol violation
 // makes the session broken: the connection is closed and every later call throws. A NO or BAD to a
@@ -21,11 +21,8 @@
 
 #include "core/base64.hpp"
 #include "imap/response.hpp"
-#include "net/connect_any.hpp"
 #include "net/connection.hpp"
-#include "net/offload.hpp"
-#include "net/sasl.hpp"
-#include "net/tls.hpp"
+#include "net/sasl_client.hpp"
 
 namespace mk::imap {
 
@@ -36,9 +33,6 @@ namespace ssl = boost::asio::ssl;
 using Clock = std::chrono::steady_clock;
 using Duration = Clock::duration;
 
-// options.timeout is the idle time per read (or write) with nothing moving, not a total; this stands
-// in when the configuration gives none (the fetcher's documented default, "timeout = 60s").
-constexpr Duration kDefaultTimeout = 60s;
 // No RFC figure: a host that does not complete a TCP handshake in this time is down for us (the SMTP
 // client's figure, after Postfix's smtp_connect_timeout).
 constexpr Duration kConnectTimeout = 30s;
@@ -67,12 +61,12 @@ constexpr std::size_t kMaxUidsPerCommand = 500;
 // Server text quoted in our errors and logs is cut to this many characters.
 constexpr std::size_t kMaxQuotedText = 200;
 
-enum class State { connecting, not_authenticated, authenticated, selected, idling, logged_out, broken };
+enum class State { connected, not_authenticated, authenticated, selected, idling, logged_out, broken };
 
 // state_name - for the log.
 const char* state_name(State s) {
     switch (s) {
-        case State::connecting: return "connecting";
+        case State::connected: return "connected";
         case State::not_authenticated: return "not authenticated";
         case State::authenticated: return "authenticated";
         case State::selected: return "selected";
@@ -103,30 +97,20 @@ std::string summary(const Response& r) {
     return printable(s);
 }
 
-// has_forbidden - CR, LF or NUL: they would end or corrupt a command line (RFC 3501 9: no quoted string
-// or literal in a command may carry them; literal8 is not used here).
-bool has_forbidden(std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos; }
+// temporary - a refusal whose response code says it may pass (RFC 5530 3: UNAVAILABLE, INUSE).
+bool temporary(const Response& r) { return r.code.name == "UNAVAILABLE" || r.code.name == "INUSE"; }
 
-// The concrete client over one mk::Connection.
-class ImapClient final : public Client {
+// The concrete client over one mk::Connection; it frames the SASL exchanges of AUTHENTICATE itself.
+class ImapClient final : public Client, public ClientSession, private SaslFraming {
 public:
-    ImapClient(ClientOptions options, std::shared_ptr<ssl::context> tls_ctx, tcp::endpoint endpoint)
-        : options_(std::move(options)),
-          tls_ctx_(std::move(tls_ctx)),
-          endpoint_(std::move(endpoint)),
-          parser_(options_.max_message_size == 0 ? kMaxImapLiteral : options_.max_message_size) {
-        timeout_ = options_.timeout > std::chrono::seconds::zero() ? Duration(options_.timeout) : kDefaultTimeout;
-        peer_ = peer_name(options_.server_name, endpoint_);
-    }
-    ~ImapClient() override {
-        if (conn_) conn_->close();
-    }
+    ImapClient(std::unique_ptr<Connection> conn, ClientOptions options, std::shared_ptr<ssl::context> tls_ctx)
+        : ClientSession(std::move(conn), std::move(tls_ctx), options.server_name),
+          options_(std::move(options)),
+          parser_(options_.max_message_size == 0 ? kMaxImapLiteral : options_.max_message_size),
+          timeout_(idle_timeout(options_)) {}
 
-    // open - everything connect() promises for this one endpoint; throws ClientError.
+    // open - everything start() promises on this connection; throws ClientError.
     awaitable<void> open();
-    // login_failed - the failure came from the login: other endpoints would get the same credentials,
-    // and repeated failures can lock the account.
-    bool login_failed() const { return login_failed_; }
 
     awaitable<Folder> select(const std::string& folder) override;
     awaitable<std::vector<MessageInfo>> messages() override;
@@ -144,40 +128,37 @@ private:
     using DataHandler = std::function<void(const Response&)>;
 
     void set_state(State s);
-    [[noreturn]] void fail(const std::string& what);
+    void broken() override { set_state(State::broken); }
     [[noreturn]] void login_error(const std::string& what);
+    [[noreturn]] void refused(const std::string& what, const Response& r) const;
     void require(State wanted, const char* what) const;
     bool has_cap(std::string_view cap) const { return std::find(caps_.begin(), caps_.end(), cap) != caps_.end(); }
     std::string next_tag() { return fmt::format("A{:03}", ++tag_number_); }
 
     awaitable<std::optional<Response>> read_response_within(const char* what, const BodySink& sink, Duration timeout);
     awaitable<Response> read_response(const char* what, const BodySink& sink);
-    awaitable<void> write(std::string_view data, const char* what);
     void on_untagged(const Response& r);
     awaitable<Response> finish(const std::string& tag, const char* what, const DataHandler& on_data,
                                const BodySink& sink, bool continuation_ok, bool bye_ok);
     awaitable<Response> command(const std::string& args, const char* what, const DataHandler& on_data = {},
                                 const BodySink& sink = {});
-    awaitable<void> tls_handshake();
     awaitable<void> capability();
     awaitable<void> starttls();
     awaitable<void> login();
-    awaitable<Response> authenticate(const std::string& mechanism, const std::string& initial,
-                                     const std::optional<std::string>& on_challenge);
+    awaitable<SaslStep> sasl_start(std::string_view mechanism, const std::optional<std::string>& initial) override;
+    awaitable<SaslStep> sasl_respond(std::string_view response) override;
+    awaitable<SaslStep> sasl_cancel() override;
+    awaitable<SaslStep> sasl_step();
     awaitable<Response> login_command(const std::string& password);
 
     ClientOptions options_;
-    std::shared_ptr<ssl::context> tls_ctx_;   // declared before conn_: it outlives the TLS stream
-    tcp::endpoint endpoint_;
-    std::unique_ptr<Connection> conn_;
     ResponseParser parser_;
     Duration timeout_;
-    std::string peer_;
-    State state_ = State::connecting;
+    State state_ = State::connected;
     std::vector<std::string> caps_;
     bool caps_seen_ = false;          // a CAPABILITY arrived since caps_seen_ was last cleared
     unsigned tag_number_ = 0;
-    bool login_failed_ = false;
+    std::string auth_tag_;            // the tag of the AUTHENTICATE under way
     // The selected folder.
     std::uint32_t exists_ = 0;
     bool read_only_ = false;
@@ -191,23 +172,21 @@ void ImapClient::set_state(State s) {
     state_ = s;
 }
 
-// fail - the session is unusable (network, TLS, BYE, protocol violation).
-void ImapClient::fail(const std::string& what) {
-    set_state(State::broken);
-    if (conn_) conn_->close();
-    throw ClientError(fmt::format("{}: {}", peer_, what), false);
-}
-
 // login_error - the credentials were refused or cannot be sent: an auth error, no other endpoint tried.
 void ImapClient::login_error(const std::string& what) {
-    login_failed_ = true;
-    throw ClientError(fmt::format("{}: {}", peer_, what), true);
+    throw ClientError(fmt::format("{}: {}", peer_, what), ClientCause::policy).at_login(true);
+}
+
+// refused - the server said NO or BAD to a command: the session stays usable.
+void ImapClient::refused(const std::string& what, const Response& r) const {
+    throw ClientError(fmt::format("{}: {} refused: {}", peer_, what, summary(r)), 0, temporary(r));
 }
 
 // require - check, before a command, that the session is in the state the command belongs to.
 void ImapClient::require(State wanted, const char* what) const {
     if (state_ != wanted)
-        throw ClientError(fmt::format("{}: {}: session not usable ({})", peer_, what, state_name(state_)), false);
+        throw ClientError(fmt::format("{}: {}: session not usable ({})", peer_, what, state_name(state_)),
+                          ClientCause::network);
 }
 
 // read_response_within - the next whole response, or nullopt when timeout passed with the response
@@ -221,7 +200,9 @@ awaitable<std::optional<Response>> ImapClient::read_response_within(const char* 
         if (data.empty()) {
             // The watchdog fires no sooner than timeout after the read began; anything earlier is EOF.
             if (Clock::now() - start >= timeout) co_return std::nullopt;
-            fail(fmt::format("connection closed {} {}", parser_.in_body() ? "in the middle of the message in" : "waiting for the response to", what));
+            fail(fmt::format("connection closed {} {}",
+                             parser_.in_body() ? "in the middle of the message in" : "waiting for the response to", what),
+                 ClientCause::network);
         }
         std::size_t used = 0;
         try {
@@ -233,7 +214,8 @@ awaitable<std::optional<Response>> ImapClient::read_response_within(const char* 
         }
         conn_->consume(used);
         if (parser_.failed())
-            fail(fmt::format("protocol violation in the response to {}: {}", what, error_text(parser_.error())));
+            fail(fmt::format("protocol violation in the response to {}: {}", what, error_text(parser_.error())),
+                 ClientCause::policy);
         if (parser_.done()) co_return parser_.take();
         timeout = timeout_;   // from the second read on, the idle time of the session
     }
@@ -242,14 +224,8 @@ awaitable<std::optional<Response>> ImapClient::read_response_within(const char* 
 // read_response - the next whole response within the session's idle time per read.
 awaitable<Response> ImapClient::read_response(const char* what, const BodySink& sink) {
     std::optional<Response> r = co_await read_response_within(what, sink, timeout_);
-    if (!r) fail(fmt::format("timed out waiting for the response to {}", what));
+    if (!r) fail(fmt::format("timed out waiting for the response to {}", what), ClientCause::network);
     co_return std::move(*r);
-}
-
-// write - the whole buffer within the timeout, or the session is broken.
-awaitable<void> ImapClient::write(std::string_view data, const char* what) {
-    std::string failure = co_await conn_->write_failure(data, timeout_);
-    if (!failure.empty()) fail(fmt::format("writing {}: {}", what, failure));
 }
 
 // on_untagged - what any untagged response tells the session, whichever command it came with.
@@ -278,19 +254,21 @@ void ImapClient::on_untagged(const Response& r) {
 awaitable<Response> ImapClient::finish(const std::string& tag, const char* what, const DataHandler& on_data,
                                        const BodySink& sink, bool continuation_ok, bool bye_ok) {
     for (std::size_t n = 0;; ++n) {
-        if (n == kMaxResponsesPerCommand) fail(fmt::format("more than {} responses to {}", n, what));
+        if (n == kMaxResponsesPerCommand) fail(fmt::format("more than {} responses to {}", n, what), ClientCause::policy);
         Response r = co_await read_response(what, sink);
         if (r.kind == Kind::tagged) {
             // RFC 3501 2.2.1: commands are answered in the order sent; we never have two outstanding.
-            if (r.tag != tag) fail(fmt::format("response tagged {} while waiting for {}", printable(r.tag), tag));
+            if (r.tag != tag)
+                fail(fmt::format("response tagged {} while waiting for {}", printable(r.tag), tag), ClientCause::policy);
             on_untagged(r);   // a tagged OK may carry [CAPABILITY ...] (RFC 3501 7.1)
             co_return r;
         }
         if (r.kind == Kind::continuation) {
             if (continuation_ok) co_return r;
-            fail(fmt::format("unexpected continuation request during {}", what));
+            fail(fmt::format("unexpected continuation request during {}", what), ClientCause::policy);
         }
-        if (r.status == Status::bye && !bye_ok) fail(fmt::format("server closed the session during {}: {}", what, summary(r)));
+        if (r.status == Status::bye && !bye_ok)
+            fail(fmt::format("server closed the session during {}: {}", what, summary(r)), ClientCause::reply);
         on_untagged(r);
         if (on_data) on_data(r);
     }
@@ -301,83 +279,79 @@ awaitable<Response> ImapClient::command(const std::string& args, const char* wha
                                         const BodySink& sink) {
     std::string tag = next_tag();
     std::string line = tag + " " + args + "\r\n";
-    co_await write(line, what);
+    co_await write(line, what, timeout_);
     Response r = co_await finish(tag, what, on_data, sink, false, false);
     co_return r;
-}
-
-// tls_handshake - client side of TLS on the connection, SNI and verification per options.
-awaitable<void> ImapClient::tls_handshake() {
-    // Without a configured name the certificate is checked against the address we connected to.
-    std::string name = options_.server_name.empty() ? endpoint_.address().to_string() : options_.server_name;
-    std::string failure = co_await conn_->tls_client_failure(*tls_ctx_, name, timeout_);
-    if (!failure.empty()) fail(fmt::format("TLS handshake: {}", failure));
 }
 
 // capability - RFC 3501 6.1.1: what the server offers now, into caps_.
 awaitable<void> ImapClient::capability() {
     caps_seen_ = false;
     Response r = co_await command("CAPABILITY", "CAPABILITY");
-    if (r.status != Status::ok) fail(fmt::format("CAPABILITY refused: {}", summary(r)));
+    if (r.status != Status::ok) fail(fmt::format("CAPABILITY refused: {}", summary(r)), ClientCause::policy);
     // RFC 3501 6.1.1: the untagged CAPABILITY is required, and IMAP4rev1 must be in it.
-    if (!caps_seen_) fail("no CAPABILITY in the response to CAPABILITY");
-    if (!has_cap("IMAP4REV1")) fail("not an IMAP4rev1 server");
+    if (!caps_seen_) fail("no CAPABILITY in the response to CAPABILITY", ClientCause::policy);
+    if (!has_cap("IMAP4REV1")) fail("not an IMAP4rev1 server", ClientCause::policy);
 }
 
 // starttls - RFC 3501 6.2.1, RFC 2595 3.1: STARTTLS, the handshake, CAPABILITY again. Required when
 // configured: a server that does not offer it gets no credentials in plaintext.
 awaitable<void> ImapClient::starttls() {
-    if (!has_cap("STARTTLS")) fail("STARTTLS required but not offered");
+    if (!has_cap("STARTTLS")) fail("STARTTLS required but not offered", ClientCause::policy);
     Response r = co_await command("STARTTLS", "STARTTLS");
-    if (r.status != Status::ok) fail(fmt::format("STARTTLS refused: {}", summary(r)));
+    if (r.status != Status::ok) fail(fmt::format("STARTTLS refused: {}", summary(r)), ClientCause::policy);
     // Anything after the OK was sent before the handshake: a man in the middle injecting responses
     // that would be read as if they came over TLS (CVE-2011-0411 and its IMAP kin).
-    if (conn_->buffered() != 0) fail("data after the OK to STARTTLS (response injection)");
-    co_await tls_handshake();
+    if (conn_->buffered() != 0) fail("data after the OK to STARTTLS (response injection)", ClientCause::policy);
+    co_await start_tls(timeout_);
     // RFC 3501 6.2.1: forget what the server said before TLS and ask again.
     caps_.clear();
     co_await capability();
 }
 
-// authenticate - RFC 3501 6.2.2 AUTHENTICATE with the initial response on the command line when the
-// server offers SASL-IR (RFC 4959), else after its first "+". The first further challenge (an OAuth
-// error) is answered with on_challenge when there is one, anything else is cancelled with "*"; the
-// tagged result is returned.
-awaitable<Response> ImapClient::authenticate(const std::string& mechanism, const std::string& initial,
-                                             const std::optional<std::string>& on_challenge) {
-    std::string tag = next_tag();
-    std::string encoded = initial.empty() ? std::string("=") : base64_encode(initial);
+// sasl_start - RFC 3501 6.2.2 AUTHENTICATE with the initial response on the command line when the
+// server offers SASL-IR (RFC 4959), else after its first "+".
+awaitable<SaslStep> ImapClient::sasl_start(std::string_view mechanism, const std::optional<std::string>& initial) {
+    auth_tag_ = next_tag();
     const char* what = "AUTHENTICATE";
-    if (has_cap("SASL-IR")) {
-        std::string line = fmt::format("{} AUTHENTICATE {} {}\r\n", tag, mechanism, encoded);
-        co_await write(line, what);
-    } else {
-        std::string line = fmt::format("{} AUTHENTICATE {}\r\n", tag, mechanism);
-        co_await write(line, what);
-        Response first = co_await finish(tag, what, {}, {}, true, false);
-        if (first.kind == Kind::tagged) co_return first;
-        // RFC 3501 6.2.2: the response is base64 on a line of its own; empty stays empty.
-        std::string answer = initial.empty() ? std::string("\r\n") : encoded + "\r\n";
-        co_await write(answer, what);
+    std::string command = fmt::format("{} AUTHENTICATE {}", auth_tag_, mechanism);
+    if (initial && has_cap("SASL-IR")) {
+        std::string line = fmt::format("{} {}\r\n", command, initial->empty() ? std::string("=") : base64_encode(*initial));
+        co_await write(line, what, timeout_);
+        SaslStep step = co_await sasl_step();
+        co_return step;
     }
-    bool answered = false;
-    bool cancelled = false;
-    for (;;) {
-        Response r = co_await finish(tag, what, {}, {}, true, false);
-        if (r.kind == Kind::tagged) co_return r;
-        if (cancelled) fail("server keeps challenging after AUTHENTICATE was cancelled");
-        if (!answered && on_challenge) {
-            auto detail = base64_decode(r.text);   // {"status":"invalid_token",...}: no secret in it
-            if (detail) spdlog::info("imap client {}: AUTHENTICATE {} refused: {}", peer_, mechanism, printable(*detail));
-            std::string answer = base64_encode(*on_challenge) + "\r\n";
-            co_await write(answer, what);
-            answered = true;
-            continue;
-        }
-        // RFC 3501 6.2.2: "*" cancels the exchange; the server answers BAD.
-        co_await write("*\r\n", what);
-        cancelled = true;
-    }
+    command += "\r\n";
+    co_await write(command, what, timeout_);
+    SaslStep first = co_await sasl_step();
+    if (!initial || first.kind != SaslStep::Kind::challenge) co_return first;
+    // RFC 3501 6.2.2: the response is base64 on a line of its own; empty stays empty.
+    SaslStep step = co_await sasl_respond(*initial);
+    co_return step;
+}
+
+// sasl_respond - one base64 response line to a "+" challenge.
+awaitable<SaslStep> ImapClient::sasl_respond(std::string_view response) {
+    std::string line = base64_encode(response) + "\r\n";
+    co_await write(line, "AUTHENTICATE", timeout_);
+    SaslStep step = co_await sasl_step();
+    co_return step;
+}
+
+// sasl_cancel - RFC 3501 6.2.2: "*" cancels the exchange; the server answers BAD.
+awaitable<SaslStep> ImapClient::sasl_cancel() {
+    co_await write("*\r\n", "AUTHENTICATE", timeout_);
+    SaslStep step = co_await sasl_step();
+    co_return step;
+}
+
+// sasl_step - the server's next answer to AUTHENTICATE: "+" carries a challenge, the tagged OK is
+// success; a tagged NO or BAD refuses the login.
+awaitable<SaslStep> ImapClient::sasl_step() {
+    Response r = co_await finish(auth_tag_, "AUTHENTICATE", {}, {}, true, false);
+    if (r.kind == Kind::continuation) co_return SaslStep{SaslStep::Kind::challenge, r.text};
+    if (r.status == Status::ok) co_return SaslStep{SaslStep::Kind::success};
+    co_return SaslStep{SaslStep::Kind::failure, {}, 0, temporary(r), true, summary(r)};
 }
 
 // login_command - RFC 3501 6.2.3 LOGIN user password: quoted strings, or literals for 8-bit octets
@@ -402,103 +376,57 @@ awaitable<Response> ImapClient::login_command(const std::string& password) {
             continue;
         }
         line += fmt::format(" {{{}}}\r\n", arg->size());
-        co_await write(line, what);
+        co_await write(line, what, timeout_);
         Response r = co_await finish(tag, what, {}, {}, true, false);
         if (r.kind == Kind::tagged) co_return r;
         line = *arg;
     }
     line += "\r\n";
-    co_await write(line, what);
+    co_await write(line, what, timeout_);
     Response r = co_await finish(tag, what, {}, {}, false, false);
     co_return r;
 }
 
 // login - the best login the server offers for our kind of secret: AUTHENTICATE OAUTHBEARER/XOAUTH2 with
-// a token (refreshed once when refused), else AUTHENTICATE PLAIN, else LOGIN (RFC 3501 6.2).
+// a token (refreshed once when refused), else AUTHENTICATE PLAIN (net/sasl_client), else LOGIN (RFC 3501
+// 6.2) unless the server disabled it.
 awaitable<void> ImapClient::login() {
     // Credentials never travel in plaintext unless the configuration asked for no TLS at all.
-    if (!conn_->tls() && options_.security != Security::plain) login_error("refusing to log in without TLS");
-    if (has_forbidden(options_.username)) login_error("user name contains CR, LF or NUL; not sent");
+    if (!conn_->tls() && options_.tls != TlsMode::none) login_error("refusing to log in without TLS");
     caps_seen_ = false;
-
-    std::string oauth_mechanism = has_cap("AUTH=OAUTHBEARER") ? "OAUTHBEARER" : has_cap("AUTH=XOAUTH2") ? "XOAUTH2" : "";
-    if (options_.oauth_token && !oauth_mechanism.empty()) {
-        for (int attempt = 0; attempt < 2; ++attempt) {
-            const bool refresh = attempt > 0;
-            std::string token;
-            std::string error;
-            try {
-                token = co_await offload([&] { return options_.oauth_token(refresh); });
-            } catch (const std::exception& e) {
-                error = e.what();   // run_secret_command's message: the exit status, never the output
-            }
-            if (error.empty() && token.empty()) error = "empty";
-            if (error.empty() && has_forbidden(token)) error = "it contains CR, LF or NUL";
-            if (!error.empty()) login_error(fmt::format("no OAuth token: {}", error));
-            std::optional<std::string> on_refusal = oauth_failure_response(oauth_mechanism);
-            Response r = co_await authenticate(oauth_mechanism, oauth_response(oauth_mechanism, options_.username, token),
-                                               on_refusal);
-            if (r.status == Status::ok) co_return;
-            // The token was refused, most often because it expired: get a fresh one, once.
-            if (!refresh) {
-                spdlog::info("imap client {}: AUTHENTICATE {} refused, retrying with a refreshed token", peer_,
-                             oauth_mechanism);
-                continue;
-            }
-            login_error(fmt::format("AUTHENTICATE {} as {} failed: {}", oauth_mechanism, options_.username, summary(r)));
-        }
-    }
-
-    std::string password;
-    std::string error;
-    try {
-        if (options_.password) password = co_await offload([&] { return options_.password(); });
-        else error = options_.oauth_token ? "the server offers neither OAUTHBEARER nor XOAUTH2, and no password is set"
-                                          : "none configured";
-    } catch (const std::exception& e) {
-        error = e.what();
-    }
-    if (!error.empty()) login_error(fmt::format("no password: {}", error));
-    // A CR or LF would end the command line and start another (command injection); NUL ends PLAIN's
-    // fields. Whatever produced such a password, it is not sent.
-    if (has_forbidden(password)) login_error("password contains CR, LF or NUL; not sent");
-
-    Response r;
-    const char* mechanism = "LOGIN";
-    if (has_cap("AUTH=PLAIN")) {
-        mechanism = "AUTHENTICATE PLAIN";
-        std::optional<std::string> no_answer;
-        r = co_await authenticate("PLAIN", plain_response(options_.username, password), no_answer);
-    } else if (!has_cap("LOGINDISABLED")) {
-        r = co_await login_command(password);
-    } else {
-        login_error("server offers neither AUTH=PLAIN nor LOGIN (LOGINDISABLED)");
-    }
-    if (r.status != Status::ok) login_error(fmt::format("{} as {} failed: {}", mechanism, options_.username, summary(r)));
+    std::vector<std::string> mechanisms;
+    for (const std::string& cap : caps_)
+        if (cap.starts_with("AUTH=")) mechanisms.push_back(cap.substr(5));   // RFC 3501 6.2.2
+    SaslClient sasl(*this, options_, SaslContext{"AUTHENTICATE", peer_, "imap client"});
+    std::optional<std::string> password = co_await sasl.login(mechanisms, false, !has_cap("LOGINDISABLED"));
+    if (!password) co_return;
+    Response r = co_await login_command(*password);
+    if (r.status != Status::ok)
+        throw ClientError(fmt::format("{}: LOGIN as {} failed: {}", peer_, options_.username, summary(r)), 0, temporary(r))
+            .at_login(true);
 }
 
 awaitable<void> ImapClient::open() {
-    std::string reason;
-    conn_ = co_await Connection::connect(endpoint_, kConnectTimeout, reason);
-    if (!conn_) fail(fmt::format("connect: {}", reason));
     // RFC 8314 3.2: implicit TLS starts at once, before the server says anything.
-    if (options_.security == Security::implicit) co_await tls_handshake();
+    if (options_.tls == TlsMode::implicit && !conn_->tls()) co_await start_tls(timeout_);
 
     // RFC 3501 7.1: the greeting is an untagged OK, PREAUTH or BYE.
     Response greeting = co_await read_response("the greeting", {});
     if (greeting.kind != Kind::untagged || (greeting.status != Status::ok && greeting.status != Status::preauth &&
                                             greeting.status != Status::bye))
-        fail("the greeting is not an untagged OK, PREAUTH or BYE");
-    if (greeting.status == Status::bye) fail(fmt::format("server refused the connection: {}", summary(greeting)));
+        fail("the greeting is not an untagged OK, PREAUTH or BYE", ClientCause::policy);
+    if (greeting.status == Status::bye)
+        fail(fmt::format("server refused the connection: {}", summary(greeting)), ClientCause::reply);
     on_untagged(greeting);
     const bool preauth = greeting.status == Status::preauth;
     // A PREAUTH session is authenticated already, where STARTTLS is no longer allowed (RFC 3501 6.2.1):
     // on a connection that must be upgraded that is a downgrade (CVE-2020-12398, CVE-2020-14093).
-    if (preauth && options_.security == Security::starttls) fail("PREAUTH greeting where STARTTLS is required");
+    const bool upgrade = options_.tls == TlsMode::starttls && !conn_->tls();
+    if (preauth && upgrade) fail("PREAUTH greeting where STARTTLS is required", ClientCause::policy);
     set_state(preauth ? State::authenticated : State::not_authenticated);
     if (!caps_seen_) co_await capability();
-    if (!has_cap("IMAP4REV1")) fail("not an IMAP4rev1 server");
-    if (options_.security == Security::starttls) co_await starttls();
+    if (!has_cap("IMAP4REV1")) fail("not an IMAP4rev1 server", ClientCause::policy);
+    if (upgrade) co_await starttls();
     if (!preauth) {
         co_await login();
         set_state(State::authenticated);
@@ -513,7 +441,7 @@ awaitable<Folder> ImapClient::select(const std::string& folder) {
     auto encoded = encode_mailbox(folder);
     std::optional<std::string> quoted;
     if (encoded && !encoded->empty()) quoted = quote(*encoded);
-    if (!quoted) throw ClientError(fmt::format("{}: invalid folder name \"{}\"", peer_, printable(folder)), false);
+    if (!quoted) throw ClientError(fmt::format("{}: invalid folder name \"{}\"", peer_, printable(folder)), ClientCause::policy);
     // RFC 3501 6.3.1: SELECT leaves the selected state at once, whatever its outcome.
     set_state(State::authenticated);
     exists_ = 0;
@@ -529,13 +457,12 @@ awaitable<Folder> ImapClient::select(const std::string& folder) {
         }
     };
     Response r = co_await command("SELECT " + *quoted, "SELECT", on_data);
-    if (r.status != Status::ok)
-        throw ClientError(fmt::format("{}: SELECT {} refused: {}", peer_, printable(folder), summary(r)), false);
+    if (r.status != Status::ok) refused(fmt::format("SELECT {}", printable(folder)), r);
     read_only_ = r.code.name == "READ-ONLY";
     set_state(State::selected);
     new_since_listing_ = false;
     // RFC 3501 6.3.1: UIDVALIDITY is required; without it no UID can be remembered across sessions.
-    if (!have_uidvalidity) fail(fmt::format("no UIDVALIDITY for {}", printable(folder)));
+    if (!have_uidvalidity) fail(fmt::format("no UIDVALIDITY for {}", printable(folder)), ClientCause::policy);
     f.exists = exists_;
     co_return f;
 }
@@ -553,8 +480,9 @@ awaitable<std::vector<MessageInfo>> ImapClient::messages() {
         for (const Value& v : r.values) {
             // RFC 3501 9: nz-number, 32 bits.
             if (v.kind != ValueKind::number || v.number == 0 || v.number > 0xffffffffu)
-                fail("protocol violation in the response to UID SEARCH: not a UID");
-            if (uids.size() == kMaxListing) fail(fmt::format("folder listing larger than {} messages", kMaxListing));
+                fail("protocol violation in the response to UID SEARCH: not a UID", ClientCause::policy);
+            if (uids.size() == kMaxListing)
+                fail(fmt::format("folder listing larger than {} messages", kMaxListing), ClientCause::policy);
             uids.push_back(static_cast<std::uint32_t>(v.number));
         }
     };
@@ -566,8 +494,7 @@ awaitable<std::vector<MessageInfo>> ImapClient::messages() {
         bool last = total - first < kSearchWindow;
         std::string window = last ? fmt::format("{}:*", first) : fmt::format("{}:{}", first, first + kSearchWindow - 1);
         Response searched = co_await command("UID SEARCH " + window, "UID SEARCH", on_search);
-        if (searched.status != Status::ok)
-            throw ClientError(fmt::format("{}: UID SEARCH refused: {}", peer_, summary(searched)), false);
+        if (searched.status != Status::ok) refused("UID SEARCH", searched);
     }
     std::sort(uids.begin(), uids.end());
     uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
@@ -580,7 +507,7 @@ awaitable<std::vector<MessageInfo>> ImapClient::messages() {
         // Unsolicited FETCHes (flag changes by another client) carry neither: they are not the listing.
         if (!uid || !size || size->value.kind != ValueKind::number) return;
         if (sizes.size() == kMaxListing && !sizes.contains(*uid))
-            fail(fmt::format("folder listing larger than {} messages", kMaxListing));
+            fail(fmt::format("folder listing larger than {} messages", kMaxListing), ClientCause::policy);
         sizes[*uid] = size->value.number;
     };
     // A UID found by the SEARCH and expunged before its FETCH is simply not answered (RFC 3501 6.4.8):
@@ -590,7 +517,7 @@ awaitable<std::vector<MessageInfo>> ImapClient::messages() {
         std::string set = uid_set(std::vector<std::uint32_t>(uids.begin() + static_cast<std::ptrdiff_t>(i),
                                                              uids.begin() + static_cast<std::ptrdiff_t>(end)));
         Response r = co_await command(fmt::format("UID FETCH {} (UID RFC822.SIZE)", set), "UID FETCH", on_fetch);
-        if (r.status != Status::ok) throw ClientError(fmt::format("{}: UID FETCH refused: {}", peer_, summary(r)), false);
+        if (r.status != Status::ok) refused("UID FETCH", r);
     }
     out.reserve(sizes.size());
     for (const auto& [uid, size] : sizes) out.push_back(MessageInfo{uid, size});
@@ -599,7 +526,7 @@ awaitable<std::vector<MessageInfo>> ImapClient::messages() {
 
 awaitable<void> ImapClient::retrieve(std::uint32_t uid, const std::function<void(std::string_view)>& sink) {
     require(State::selected, "UID FETCH");
-    if (uid == 0) throw ClientError(fmt::format("{}: UID 0 does not exist (RFC 3501 2.3.1.1)", peer_), false);
+    if (uid == 0) throw ClientError(fmt::format("{}: UID 0 does not exist (RFC 3501 2.3.1.1)", peer_), ClientCause::policy);
     std::size_t bodies = 0;
     bool vanished = false;
     bool unverified = false;   // bytes of the current FETCH went to sink before its UID was known
@@ -613,27 +540,28 @@ awaitable<void> ImapClient::retrieve(std::uint32_t uid, const std::function<void
         if (r.name != "FETCH") return;
         const FetchItem* body = r.item("BODY[]");
         bool ours = r.fetch_uid() == uid;
-        if (unverified && !ours) fail(fmt::format("UID FETCH {}: the body of another message was sent", uid));
+        if (unverified && !ours)
+            fail(fmt::format("UID FETCH {}: the body of another message was sent", uid), ClientCause::policy);
         unverified = false;
         if (!body || !ours) return;
         if (body->value.kind == ValueKind::nil) vanished = true;
-        if (++bodies > 1) fail(fmt::format("UID FETCH {}: the body was sent twice", uid));
+        if (++bodies > 1) fail(fmt::format("UID FETCH {}: the body was sent twice", uid), ClientCause::policy);
     };
     Response r = co_await command(fmt::format("UID FETCH {} (BODY.PEEK[])", uid), "UID FETCH", on_data, body_sink);
-    if (r.status != Status::ok)
-        throw ClientError(fmt::format("{}: UID FETCH {} refused: {}", peer_, uid, summary(r)), false);
+    if (r.status != Status::ok) refused(fmt::format("UID FETCH {}", uid), r);
     // RFC 3501 6.4.8: a UID that no longer exists is answered OK with no FETCH at all.
-    if (bodies == 0 || vanished) throw ClientError(fmt::format("{}: UID {}: no such message (expunged?)", peer_, uid), false);
+    if (bodies == 0 || vanished)
+        throw ClientError(fmt::format("{}: UID {}: no such message (expunged?)", peer_, uid), 0, false);
 }
 
 awaitable<void> ImapClient::remove(const std::vector<std::uint32_t>& uids) {
     require(State::selected, "UID STORE");
     if (uids.empty()) co_return;
-    if (read_only_) throw ClientError(fmt::format("{}: folder is read-only: nothing deleted", peer_), false);
+    if (read_only_) throw ClientError(fmt::format("{}: folder is read-only: nothing deleted", peer_), ClientCause::policy);
     std::vector<std::uint32_t> sorted = uids;
     std::sort(sorted.begin(), sorted.end());
     sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-    if (sorted.front() == 0) throw ClientError(fmt::format("{}: UID 0 does not exist", peer_), false);
+    if (sorted.front() == 0) throw ClientError(fmt::format("{}: UID 0 does not exist", peer_), ClientCause::policy);
     std::vector<std::string> sets;
     for (std::size_t i = 0; i < sorted.size(); i += kMaxUidsPerCommand) {
         std::size_t end = std::min(sorted.size(), i + kMaxUidsPerCommand);
@@ -643,25 +571,24 @@ awaitable<void> ImapClient::remove(const std::vector<std::uint32_t>& uids) {
     // RFC 3501 6.4.6: .SILENT: no FETCH per message back.
     for (const auto& set : sets) {
         Response r = co_await command(fmt::format("UID STORE {} +FLAGS.SILENT (\\Deleted)", set), "UID STORE");
-        if (r.status != Status::ok) throw ClientError(fmt::format("{}: UID STORE refused: {}", peer_, summary(r)), false);
+        if (r.status != Status::ok) refused("UID STORE", r);
     }
     if (has_cap("UIDPLUS")) {
         // RFC 4315 2.1: only these messages, not others another client marked \Deleted.
         for (const auto& set : sets) {
             Response r = co_await command("UID EXPUNGE " + set, "UID EXPUNGE");
-            if (r.status != Status::ok)
-                throw ClientError(fmt::format("{}: UID EXPUNGE refused: {}", peer_, summary(r)), false);
+            if (r.status != Status::ok) refused("UID EXPUNGE", r);
         }
         co_return;
     }
     // XXX without UIDPLUS, EXPUNGE also removes what another client marked \Deleted: there is no other way.
     Response r = co_await command("EXPUNGE", "EXPUNGE");
-    if (r.status != Status::ok) throw ClientError(fmt::format("{}: EXPUNGE refused: {}", peer_, summary(r)), false);
+    if (r.status != Status::ok) refused("EXPUNGE", r);
 }
 
 awaitable<bool> ImapClient::idle(std::chrono::seconds max_wait) {
     require(State::selected, "IDLE");
-    if (!can_idle()) throw ClientError(fmt::format("{}: server does not offer IDLE", peer_), false);
+    if (!can_idle()) throw ClientError(fmt::format("{}: server does not offer IDLE", peer_), ClientCause::policy);
     // New mail announced during an earlier command: report it now rather than wait for the next.
     if (new_since_listing_) {
         new_since_listing_ = false;
@@ -672,9 +599,9 @@ awaitable<bool> ImapClient::idle(std::chrono::seconds max_wait) {
     const char* what = "IDLE";
     std::string tag = next_tag();
     std::string line = tag + " IDLE\r\n";
-    co_await write(line, what);
+    co_await write(line, what, timeout_);
     Response start = co_await finish(tag, what, {}, {}, true, false);
-    if (start.kind == Kind::tagged) throw ClientError(fmt::format("{}: IDLE refused: {}", peer_, summary(start)), false);
+    if (start.kind == Kind::tagged) refused("IDLE", start);
     set_state(State::idling);
     // RFC 2177 3: wait for untagged responses; the deadline is ours, the server may be silent throughout.
     const auto deadline = Clock::now() + wait;
@@ -686,18 +613,19 @@ awaitable<bool> ImapClient::idle(std::chrono::seconds max_wait) {
         if (!r) break;
         if (r->kind == Kind::tagged) {
             // The server ended IDLE itself (allowed, RFC 2177 3 "the server MAY ... terminate").
-            if (r->tag != tag) fail(fmt::format("response tagged {} while idling", printable(r->tag)));
+            if (r->tag != tag) fail(fmt::format("response tagged {} while idling", printable(r->tag)), ClientCause::policy);
             ended_by_server = true;
             break;
         }
-        if (r->kind == Kind::continuation) fail("unexpected continuation request while idling");
-        if (r->status == Status::bye) fail(fmt::format("server closed the session while idling: {}", summary(*r)));
+        if (r->kind == Kind::continuation) fail("unexpected continuation request while idling", ClientCause::policy);
+        if (r->status == Status::bye)
+            fail(fmt::format("server closed the session while idling: {}", summary(*r)), ClientCause::reply);
         on_untagged(*r);
     }
     if (!ended_by_server) {
-        co_await write("DONE\r\n", what);
+        co_await write("DONE\r\n", what, timeout_);
         Response end = co_await finish(tag, what, {}, {}, false, false);
-        if (end.status != Status::ok) fail(fmt::format("IDLE ended with {}", summary(end)));
+        if (end.status != Status::ok) fail(fmt::format("IDLE ended with {}", summary(end)), ClientCause::policy);
     }
     set_state(State::selected);
     bool changed = changes_ != before;
@@ -716,7 +644,7 @@ awaitable<void> ImapClient::logout() {
         timeout_ = std::min(timeout_, kLogoutTimeout);
         std::string tag = next_tag();
         std::string line = tag + " LOGOUT\r\n";
-        co_await write(line, "LOGOUT");
+        co_await write(line, "LOGOUT", timeout_);
         // RFC 3501 6.1.3: an untagged BYE, then the tagged OK.
         Response r = co_await finish(tag, "LOGOUT", {}, {}, false, true);
         if (r.status != Status::ok) spdlog::debug("imap client {}: LOGOUT answered {}", peer_, summary(r));
@@ -732,10 +660,12 @@ awaitable<void> ImapClient::logout() {
 
 awaitable<std::unique_ptr<Client>> Client::connect(std::vector<boost::asio::ip::tcp::endpoint> endpoints,
                                                    ClientOptions options) {
-    if (endpoints.empty()) throw ClientError("no address to connect to", false);
-    auto ctx = client_context<ClientError>(options.security != Security::plain, options.tls_verify, options.ca_file);
-    auto client = co_await connect_any<ImapClient, ClientError>(
-        endpoints, [&](const auto& endpoint) { return std::make_unique<ImapClient>(options, ctx, endpoint); });
+    auto client = co_await connect_any<ImapClient>(endpoints, options, kConnectTimeout);
+    co_return std::unique_ptr<Client>(std::move(client));
+}
+
+awaitable<std::unique_ptr<Client>> Client::start(std::unique_ptr<Connection> connection, ClientOptions options) {
+    auto client = co_await start_session<ImapClient>(std::move(connection), std::move(options));
     co_return std::unique_ptr<Client>(std::move(client));
 }
 

@@ -4,10 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
 #include <functional>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,32 +13,21 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "net/client.hpp"
+
 namespace mk::imap {
 
-enum class Security { plain, starttls, implicit };
-
-struct ClientOptions {
-    Security security = Security::implicit;
-    bool tls_verify = true;
-    std::filesystem::path ca_file;
-    std::string server_name;
-    std::string username;
-    std::function<std::string()> password;
-    std::function<std::string(bool refresh)> oauth_token;   // AUTHENTICATE XOAUTH2/OAUTHBEARER when set
-    std::chrono::seconds timeout{60};
+// The shared client options (net/client), and the size limit of retrieve().
+struct ClientOptions : mk::ClientOptions {
     // The largest message retrieve() accepts (the literal's announced size); 0: the largest an
     // IMAP4rev1 literal can be (RFC 3501 9 number, 2^32-1 octets).
     std::uint64_t max_message_size = 0;
 };
 
-class ClientError : public std::runtime_error {
-public:
-    ClientError(const std::string& what, bool auth) : std::runtime_error(what), auth_(auth) {}
-    bool auth() const { return auth_; }
-
-private:
-    bool auth_;
-};
+// The shared error (net/client). auth(): the login was refused or could not be tried with what we
+// have (no secret, one we will not send, no way the server offers); otherwise network, TLS or
+// protocol trouble, or a command's refusal (NO, BAD), which leaves the session usable.
+using ClientError = mk::ClientError;
 
 struct Folder {
     std::uint32_t uidvalidity = 0;
@@ -56,10 +43,14 @@ struct MessageInfo {
 class Client {
 public:
     virtual ~Client() = default;
-    // connect - TCP, greeting, CAPABILITY, STARTTLS (or implicit TLS), login (AUTHENTICATE
-    // XOAUTH2/OAUTHBEARER or PLAIN, or LOGIN). Throws ClientError.
+    // connect - TCP to each endpoint in turn, then start() on it. Throws ClientError.
     static boost::asio::awaitable<std::unique_ptr<Client>> connect(std::vector<boost::asio::ip::tcp::endpoint> endpoints,
                                                                    ClientOptions options);
+    // start - the session on a connection already open: implicit TLS unless TLS is on already,
+    // greeting, CAPABILITY, STARTTLS per options unless TLS is on, login (AUTHENTICATE OAUTHBEARER/
+    // XOAUTH2 or PLAIN, or LOGIN). Throws ClientError; the connection is closed then.
+    static boost::asio::awaitable<std::unique_ptr<Client>> start(std::unique_ptr<Connection> connection,
+                                                                 ClientOptions options);
     virtual boost::asio::awaitable<Folder> select(const std::string& folder) = 0;
     // messages - UID and size of every message in the selected folder: UID SEARCH by windows of
     // sequence numbers, then UID FETCH (RFC822.SIZE) in batches.

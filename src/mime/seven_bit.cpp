@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "core/pread.hpp"
 #include "mime/gmime.hpp"
 
 namespace mk {
@@ -29,7 +30,7 @@ bool eight_bit(std::string_view s) {
 // header_section - the bytes before the first empty line, from offset skip.
 std::optional<std::string> header_section(int fd, std::uint64_t skip) {
     std::string head(kMaxHeaderSection, '\0');
-    ssize_t n = ::pread(fd, head.data(), head.size(), static_cast<off_t>(skip));
+    ssize_t n = pread_full(fd, head.data(), head.size(), skip);
     if (n < 0) return std::nullopt;
     head.resize(static_cast<std::size_t>(n));
     std::size_t end = head.find("\r\n\r\n");
@@ -41,12 +42,12 @@ std::optional<std::string> header_section(int fd, std::uint64_t skip) {
 // all_seven_bit - whether every byte of fd, read from the start, is below 0x80.
 bool all_seven_bit(int fd) {
     std::string chunk(kScanChunk, '\0');
-    for (off_t at = 0;;) {
-        ssize_t n = ::pread(fd, chunk.data(), chunk.size(), at);
+    for (std::uint64_t at = 0;;) {
+        ssize_t n = pread_full(fd, chunk.data(), chunk.size(), at);
         if (n < 0) return false;
         if (n == 0) return true;
         if (eight_bit(std::string_view(chunk.data(), static_cast<std::size_t>(n)))) return false;
-        at += n;
+        at += static_cast<std::uint64_t>(n);
     }
 }
 

@@ -22,6 +22,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "core/text.hpp"
+
 namespace mk {
 
 namespace asio = boost::asio;
@@ -103,7 +105,7 @@ std::string normalize_name(std::string_view name) {
         } else {
             return {};
         }
-        out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+        out.push_back(ascii_lower(c));
     }
     if (label == 0) return {};
     return out;

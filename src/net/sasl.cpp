@@ -2,7 +2,10 @@
 // client-side messages for PLAIN and OAuth bearer tokens (built from our own configuration).
 #include "net/sasl.hpp"
 
+#include <algorithm>
+
 #include "core/base64.hpp"
+#include "core/text.hpp"
 
 namespace mk {
 
@@ -61,6 +64,17 @@ std::string oauth_response(std::string_view mechanism, std::string_view user, st
 
 std::string oauth_failure_response(std::string_view mechanism) {
     return mechanism == "OAUTHBEARER" ? std::string("\x01") : std::string();
+}
+
+void add_mechanisms(std::string_view list, std::vector<std::string>& into) {
+    std::size_t pos = 0;
+    while (pos < list.size()) {
+        std::size_t end = list.find(' ', pos);
+        if (end == std::string_view::npos) end = list.size();
+        std::string mech = uppercase_ascii(list.substr(pos, end - pos));
+        if (!mech.empty() && std::find(into.begin(), into.end(), mech) == into.end()) into.push_back(std::move(mech));
+        pos = end + 1;
+    }
 }
 
 }  // namespace mk

@@ -1,10 +1,12 @@
 // net/sasl.hpp — SASL PLAIN (RFC 4616) and LOGIN decoding, shared by SMTP AUTH and POP3 AUTH (server
-// side, untrusted input), and the client's messages for PLAIN and OAUTHBEARER/XOAUTH2 (relay, fetcher).
+// side, untrusted input), the client's messages for PLAIN and OAUTHBEARER/XOAUTH2 (relay, fetcher), and
+// the mechanism lists servers announce (untrusted). Pure: no I/O, no Boost (the fuzz targets link it).
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mk {
 
@@ -26,5 +28,10 @@ std::string oauth_response(std::string_view mechanism, std::string_view user, st
 // oauth_failure_response - the answer to the server's error challenge after a refused token: the dummy
 // %x01 for OAUTHBEARER (RFC 7628 3.2.3), an empty response for XOAUTH2 (as Google documents).
 std::string oauth_failure_response(std::string_view mechanism);
+
+// add_mechanisms - the names of a space-separated mechanism list (SMTP EHLO "AUTH", RFC 4954 3; POP3
+// CAPA "SASL", RFC 2449 6.3) appended to into, upper-cased (names are case-insensitive, RFC 4422 3.1),
+// each once.
+void add_mechanisms(std::string_view list, std::vector<std::string>& into);
 
 }  // namespace mk

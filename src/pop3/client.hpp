@@ -2,13 +2,9 @@
 // fetcher; the provider's server is untrusted: every reply is bounded and checked.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
-#include <filesystem>
 #include <functional>
 #include <memory>
-#include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,34 +12,20 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "net/client.hpp"
+
 namespace mk::pop3 {
 
-enum class Security { plain, stls, implicit };
+// The shared client options (net/client): tls starttls means STLS (RFC 2595 4).
+using ClientOptions = mk::ClientOptions;
 
-struct ClientOptions {
-    Security security = Security::implicit;
-    bool tls_verify = true;
-    std::filesystem::path ca_file;                 // empty = system store
-    std::string server_name;                       // SNI and certificate name
-    std::string username;
-    std::function<std::string()> password;
-    std::function<std::string(bool refresh)> oauth_token;   // SASL XOAUTH2/OAUTHBEARER when set
-    std::chrono::seconds timeout{60};              // with no byte received
-};
-
-// A failure of the session. auth: the credentials were refused (any -ERR to USER/PASS/AUTH, unless its
-// response code says the cause lies elsewhere: SYS/TEMP, SYS/PERM (RFC 3206), IN-USE, LOGIN-DELAY
-// (RFC 2449 8.1)), or none could be had (no password, the token command failed); otherwise network,
-// TLS or protocol trouble. Either way, nothing was deleted that was not durable: a session that fails
-// is closed without QUIT, so the server commits none of its DELEs (RFC 1939 6).
-class ClientError : public std::runtime_error {
-public:
-    ClientError(const std::string& what, bool auth) : std::runtime_error(what), auth_(auth) {}
-    bool auth() const { return auth_; }
-
-private:
-    bool auth_;
-};
+// The shared error (net/client). auth(): the credentials were refused (any -ERR to USER/PASS/AUTH,
+// unless its response code says the cause lies elsewhere: SYS/TEMP, SYS/PERM (RFC 3206), IN-USE,
+// LOGIN-DELAY (RFC 2449 8.1)), or none could be had (no password, the token command failed);
+// otherwise network, TLS or protocol trouble, or a refusal of one command. Either way, nothing was
+// deleted that was not durable: a session that fails is closed without QUIT, so the server commits
+// none of its DELEs (RFC 1939 6).
+using ClientError = mk::ClientError;
 
 struct MessageInfo {
     unsigned number = 0;
@@ -55,10 +37,14 @@ struct MessageInfo {
 class Client {
 public:
     virtual ~Client() = default;
-    // connect - TCP to each endpoint in turn, greeting, CAPA, STLS (or implicit TLS), login:
-    // AUTH XOAUTH2/OAUTHBEARER, AUTH PLAIN, or USER/PASS. Throws ClientError.
+    // connect - TCP to each endpoint in turn, then start() on it. Throws ClientError.
     static boost::asio::awaitable<std::unique_ptr<Client>> connect(std::vector<boost::asio::ip::tcp::endpoint> endpoints,
                                                                    ClientOptions options);
+    // start - the session on a connection already open: implicit TLS unless TLS is on already,
+    // greeting, CAPA, STLS per options unless TLS is on, login: AUTH OAUTHBEARER/XOAUTH2, AUTH PLAIN,
+    // or USER/PASS. Throws ClientError; the connection is closed then.
+    static boost::asio::awaitable<std::unique_ptr<Client>> start(std::unique_ptr<Connection> connection,
+                                                                 ClientOptions options);
     // messages - LIST and UIDL of the maildrop (RFC 1939 5, 7), in message-number order.
     virtual boost::asio::awaitable<std::vector<MessageInfo>> messages() = 0;
     // retrieve - RETR n: the message, dot-unstuffed, CRLF line ends, handed to sink in pieces

@@ -7,6 +7,9 @@
 #include <cstring>
 #include <limits>
 
+#include "core/text.hpp"
+#include "net/sasl.hpp"
+
 namespace mk::pop3 {
 
 namespace {
@@ -42,9 +45,6 @@ constexpr std::array<VerbSpec, 14> kVerbs{{
     {"STLS", Verb::stls, 0, 0, {Arg::text, Arg::text}, false},
 }};
 
-// ascii_upper - one byte uppercased in ASCII only (no locale: the input is untrusted bytes).
-char ascii_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
 // is_ascii_alpha - A-Z or a-z, nothing locale-dependent.
 bool is_ascii_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
@@ -58,10 +58,7 @@ bool is_control(char c) {
 // find_verb - the table row whose name equals keyword, ignoring ASCII case (RFC 1939 3).
 const VerbSpec* find_verb(std::string_view keyword) {
     for (const auto& spec : kVerbs) {
-        if (spec.name.size() != keyword.size()) continue;
-        bool same = true;
-        for (std::size_t i = 0; i < keyword.size() && same; ++i) same = ascii_upper(keyword[i]) == spec.name[i];
-        if (same) return &spec;
+        if (iequals(keyword, spec.name)) return &spec;
     }
     return nullptr;
 }
@@ -220,41 +217,6 @@ std::string format_reply(const Reply& reply) {
     return out;
 }
 
-void DotStuffer::feed(std::string_view chunk, std::string& out) {
-    std::size_t i = 0;
-    while (i < chunk.size()) {
-        if (line_start_) {
-            // RFC 1939 3: "prepends the termination octet to that line of the response".
-            if (chunk[i] == '.') out += '.';
-            line_start_ = false;
-        }
-        std::size_t nl = chunk.find('\n', i);
-        std::size_t end = nl == std::string_view::npos ? chunk.size() : nl;
-        if (end > i) {
-            out.append(chunk.substr(i, end - i));
-            last_cr_ = chunk[end - 1] == '\r';
-        }
-        if (nl == std::string_view::npos) break;
-        // A bare LF would let a client that splits on LF alone see "\n.\r\n" as the end of the message.
-        if (!last_cr_) out += '\r';
-        out += '\n';
-        last_cr_ = false;
-        line_start_ = true;
-        i = nl + 1;
-    }
-}
-
-void DotStuffer::finish(std::string& out) {
-    if (!line_start_) {
-        // The last line had no line end: give it one, so the terminator stands on a line of its own.
-        if (!last_cr_) out += '\r';
-        out += '\n';
-        line_start_ = true;
-        last_cr_ = false;
-    }
-    out += ".\r\n";
-}
-
 std::string_view TopFilter::feed(std::string_view chunk) {
     if (done_) return {};
     std::size_t i = 0;
@@ -283,15 +245,6 @@ std::string_view TopFilter::feed(std::string_view chunk) {
         }
     }
     return chunk;
-}
-
-std::string dot_stuff(std::string_view message) {
-    std::string out;
-    out.reserve(message.size() + message.size() / 64 + 3);
-    DotStuffer s;
-    s.feed(message, out);
-    s.finish(out);
-    return out;
 }
 
 std::string top_of(std::string_view message, std::uint64_t body_lines) {
@@ -342,8 +295,7 @@ std::string clean_text(std::string_view text) {
 // resp_code_of - RFC 2449 8 / RFC 3206 codes we act on; anything else (or a sub-code we do not know,
 // "SYS/FOO") is none: the response code is only a hint, the indicator decides.
 RespCode resp_code_of(std::string_view code) {
-    std::string upper;
-    for (char c : code) upper += ascii_upper(c);
+    std::string upper = uppercase_ascii(code);
     if (upper == "AUTH") return RespCode::auth;
     if (upper == "IN-USE") return RespCode::in_use;
     if (upper == "LOGIN-DELAY") return RespCode::login_delay;
@@ -406,8 +358,7 @@ std::optional<Response> parse_response(std::string_view line, bool continuation)
 
 void add_capability(Capabilities& caps, std::string_view line) {
     std::size_t sp = line.find(' ');
-    std::string keyword;
-    for (char c : line.substr(0, sp)) keyword += ascii_upper(c);   // RFC 2449 5: case-insensitive
+    std::string keyword = uppercase_ascii(line.substr(0, sp));   // RFC 2449 5: case-insensitive
     std::string_view args = sp == std::string_view::npos ? std::string_view{} : line.substr(sp + 1);
     if (keyword == "TOP") caps.top = true;
     else if (keyword == "USER") caps.user = true;
@@ -415,20 +366,7 @@ void add_capability(Capabilities& caps, std::string_view line) {
     else if (keyword == "PIPELINING") caps.pipelining = true;
     else if (keyword == "UIDL") caps.uidl = true;
     else if (keyword == "STLS") caps.stls = true;
-    else if (keyword == "SASL") {
-        // RFC 2449 6.3: "SASL" followed by mechanism names separated by spaces.
-        std::size_t pos = 0;
-        while (pos < args.size()) {
-            std::size_t end = args.find(' ', pos);
-            if (end == std::string_view::npos) end = args.size();
-            std::string mech;
-            for (char c : args.substr(pos, end - pos)) mech += ascii_upper(c);
-            bool seen = false;
-            for (const auto& m : caps.sasl) seen = seen || m == mech;
-            if (!mech.empty() && !seen) caps.sasl.push_back(std::move(mech));
-            pos = end + 1;
-        }
-    }
+    else if (keyword == "SASL") add_mechanisms(args, caps.sasl);   // RFC 2449 6.3
 }
 
 bool parse_scan_listing(std::string_view line, std::uint64_t& msg, std::uint64_t& size) {

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "net/dot_stuffer.hpp"
+
 namespace mk::pop3 {
 
 // A command line may be 255 octets, CRLF included (RFC 2449 4, raised from RFC 1939's 47).
@@ -93,21 +95,9 @@ std::string_view resp_code_text(RespCode code);
 // format_reply - "+OK text\r\n" or "-ERR [CODE] text\r\n"; control characters in text become spaces.
 std::string format_reply(const Reply& reply);
 
-// DotStuffer - encodes a stored message (CRLF lines) as a RETR/TOP multi-line response body (RFC 1939 3):
-// a line beginning with '.' gets one more, a bare LF becomes CRLF, a last line without CRLF gets one,
-// and finish() adds the ".\r\n" terminator. State carries across chunks, so a message of any size
-// goes through bounded memory and the output does not depend on where the chunks are cut.
-class DotStuffer {
-public:
-    // feed - append the encoding of the next chunk of the message to out.
-    void feed(std::string_view chunk, std::string& out);
-    // finish - close the last line if it is open and append the terminating ".\r\n".
-    void finish(std::string& out);
-
-private:
-    bool line_start_ = true;   // the next byte begins a line
-    bool last_cr_ = false;     // the last byte written was CR (so an LF completes a CRLF)
-};
+// XXX pop3::DotStuffer is the name pop3/server_session.cpp still uses for the one stuffer in
+// net/dot_stuffer (RFC 1939 3 and RFC 5321 4.5.2 are the same rule); gone once it says DotStuffer.
+using mk::DotStuffer;
 
 // TopFilter - the part of a message that TOP msg n returns (RFC 1939 7): the header, the blank line
 // and the first n body lines; the whole message when it has fewer. Fed in chunks like DotStuffer.
@@ -127,8 +117,6 @@ private:
     bool line_cr_only_ = false; // the current line so far is exactly "\r"
 };
 
-// dot_stuff - the whole RETR body of a message held in memory (tests; the session streams).
-std::string dot_stuff(std::string_view message);
 // top_of - the whole TOP body (dot-stuffed, terminated) of a message held in memory.
 std::string top_of(std::string_view message, std::uint64_t body_lines);
 

@@ -1,14 +1,14 @@
 // smtp/client.cpp — the SMTP/LMTP client (relay, downstream delivery); the server is untrusted:
 // its replies are bounded and parsed strictly, and only their codes decide anything.
 //
-// One connection, one state machine: connect (TCP, implicit TLS) -> greeting -> EHLO/LHLO (HELO
-// fallback) -> STARTTLS and EHLO again -> AUTH -> ready; each send() runs one transaction from
-// ready back to ready (RSET after a failed one); any network failure or protocol violation makes
-// the session broken, and the caller gets a temporary ClientError with code 0.
+// One connection, one state machine: connected (by us, or by whoever hands the connection in) ->
+// implicit TLS -> greeting -> EHLO/LHLO (HELO fallback) -> STARTTLS and EHLO again -> AUTH -> ready;
+// each send() runs one transaction from ready back to ready (RSET after a failed one); any network
+// failure or protocol violation makes the session broken, and the caller gets a temporary
+// ClientError with code 0.
 #include "smtp/client.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -22,13 +22,14 @@
 #include <spdlog/spdlog.h>
 
 #include "core/base64.hpp"
-#include "net/connect_any.hpp"
+#include "core/pread.hpp"
+#include "core/text.hpp"
+#include "mime/seven_bit.hpp"
 #include "net/connection.hpp"
+#include "net/dot_stuffer.hpp"
 #include "net/offload.hpp"
 #include "net/sasl.hpp"
-#include "mime/seven_bit.hpp"
-#include "net/tls.hpp"
-#include "pop3/command.hpp"     // pop3::DotStuffer: RFC 1939 and RFC 5321 4.5.2 stuff the same way
+#include "net/sasl_client.hpp"
 #include "smtp/command.hpp"     // smtp::Notify bits
 #include "smtp/header_rewrite.hpp"
 
@@ -71,12 +72,12 @@ constexpr std::size_t kDataChunk = 64 * 1024;
 // commands (at most ~50 KiB) go out before their replies are read.
 constexpr std::size_t kMaxPipelineGroup = 100;
 
-enum class State { connecting, greeted, ready, transaction, broken, closed };
+enum class State { connected, greeted, ready, transaction, broken, closed };
 
 // state_name - for the log.
 const char* state_name(State s) {
     switch (s) {
-        case State::connecting: return "connecting";
+        case State::connected: return "connected";
         case State::greeted: return "greeted";
         case State::ready: return "ready";
         case State::transaction: return "transaction";
@@ -102,20 +103,21 @@ struct ServerReply {
         }
         return s;
     }
-    Result result() const { return Result{code, summary()}; }
+    Result result() const {
+        return Result{code, parse_enhanced_status(code, lines.empty() ? std::string_view() : lines.front()), summary()};
+    }
+    // sasl_step - the reply as a step of an AUTH exchange (RFC 4954 4): 334 carries a challenge, 235
+    // is success; 535 refuses the credentials (a fresh token may cure it), the rest other causes.
+    SaslStep sasl_step() const {
+        if (code == 334) return SaslStep{SaslStep::Kind::challenge, lines.empty() ? std::string() : lines.front()};
+        if (code == 235) return SaslStep{SaslStep::Kind::success};
+        return SaslStep{SaslStep::Kind::failure, {}, code, code < 500, code == 535, summary()};
+    }
 };
 
 // A failure decided locally, worded like a server reply so the DSN and the log read the same.
 Result local_result(int code, std::string_view esc_code, std::string_view text) {
-    return Result{code, fmt::format("{} {} {}", code, esc_code, text)};
-}
-
-// ascii_upper - ASCII-only uppercasing (EHLO keywords are case-insensitive, RFC 5321 2.4).
-std::string ascii_upper(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    return out;
+    return Result{code, parse_enhanced_status(code, esc_code), fmt::format("{} {} {}", code, esc_code, text)};
 }
 
 // parse_reply_line - "NNN-text" / "NNN text" / "NNN" into code, text and whether more lines follow;
@@ -139,14 +141,6 @@ bool parse_reply_line(std::string_view line, int& code, std::string& text, bool&
         text += (u < 0x20 && c != '\t') || u == 0x7f ? ' ' : c;
     }
     return true;
-}
-
-// has_control - a CR, LF or other control character that would end or corrupt a command line.
-bool has_control(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) {
-        auto u = static_cast<unsigned char>(c);
-        return u < 0x20 || u == 0x7f;
-    });
 }
 
 // valid_path_text - an address we may put between < and > in MAIL/RCPT.
@@ -176,30 +170,6 @@ std::string notify_param(unsigned bits) {
     add(kNotifyFailure, "FAILURE");
     add(kNotifyDelay, "DELAY");
     return s;
-}
-
-// make_client_context - the shared client context (net/tls), its failure as this client's error.
-std::shared_ptr<ssl::context> make_client_context(const ClientOptions& o) {
-    try {
-        return mk::make_client_context(o.tls_verify, o.ca_file);
-    } catch (const std::runtime_error& e) {
-        throw ClientError(e.what(), Cause::policy);
-    }
-}
-
-// pread_full - up to n bytes at offset (fewer only at end of file); -1 on error.
-ssize_t pread_full(int fd, char* buf, std::size_t n, std::uint64_t offset) {
-    std::size_t got = 0;
-    while (got < n) {
-        ssize_t r = ::pread(fd, buf + got, n - got, static_cast<off_t>(offset + got));
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (r == 0) break;
-        got += static_cast<std::size_t>(r);
-    }
-    return static_cast<ssize_t>(got);
 }
 
 // A queued message ready to go: its (rewritten) header, where the unchanged rest starts, its size.
@@ -266,24 +236,17 @@ std::optional<PreparedMessage> prepare_message(const OutboundMessage& m, std::st
     return p;
 }
 
-// The concrete client over one mk::Connection.
-class SmtpClient final : public Client {
+// The concrete client over one mk::Connection; it frames the SASL exchanges of AUTH itself.
+class SmtpClient final : public Client, public ClientSession, private SaslFraming {
 public:
-    SmtpClient(ClientOptions options, std::shared_ptr<ssl::context> tls_ctx, tcp::endpoint endpoint)
-        : options_(std::move(options)), tls_ctx_(std::move(tls_ctx)), endpoint_(std::move(endpoint)) {
-        peer_ = peer_name(options_.server_name, endpoint_);
-    }
-    ~SmtpClient() override {
-        if (conn_) conn_->close();
-    }
+    SmtpClient(std::unique_ptr<Connection> conn, ClientOptions options, std::shared_ptr<ssl::context> tls_ctx)
+        : ClientSession(std::move(conn), std::move(tls_ctx), options.server_name), options_(std::move(options)) {}
 
-    // open - everything connect() promises for this one endpoint; throws ClientError.
+    // open - everything start() promises on this connection; throws ClientError.
     awaitable<void> open();
-    // auth_failed - the failure came from AUTH: other endpoints would get the same credentials.
-    bool auth_failed() const { return auth_failed_; }
-    // opportunistic_tls_failed - an opportunistic STARTTLS handshake failed (the session is gone);
-    // without_starttls - the next open() of a new client goes on in plaintext instead.
-    bool opportunistic_tls_failed() const { return opportunistic_tls_failed_; }
+    // again - an opportunistic STARTTLS handshake failed (the session is gone): a new connection to
+    // the same address may go on in plaintext (without_starttls) rather than keep the mail.
+    bool again() const override { return opportunistic_tls_failed_; }
     void without_starttls() { skip_starttls_ = true; }
 
     std::uint64_t max_size() const override { return ext_.size.value_or(0); }
@@ -303,18 +266,16 @@ private:
     };
 
     void set_state(State s);
-    [[noreturn]] void fail(const std::string& what, Cause cause);
+    void broken() override { set_state(State::broken); }
     awaitable<ServerReply> read_reply(const char* what, Duration timeout);
-    awaitable<void> write(std::string_view data, const char* what, Duration timeout);
     awaitable<ServerReply> command(std::string line, const char* what, Duration timeout);
     awaitable<void> tls_handshake();
     awaitable<void> hello();
     awaitable<void> starttls();
     awaitable<void> authenticate();
-    awaitable<ServerReply> auth_exchange(const std::string& mechanism, const std::string& initial);
-    awaitable<ServerReply> auth_oauth(const std::string& mechanism, const std::string& token);
-    awaitable<ServerReply> auth_login(const std::string& password);
-    [[noreturn]] void auth_error(const std::string& mechanism, const ServerReply& r);
+    awaitable<SaslStep> sasl_start(std::string_view mechanism, const std::optional<std::string>& initial) override;
+    awaitable<SaslStep> sasl_respond(std::string_view response) override;
+    awaitable<SaslStep> sasl_cancel() override;
     // What the server answered to MAIL, the RCPTs and DATA.
     struct EnvelopeOutcome {
         bool mail_ok = false;
@@ -331,13 +292,8 @@ private:
     awaitable<void> reset();
 
     ClientOptions options_;
-    std::shared_ptr<ssl::context> tls_ctx_;   // declared before conn_: it outlives the TLS stream
-    tcp::endpoint endpoint_;
-    std::unique_ptr<Connection> conn_;
-    std::string peer_;
-    State state_ = State::connecting;
+    State state_ = State::connected;
     ServerExtensions ext_;
-    bool auth_failed_ = false;
     bool opportunistic_tls_failed_ = false;
     bool skip_starttls_ = false;
 };
@@ -346,13 +302,6 @@ private:
 void SmtpClient::set_state(State s) {
     if (s != state_) spdlog::debug("smtp client {}: state {} -> {}", peer_, state_name(state_), state_name(s));
     state_ = s;
-}
-
-// fail - the session is unusable (network, TLS, protocol violation): a temporary error, code 0.
-void SmtpClient::fail(const std::string& what, Cause cause) {
-    set_state(State::broken);
-    if (conn_) conn_->close();
-    throw ClientError(fmt::format("{}: {}", peer_, what), cause);
 }
 
 // read_reply - one whole reply, bounded in line length and line count (RFC 5321 4.2, 4.5.3.1.5).
@@ -380,12 +329,6 @@ awaitable<ServerReply> SmtpClient::read_reply(const char* what, Duration timeout
     co_return r;
 }
 
-// write - the whole buffer within timeout, or the session is broken.
-awaitable<void> SmtpClient::write(std::string_view data, const char* what, Duration timeout) {
-    std::string failure = co_await conn_->write_failure(data, timeout);
-    if (!failure.empty()) fail(fmt::format("writing {}: {}", what, failure), Cause::network);
-}
-
 // command - write one line (CRLF added) and read its reply.
 awaitable<ServerReply> SmtpClient::command(std::string line, const char* what, Duration timeout) {
     line += "\r\n";
@@ -394,16 +337,17 @@ awaitable<ServerReply> SmtpClient::command(std::string line, const char* what, D
     co_return r;
 }
 
-// tls_handshake - client side of TLS on the connection, SNI and verification per options.
+// tls_handshake - client side of TLS on the connection (ClientSession::start_tls). An opportunistic
+// STARTTLS whose handshake failed with the peer answering (not a timeout: the line may be down) asks
+// for a plaintext retry (again()).
 awaitable<void> SmtpClient::tls_handshake() {
-    // Without a configured name the certificate is checked against the address we connected to.
-    std::string name = options_.server_name.empty() ? endpoint_.address().to_string() : options_.server_name;
-    std::string failure = co_await conn_->tls_client_failure(*tls_ctx_, name, kTlsHandshakeTimeout);
-    // A handshake that timed out may be a line gone down; any other failure (verification, no
-    // common protocol, a plaintext port) happened with the peer answering.
-    if (failure.empty()) co_return;
-    if (options_.tls == TlsMode::starttls && !options_.tls_required && !conn_->timed_out()) opportunistic_tls_failed_ = true;
-    fail(fmt::format("TLS handshake: {}", failure), conn_->timed_out() ? Cause::network : Cause::policy);
+    try {
+        co_await start_tls(kTlsHandshakeTimeout);
+    } catch (const ClientError& e) {
+        if (options_.tls == TlsMode::starttls && !options_.tls_required && e.cause() == Cause::policy)
+            opportunistic_tls_failed_ = true;
+        throw;
+    }
 }
 
 // hello - EHLO (LHLO for LMTP), HELO when a plain SMTP server refuses EHLO (RFC 5321 4.1.4).
@@ -459,134 +403,53 @@ awaitable<void> SmtpClient::starttls() {
     co_await hello();
 }
 
-// auth_error - AUTH failed: 535 (bad credentials) and other 5xx are permanent, 4xx temporary.
-void SmtpClient::auth_error(const std::string& mechanism, const ServerReply& r) {
-    auth_failed_ = true;
-    throw ClientError(fmt::format("{}: AUTH {} as {} failed: {}", peer_, mechanism, options_.username, r.summary()),
-                      r.code, r.code < 500);
-}
-
-// auth_exchange - AUTH with an initial response (RFC 4954 4), or, when the command line would be
-// too long, with the response after the server's empty challenge.
-awaitable<ServerReply> SmtpClient::auth_exchange(const std::string& mechanism, const std::string& initial) {
-    std::string encoded = initial.empty() ? std::string("=") : base64_encode(initial);
-    std::string line = fmt::format("AUTH {} {}", mechanism, encoded);
-    if (line.size() <= kMaxAuthLine) {
-        ServerReply r = co_await command(std::move(line), "AUTH", kCommandTimeout);
-        co_return r;
-    }
-    ServerReply r = co_await command(fmt::format("AUTH {}", mechanism), "AUTH", kCommandTimeout);
-    if (r.code != 334) co_return r;
-    if (encoded.size() > kMaxAuthLine) fail("AUTH response longer than RFC 4954 allows", Cause::policy);
-    ServerReply f = co_await command(std::move(encoded), "AUTH", kCommandTimeout);
-    co_return f;
-}
-
-// auth_oauth - one XOAUTH2 or OAUTHBEARER (RFC 7628) attempt. On failure the server sends a 334
-// with an error in JSON; the client answers it (RFC 7628 3.2.3: the dummy response %x01 for
-// OAUTHBEARER; an empty line for XOAUTH2, as Google documents) and gets the final 535/454.
-awaitable<ServerReply> SmtpClient::auth_oauth(const std::string& mechanism, const std::string& token) {
-    std::string initial = oauth_response(mechanism, options_.username, token);
-    ServerReply r = co_await auth_exchange(mechanism, initial);
-    if (r.code != 334) co_return r;
-    if (!r.lines.empty()) {
-        auto detail = base64_decode(r.lines.front());   // {"status":"invalid_token",...}: no secret in it
-        if (detail && !has_control(*detail))
-            spdlog::info("smtp client {}: AUTH {} refused: {}", peer_, mechanism, *detail);
-    }
-    std::string answer = base64_encode(oauth_failure_response(mechanism));
-    ServerReply f = co_await command(std::move(answer), "AUTH", kCommandTimeout);
-    if (f.code == 334) {
-        // Still challenging: RFC 4954 4 "*" cancels; the attempt has failed either way.
-        ServerReply c = co_await command("*", "AUTH", kCommandTimeout);
-        co_return c;
-    }
-    co_return f;
-}
-
-// auth_login - the LOGIN mechanism: user name and password each after a 334.
-awaitable<ServerReply> SmtpClient::auth_login(const std::string& password) {
-    ServerReply r = co_await command("AUTH LOGIN", "AUTH", kCommandTimeout);
-    if (r.code != 334) co_return r;
-    r = co_await command(base64_encode(options_.username), "AUTH", kCommandTimeout);
-    if (r.code != 334) co_return r;
-    r = co_await command(base64_encode(password), "AUTH", kCommandTimeout);
-    co_return r;
-}
-
-// authenticate - RFC 4954 with the best mechanism the server offers for our kind of secret.
+// authenticate - RFC 4954 with the best mechanism the server offers for our kind of secret
+// (net/sasl_client); LOGIN is allowed, many submission servers offer nothing else.
 awaitable<void> SmtpClient::authenticate() {
     // Credentials never travel in plaintext unless the configuration asked for no TLS at all: an
     // opportunistic session that ended up without TLS must not give the password away.
-    if (!conn_->tls() && options_.tls != TlsMode::none) {
-        auth_failed_ = true;
-        throw ClientError(fmt::format("{}: refusing AUTH without TLS", peer_), Cause::policy);
-    }
-    auto offered = [&](std::string_view m) { return std::find(ext_.auth.begin(), ext_.auth.end(), m) != ext_.auth.end(); };
+    if (!conn_->tls() && options_.tls != TlsMode::none)
+        throw ClientError(fmt::format("{}: refusing AUTH without TLS", peer_), Cause::policy).at_login(false);
+    // SMTP has no login of its own (own_login false): login() returns nothing to use.
+    SaslClient sasl(*this, options_, SaslContext{"AUTH", peer_, "smtp client"});
+    co_await sasl.login(ext_.auth, true, false);
+}
 
-    if (options_.oauth_token) {
-        std::string mechanism = offered("OAUTHBEARER") ? "OAUTHBEARER" : offered("XOAUTH2") ? "XOAUTH2" : "";
-        if (mechanism.empty()) {
-            auth_failed_ = true;
-            throw ClientError(fmt::format("{}: server offers neither OAUTHBEARER nor XOAUTH2", peer_), Cause::policy);
-        }
-        for (int attempt = 0; attempt < 2; ++attempt) {
-            const bool refresh = attempt > 0;
-            std::string token;
-            std::string error;
-            try {
-                token = co_await offload([&] { return options_.oauth_token(refresh); });
-            } catch (const std::exception& e) {
-                error = e.what();
-            }
-            if (!error.empty() || token.empty()) {
-                auth_failed_ = true;
-                throw ClientError(fmt::format("{}: no OAuth token: {}", peer_, error.empty() ? "empty" : error), Cause::policy);
-            }
-            ServerReply r = co_await auth_oauth(mechanism, token);
-            if (r.code == 235) co_return;
-            // 535: the token was refused, most often because it expired: get a fresh one, once.
-            if (r.code == 535 && !refresh) {
-                spdlog::info("smtp client {}: AUTH {} refused, retrying with a refreshed token", peer_, mechanism);
-                continue;
-            }
-            auth_error(mechanism, r);
-        }
-        co_return;
+// sasl_start - AUTH with an initial response (RFC 4954 4), or, when the command line would be too
+// long, with the response after the server's empty challenge.
+awaitable<SaslStep> SmtpClient::sasl_start(std::string_view mechanism, const std::optional<std::string>& initial) {
+    if (!initial) {
+        ServerReply r = co_await command(fmt::format("AUTH {}", mechanism), "AUTH", kCommandTimeout);
+        co_return r.sasl_step();
     }
+    std::string encoded = initial->empty() ? std::string("=") : base64_encode(*initial);
+    std::string line = fmt::format("AUTH {} {}", mechanism, encoded);
+    if (line.size() <= kMaxAuthLine) {
+        ServerReply r = co_await command(std::move(line), "AUTH", kCommandTimeout);
+        co_return r.sasl_step();
+    }
+    ServerReply r = co_await command(fmt::format("AUTH {}", mechanism), "AUTH", kCommandTimeout);
+    if (r.code != 334) co_return r.sasl_step();
+    if (encoded.size() > kMaxAuthLine) fail("AUTH response longer than RFC 4954 allows", Cause::policy);
+    ServerReply f = co_await command(std::move(encoded), "AUTH", kCommandTimeout);
+    co_return f.sasl_step();
+}
 
-    std::string mechanism = offered("PLAIN") ? "PLAIN" : offered("LOGIN") ? "LOGIN" : "";
-    if (mechanism.empty()) {
-        auth_failed_ = true;
-        throw ClientError(fmt::format("{}: server offers neither AUTH PLAIN nor LOGIN", peer_), Cause::policy);
-    }
-    std::string password;
-    std::string error;
-    try {
-        if (options_.password) password = co_await offload([&] { return options_.password(); });
-        else error = "none configured";
-    } catch (const std::exception& e) {
-        error = e.what();   // run_secret_command's message: the exit status, never the output
-    }
-    if (!error.empty()) {
-        auth_failed_ = true;
-        throw ClientError(fmt::format("{}: no password: {}", peer_, error), Cause::policy);
-    }
-    ServerReply r;
-    if (mechanism == "PLAIN") {
-        r = co_await auth_exchange(mechanism, plain_response(options_.username, password));
-    } else {
-        r = co_await auth_login(password);
-    }
-    if (r.code != 235) auth_error(mechanism, r);
+// sasl_respond - one base64 response line to a 334 challenge.
+awaitable<SaslStep> SmtpClient::sasl_respond(std::string_view response) {
+    ServerReply r = co_await command(base64_encode(response), "AUTH", kCommandTimeout);
+    co_return r.sasl_step();
+}
+
+// sasl_cancel - RFC 4954 4: "*" ends the exchange; the server answers 501.
+awaitable<SaslStep> SmtpClient::sasl_cancel() {
+    ServerReply r = co_await command("*", "AUTH", kCommandTimeout);
+    co_return r.sasl_step();
 }
 
 awaitable<void> SmtpClient::open() {
-    std::string reason;
-    conn_ = co_await Connection::connect(endpoint_, kConnectTimeout, reason);
-    if (!conn_) fail(fmt::format("connect: {}", reason), Cause::network);
     // RFC 8314 3.3: implicit TLS starts at once, before the server says anything.
-    if (options_.tls == TlsMode::implicit) co_await tls_handshake();
+    if (options_.tls == TlsMode::implicit && !conn_->tls()) co_await tls_handshake();
 
     ServerReply greeting = co_await read_reply("the greeting", kGreetingTimeout);
     if (greeting.code != 220)
@@ -594,7 +457,7 @@ awaitable<void> SmtpClient::open() {
                           greeting.code < 500);
     set_state(State::greeted);
     co_await hello();
-    if (options_.tls == TlsMode::starttls) co_await starttls();
+    if (options_.tls == TlsMode::starttls && !conn_->tls()) co_await starttls();
     if (!options_.username.empty()) co_await authenticate();
     set_state(State::ready);
     spdlog::info("smtp client {}: connected{}{}", peer_, conn_->tls() ? ", " : "", conn_->tls_description());
@@ -621,7 +484,7 @@ awaitable<void> SmtpClient::reset() {
 
 // stream_body - the message, dot-stuffed (RFC 5321 4.5.2), CRLF-closed, then "." (4.1.1.4).
 awaitable<void> SmtpClient::stream_body(const PreparedMessage& p) {
-    pop3::DotStuffer stuffer;
+    DotStuffer stuffer;
     std::string out;
     out.reserve(kDataChunk * 2 + 8);
     stuffer.feed(p.header, out);
@@ -905,7 +768,7 @@ ServerExtensions parse_extensions(const std::vector<std::string>& lines) {
     for (std::size_t i = 1; i < lines.size(); ++i) {
         std::string_view line = lines[i];
         std::size_t sp = line.find_first_of(" =");
-        std::string keyword = ascii_upper(line.substr(0, sp));
+        std::string keyword = uppercase_ascii(line.substr(0, sp));
         std::string_view params = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
         if (keyword == "PIPELINING") e.pipelining = true;
         else if (keyword == "8BITMIME") e.eightbitmime = true;
@@ -923,50 +786,52 @@ ServerExtensions parse_extensions(const std::vector<std::string>& lines) {
             e.size = ok ? n : 0;
         } else if (keyword == "AUTH") {
             // "AUTH PLAIN LOGIN", and the pre-RFC "AUTH=PLAIN LOGIN" some servers still send.
-            std::size_t pos = 0;
-            while (pos < params.size()) {
-                std::size_t end = params.find(' ', pos);
-                if (end == std::string_view::npos) end = params.size();
-                std::string mech = ascii_upper(params.substr(pos, end - pos));
-                if (!mech.empty() && std::find(e.auth.begin(), e.auth.end(), mech) == e.auth.end())
-                    e.auth.push_back(std::move(mech));
-                pos = end + 1;
-            }
+            add_mechanisms(params, e.auth);
         }
     }
     return e;
 }
 
+std::string EnhancedStatus::str() const {
+    return klass == 0 ? std::string() : fmt::format("{}.{}.{}", klass, subject, detail);
+}
+
+EnhancedStatus parse_enhanced_status(int code, std::string_view text) {
+    // RFC 3463 2: status-code = class "." subject "." detail; class = "2" / "4" / "5";
+    // subject = 1*3digit; detail = 1*3digit.
+    auto number = [&](std::size_t& pos, int& out) {
+        std::size_t start = pos;
+        out = 0;
+        while (pos < text.size() && pos - start < 3 && text[pos] >= '0' && text[pos] <= '9') out = out * 10 + (text[pos++] - '0');
+        return pos > start && (pos == text.size() || text[pos] < '0' || text[pos] > '9');
+    };
+    if (text.size() < 5 || text[1] != '.' || text[0] - '0' != code / 100) return {};
+    EnhancedStatus s;
+    s.klass = text[0] - '0';
+    if (s.klass != 2 && s.klass != 4 && s.klass != 5) return {};
+    std::size_t pos = 2;
+    if (!number(pos, s.subject) || pos == text.size() || text[pos] != '.') return {};
+    ++pos;
+    if (!number(pos, s.detail)) return {};
+    // RFC 2034 4: the code is followed by a space and the text (or is the whole text).
+    if (pos != text.size() && text[pos] != ' ') return {};
+    return s;
+}
+
 awaitable<std::unique_ptr<Client>> Client::connect(std::vector<boost::asio::ip::tcp::endpoint> endpoints,
                                                    ClientOptions options) {
-    if (endpoints.empty()) throw ClientError("no address to connect to", Cause::network);
-    std::shared_ptr<ssl::context> ctx;
-    if (options.tls != TlsMode::none) ctx = make_client_context(options);
-    std::optional<ClientError> last;
-    for (const auto& endpoint : endpoints) {
-        // Opportunistic TLS (RFC 7435) that fails in the handshake is worth no more than none:
-        // like Postfix at security level "may", try the same address once more in plaintext
-        // rather than keep the mail. AUTH still never goes without TLS (authenticate()).
-        for (bool plaintext : {false, true}) {
-            auto client = std::make_unique<SmtpClient>(options, ctx, endpoint);
-            if (plaintext) client->without_starttls();
-            bool auth_failed = false, tls_failed = false;
-            try {
-                co_await client->open();
-                co_return std::unique_ptr<Client>(std::move(client));
-            } catch (const ClientError& e) {
-                // RFC 5321 5.1: try the next address. Not after AUTH failed: every address gets the
-                // same credentials, and repeated failures can lock the account.
-                spdlog::info("{}", e.what());
-                last = e;
-                auth_failed = client->auth_failed();
-                tls_failed = client->opportunistic_tls_failed();
-            }
-            if (auth_failed) throw *last;
-            if (!tls_failed) break;
-        }
-    }
-    throw *last;
+    // Opportunistic TLS (RFC 7435) that fails in the handshake is worth no more than none: like
+    // Postfix at security level "may", the same address is tried once more in plaintext (attempt 1)
+    // rather than keep the mail. AUTH still never goes without TLS (authenticate()).
+    auto client = co_await connect_any<SmtpClient>(endpoints, options, kConnectTimeout, [](SmtpClient& c, unsigned attempt) {
+        if (attempt > 0) c.without_starttls();
+    });
+    co_return std::unique_ptr<Client>(std::move(client));
+}
+
+awaitable<std::unique_ptr<Client>> Client::start(std::unique_ptr<Connection> connection, ClientOptions options) {
+    auto client = co_await start_session<SmtpClient>(std::move(connection), std::move(options));
+    co_return std::unique_ptr<Client>(std::move(client));
 }
 
 }  // namespace mk::smtp

@@ -4,62 +4,32 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "core/config.hpp"
+#include "net/client.hpp"
 #include "store/durable.hpp"
 
 namespace mk::smtp {
 
-struct ClientOptions {
+// The SMTP client's options: the shared ones (net/client), tls defaulting to STARTTLS, and these.
+struct ClientOptions : mk::ClientOptions {
     std::string helo;                        // our hostname
-    TlsMode tls = TlsMode::starttls;
     bool tls_required = true;                // false: opportunistic STARTTLS (direct MX delivery)
-    bool tls_verify = true;                  // chain and host name (RFC 6125)
-    std::filesystem::path ca_file;           // empty = system store
-    std::string server_name;                 // SNI and the name the certificate must carry
-    std::string username;                    // empty = no AUTH
-    std::function<std::string()> password;   // called when needed (may run password_command)
-    // oauth_token(refresh): a bearer token for XOAUTH2/OAUTHBEARER; refresh=true after the server
-    // refused the previous one as expired (the token command is re-run).
-    std::function<std::string(bool refresh)> oauth_token;
     bool lmtp = false;                       // LHLO and one reply per recipient after DATA
 };
 
-// A failure of the whole connection or session before any per-recipient answer.
-// Why a session failed. Only a network failure may mean that the line is down (the relay then
-// waits and probes); the others are counted retries that show their reason in `queue list`.
-enum class Cause {
-    reply,     // the server answered with code()
-    network,   // no conversation: connect failed, a timeout, the connection lost
-    policy,    // it cannot go on by our rules, or the peer broke the protocol: TLS verification,
-               // STARTTLS required but not offered, no usable AUTH, a malformed reply
-};
-
-class ClientError : public std::runtime_error {
-public:
-    // A server's refusal.
-    ClientError(const std::string& what, int code, bool temporary)
-        : std::runtime_error(what), code_(code), temporary_(temporary), cause_(Cause::reply) {}
-    // A failure with no reply code: always temporary.
-    ClientError(const std::string& what, Cause cause) : std::runtime_error(what), code_(0), temporary_(true), cause_(cause) {}
-    int code() const { return code_; }            // the server's reply code, or 0
-    bool temporary() const { return temporary_; }
-    Cause cause() const { return cause_; }
-
-private:
-    int code_;
-    bool temporary_;
-    Cause cause_;
-};
+// The clients' one error type (net/client): a server's refusal with its reply code, or a failure of
+// the network or by policy, always with its temporary/permanent bit. Cause says which.
+using ClientError = mk::ClientError;
+using Cause = mk::ClientCause;
 
 struct OutboundRecipient {
     std::string address;
@@ -80,8 +50,25 @@ struct OutboundMessage {
     std::shared_ptr<Fd> converted;           // set by the client: a 7-bit copy sent instead of file
 };
 
+// An enhanced status code (RFC 3463 2: class.subject.detail), as a reply carried it (RFC 2034 4).
+struct EnhancedStatus {
+    int klass = 0;                           // 2, 4 or 5; 0: the reply had none
+    int subject = 0;                         // 0-999
+    int detail = 0;                          // 0-999
+    explicit operator bool() const { return klass != 0; }
+    bool operator==(const EnhancedStatus&) const = default;
+    std::string str() const;                 // "5.1.1"; empty when there is none
+};
+
+// parse_enhanced_status - the status code at the start of a reply's text (RFC 2034 4: after the
+// reply code and one space, followed by a space or nothing), when its class agrees with the reply
+// code's first digit (RFC 3463 2); none otherwise.
+EnhancedStatus parse_enhanced_status(int code, std::string_view text);
+
+// A reply that decides something, typed once: code, enhanced status, and the whole reply as text.
 struct Result {
     int code = 0;                            // 0 = never answered (connection lost)
+    EnhancedStatus status;                   // from the reply (or our own local refusal), if any
     std::string text;                        // the server's whole reply, as "550 5.1.1 no such user"
     bool ok() const { return code >= 200 && code < 300; }
     bool permanent() const { return code >= 500; }
@@ -111,10 +98,15 @@ ServerExtensions parse_extensions(const std::vector<std::string>& lines);
 class Client {
 public:
     virtual ~Client() = default;
-    // connect - TCP to each endpoint in turn, greeting, EHLO (HELO fallback), STARTTLS or implicit
-    // TLS per options, EHLO again, AUTH. Throws ClientError.
+    // connect - TCP to each endpoint in turn, then start() on it. Throws ClientError.
     static boost::asio::awaitable<std::unique_ptr<Client>> connect(std::vector<boost::asio::ip::tcp::endpoint> endpoints,
                                                                    ClientOptions options);
+    // start - the session on a connection already open, whoever opened it (ODMR: the one a customer
+    // dialled, whose 220 follows its ATRN's 250, RFC 2645 5.3): implicit TLS unless TLS is on already,
+    // greeting, EHLO (HELO fallback), STARTTLS per options unless TLS is on, EHLO again, AUTH.
+    // Throws ClientError; the connection is closed then.
+    static boost::asio::awaitable<std::unique_ptr<Client>> start(std::unique_ptr<Connection> connection,
+                                                                 ClientOptions options);
     // max_size - the server's SIZE limit (RFC 1870), 0 when it gave none.
     virtual std::uint64_t max_size() const = 0;
     virtual std::string peer() const = 0;    // "host[addr]:port" for logs and DSN Remote-MTA

@@ -1,20 +1,11 @@
 // smtp/header_rewrite.cpp — From: address rewriting over a header block; pure, no I/O.
 #include "smtp/header_rewrite.hpp"
 
+#include "core/text.hpp"
+
 namespace mk::smtp {
 
 namespace {
-
-// ascii_lower - lowercase ASCII letters only (UTF-8 bytes pass unchanged).
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// iequals_at - text[pos...] starts with word, ASCII case-insensitively.
-bool iequals_at(std::string_view text, std::size_t pos, std::string_view word) {
-    if (pos + word.size() > text.size()) return false;
-    for (std::size_t i = 0; i < word.size(); ++i)
-        if (ascii_lower(text[pos + i]) != ascii_lower(word[i])) return false;
-    return true;
-}
 
 // is_delimiter - a character that cannot continue an addr-spec (RFC 5322 3.4.1), so an address
 // next to it stands alone: angle brackets, list and group separators, quotes, comments, white space.
@@ -35,7 +26,7 @@ bool is_from_field(std::string_view line, std::size_t& value_start) {
     if (colon == std::string_view::npos) return false;
     std::size_t end = colon;
     while (end > 0 && (line[end - 1] == ' ' || line[end - 1] == '\t')) --end;
-    if (end != 4 || !iequals_at(line, 0, "from")) return false;
+    if (end != 4 || !iequals(line.substr(0, 4), "from")) return false;
     value_start = colon + 1;
     return true;
 }
@@ -48,7 +39,7 @@ std::size_t replace_in_value(std::string_view value, std::string_view old_addres
     while (i < value.size()) {
         bool before_ok = i == 0 || is_delimiter(value[i - 1]);
         std::size_t after = i + old_address.size();
-        if (before_ok && iequals_at(value, i, old_address) && (after == value.size() || is_delimiter(value[after]))) {
+        if (before_ok && iequals(value.substr(i, old_address.size()), old_address) && (after == value.size() || is_delimiter(value[after]))) {
             out.append(new_address);
             i = after;
             ++count;

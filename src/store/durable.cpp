@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "core/pread.hpp"
+
 namespace mk {
 
 std::string errno_text(int err) { return std::strerror(err); }
@@ -95,15 +97,9 @@ std::string read_at_most(const std::filesystem::path& p, std::uint64_t offset, s
     Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) fail("open", p, errno);
     std::string out(max, '\0');
-    std::size_t got = 0;
-    while (got < max) {
-        ssize_t n = ::pread(fd.get(), out.data() + got, max - got, static_cast<off_t>(offset + got));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) fail("read", p, errno);
-        if (n == 0) break;
-        got += static_cast<std::size_t>(n);
-    }
-    out.resize(got);
+    ssize_t got = pread_full(fd.get(), out.data(), max, offset);
+    if (got < 0) fail("read", p, errno);
+    out.resize(static_cast<std::size_t>(got));
     return out;
 }
 

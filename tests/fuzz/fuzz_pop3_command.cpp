@@ -1,18 +1,22 @@
 // tests/fuzz/fuzz_pop3_command.cpp — libFuzzer target for the POP3 command parser, the chunked dot-stuffer
-// and the TOP filter; the input is arbitrary bytes. Depends on pop3/command.{hpp,cpp} only.
+// and the TOP filter; the input is arbitrary bytes. Depends on the parsers (scripts/fuzz.sh).
 //   clang++-14 -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
-//     src/pop3/command.cpp tests/fuzz/fuzz_pop3_command.cpp -o fuzz_pop3_command
+//     src/pop3/command.cpp src/net/dot_stuffer.cpp src/net/sasl.cpp \
+//     src/core/text.cpp src/core/base64.cpp tests/fuzz/fuzz_pop3_command.cpp -o fuzz_pop3_command
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "net/dot_stuffer.hpp"
 #include "pop3/command.hpp"
 
 namespace {
 
 using namespace mk::pop3;
+using mk::dot_stuff;
+using mk::DotStuffer;
 
 // check - abort (a crash libFuzzer reports) when an invariant breaks; assert() vanishes under NDEBUG.
 void check(bool ok) {

@@ -1,19 +1,22 @@
 // tests/fuzz/fuzz_pop3_unstuff.cpp — libFuzzer target for the POP3 client's side of the parser: the
 // chunked dot-unstuffer and the response, CAPA, LIST and UIDL line parsers; the input is arbitrary bytes
-// standing for what a provider's server sends. Depends on pop3/command.{hpp,cpp} only.
+// standing for what a provider's server sends. Depends on the parsers (scripts/fuzz.sh).
 //   clang++-14 -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
-//     src/pop3/command.cpp tests/fuzz/fuzz_pop3_unstuff.cpp -o fuzz_pop3_unstuff
+//     src/pop3/command.cpp src/net/dot_stuffer.cpp src/net/sasl.cpp \
+//     src/core/text.cpp src/core/base64.cpp tests/fuzz/fuzz_pop3_unstuff.cpp -o fuzz_pop3_unstuff
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "net/dot_stuffer.hpp"
 #include "pop3/command.hpp"
 
 namespace {
 
 using namespace mk::pop3;
+using mk::dot_stuff;
 
 // check - abort (a crash libFuzzer reports) when an invariant breaks; assert() vanishes under NDEBUG.
 void check(bool ok) {

@@ -2,6 +2,7 @@
 // size of that, which is what POP3's RETR sends for a Maildir file of any line ends.
 #include <gtest/gtest.h>
 
+#include "net/dot_stuffer.hpp"
 #include "pop3/command.hpp"
 #include "store/crlf.hpp"
 
@@ -74,7 +75,7 @@ TEST(Crlf, MeasureIsWhatRetrSends) {
         "Subject: t\n\nline\n.leading dot\n\r\n",
     };
     for (const std::string& m : messages) {
-        std::optional<std::string> sent = pop3::dot_unstuff(pop3::dot_stuff(m));
+        std::optional<std::string> sent = pop3::dot_unstuff(dot_stuff(m));
         ASSERT_TRUE(sent) << m;
         EXPECT_EQ(*sent, whole(m)) << m;
         EXPECT_EQ(CrlfNormalizer().measure(m), sent->size()) << m;

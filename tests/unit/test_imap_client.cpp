@@ -21,6 +21,7 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/streambuf.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
@@ -280,9 +281,9 @@ protected:
             std::cerr << "plain dovecot log:\n" << plain_->log() << "\ntls dovecot log:\n" << tls_->log() << "\n";
     }
 
-    static ClientOptions options(int user, Security security) {
+    static ClientOptions options(int user, TlsMode security) {
         ClientOptions o;
-        o.security = security;
+        o.tls = security;
         o.username = fmt::format("u{}", user);
         o.password = [] { return std::string(kPassword); };
         o.server_name = "localhost";
@@ -338,7 +339,7 @@ TEST_F(ImapClientTest, PlainSelectListRetrieve) {
     plain_->maildir(1, stored);
     Fetched f;
     auto endpoint = eps(loopback(plain_->imap_port()));
-    auto opts = options(1, Security::plain);
+    auto opts = options(1, TlsMode::none);
     run_client(io_, [&]() -> awaitable<void> {
         auto c = co_await Client::connect(endpoint, opts);
         f = co_await fetch_all(*c);
@@ -358,7 +359,7 @@ TEST_F(ImapClientTest, ImplicitTlsRemove) {
     auto stored = test_messages();
     fs::path dir = tls_->maildir(2, stored);
     auto endpoint = eps(loopback(tls_->imaps_port()));
-    auto opts = options(2, Security::implicit);
+    auto opts = options(2, TlsMode::implicit);
     std::vector<MessageInfo> before, after, reopened;
     Folder folder2;
     std::uint32_t removed = 0;
@@ -396,7 +397,7 @@ TEST_F(ImapClientTest, StartTlsRetrieve) {
     tls_->maildir(3, stored);
     Fetched f;
     auto endpoint = eps(loopback(tls_->imap_port()));
-    auto opts = options(3, Security::starttls);
+    auto opts = options(3, TlsMode::starttls);
     run_client(io_, [&]() -> awaitable<void> {
         auto c = co_await Client::connect(endpoint, opts);
         f = co_await fetch_all(*c);
@@ -412,7 +413,7 @@ TEST_F(ImapClientTest, StartTlsRetrieve) {
 TEST_F(ImapClientTest, StartTlsRequiredButNotOffered) {
     plain_->maildir(4, test_messages());
     auto endpoint = eps(loopback(plain_->imap_port()));
-    auto opts = options(4, Security::starttls);
+    auto opts = options(4, TlsMode::starttls);
     auto e = client_error_of([&] {
         run_client(io_, [&]() -> awaitable<void> { co_await Client::connect(endpoint, opts); });
     });
@@ -425,7 +426,7 @@ TEST_F(ImapClientTest, StartTlsRequiredButNotOffered) {
 TEST_F(ImapClientTest, TlsVerification) {
     auto endpoint = eps(loopback(tls_->imaps_port()));
     // Not signed by anything in the system store.
-    auto untrusted = options(5, Security::implicit);
+    auto untrusted = options(5, TlsMode::implicit);
     untrusted.ca_file.clear();
     auto e = client_error_of([&] {
         run_client(io_, [&]() -> awaitable<void> { co_await Client::connect(endpoint, untrusted); });
@@ -434,7 +435,7 @@ TEST_F(ImapClientTest, TlsVerification) {
     EXPECT_FALSE(e->auth());
     EXPECT_NE(std::string(e->what()).find("TLS"), std::string::npos) << e->what();
     // Signed, but for another name.
-    auto wrong_name = options(5, Security::implicit);
+    auto wrong_name = options(5, TlsMode::implicit);
     wrong_name.server_name = "imap.example.org";
     auto e2 = client_error_of([&] {
         run_client(io_, [&]() -> awaitable<void> { co_await Client::connect(endpoint, wrong_name); });
@@ -442,7 +443,7 @@ TEST_F(ImapClientTest, TlsVerification) {
     ASSERT_TRUE(e2);
     EXPECT_FALSE(e2->auth());
     // tls_verify = false accepts it.
-    auto unverified = options(5, Security::implicit);
+    auto unverified = options(5, TlsMode::implicit);
     unverified.ca_file.clear();
     unverified.tls_verify = false;
     tls_->maildir(5, {});
@@ -457,9 +458,9 @@ TEST_F(ImapClientTest, WrongPassword) {
     tls_->maildir(6, {});
     auto plain_ep = eps(loopback(plain_->imap_port()));
     auto tls_ep = eps(loopback(tls_->imaps_port()));
-    auto plain_opts = options(6, Security::plain);
+    auto plain_opts = options(6, TlsMode::none);
     plain_opts.password = [] { return std::string("wrong"); };
-    auto tls_opts = options(6, Security::implicit);
+    auto tls_opts = options(6, TlsMode::implicit);
     tls_opts.password = [] { return std::string("wrong"); };
     for (auto* which : {&plain_opts, &tls_opts}) {
         auto& ep = which == &plain_opts ? plain_ep : tls_ep;
@@ -475,7 +476,7 @@ TEST_F(ImapClientTest, WrongPassword) {
 TEST_F(ImapClientTest, PasswordWithLineBreakIsNotSent) {
     plain_->maildir(7, {});
     auto endpoint = eps(loopback(plain_->imap_port()));
-    auto opts = options(7, Security::plain);
+    auto opts = options(7, TlsMode::none);
     opts.password = [] { return std::string("secret\r\nA999 LOGOUT"); };
     auto e = client_error_of([&] {
         run_client(io_, [&]() -> awaitable<void> { co_await Client::connect(endpoint, opts); });
@@ -483,7 +484,7 @@ TEST_F(ImapClientTest, PasswordWithLineBreakIsNotSent) {
     ASSERT_TRUE(e);
     EXPECT_TRUE(e->auth());
     EXPECT_NE(std::string(e->what()).find("CR, LF or NUL"), std::string::npos) << e->what();
-    auto nul = options(7, Security::plain);
+    auto nul = options(7, TlsMode::none);
     nul.password = [] { return std::string("sec\0ret", 7); };
     auto e2 = client_error_of([&] {
         run_client(io_, [&]() -> awaitable<void> { co_await Client::connect(endpoint, nul); });
@@ -497,7 +498,7 @@ TEST_F(ImapClientTest, OAuthTokenRefreshedOnce) {
     // "valid token" is the password.
     tls_->maildir(8, test_messages());
     auto endpoint = eps(loopback(tls_->imaps_port()));
-    auto opts = options(8, Security::implicit);
+    auto opts = options(8, TlsMode::implicit);
     opts.password = nullptr;
     std::vector<bool> calls;
     opts.oauth_token = [&](bool refresh) {
@@ -533,7 +534,7 @@ TEST_F(ImapClientTest, OAuthTokenRefreshedOnce) {
 TEST_F(ImapClientTest, EmptyFolderAndMissingFolder) {
     plain_->maildir(9, {});
     auto endpoint = eps(loopback(plain_->imap_port()));
-    auto opts = options(9, Security::plain);
+    auto opts = options(9, TlsMode::none);
     Folder folder;
     std::vector<MessageInfo> list;
     std::optional<ClientError> missing;
@@ -614,17 +615,17 @@ void idle_case(asio::io_context& io, Dovecot& dovecot, int user, std::uint16_t p
 }
 
 TEST_F(ImapClientTest, IdleOverTls) {
-    idle_case(io_, *tls_, 10, tls_->imaps_port(), options(10, Security::implicit));
+    idle_case(io_, *tls_, 10, tls_->imaps_port(), options(10, TlsMode::implicit));
 }
 
 TEST_F(ImapClientTest, IdlePlain) {
-    idle_case(io_, *plain_, 11, plain_->imap_port(), options(11, Security::plain));
+    idle_case(io_, *plain_, 11, plain_->imap_port(), options(11, TlsMode::none));
 }
 
 TEST_F(ImapClientTest, RetrieveUnknownUid) {
     plain_->maildir(12, test_messages());
     auto endpoint = eps(loopback(plain_->imap_port()));
-    auto opts = options(12, Security::plain);
+    auto opts = options(12, TlsMode::none);
     std::optional<ClientError> error;
     std::size_t listed = 0;
     run_client(io_, [&]() -> awaitable<void> {
@@ -653,7 +654,7 @@ TEST_F(ImapClientTest, ListMoreThanOneBatch) {
         stored.push_back(fmt::format("From: a@example.org\r\nSubject: {}\r\n\r\n{}\r\n", i, std::string(i % 7, 'x')));
     plain_->maildir(13, stored);
     auto endpoint = eps(loopback(plain_->imap_port()));
-    auto opts = options(13, Security::plain);
+    auto opts = options(13, TlsMode::none);
     Folder folder;
     std::vector<MessageInfo> list;
     run_client(io_, [&]() -> awaitable<void> {
@@ -741,7 +742,7 @@ void run_scripted(Script& script, F&& body) {
 
 ClientOptions scripted_options(std::string password) {
     ClientOptions o;
-    o.security = Security::plain;
+    o.tls = TlsMode::none;
     o.username = "anna";
     o.password = [password] { return password; };
     o.timeout = 5s;
@@ -1133,7 +1134,7 @@ TEST(ImapClientScripted, StartTlsResponseInjection) {
         s,
         [](std::vector<tcp::endpoint> ep) -> awaitable<void> {
             auto o = scripted_options("pass");
-            o.security = Security::starttls;
+            o.tls = TlsMode::starttls;
             o.tls_verify = false;
             co_await Client::connect(ep, o);
         },
@@ -1147,7 +1148,7 @@ TEST(ImapClientScripted, PreauthWhereStartTlsIsRequired) {
         s,
         [](std::vector<tcp::endpoint> ep) -> awaitable<void> {
             auto o = scripted_options("pass");
-            o.security = Security::starttls;
+            o.tls = TlsMode::starttls;
             o.tls_verify = false;
             co_await Client::connect(ep, o);
         },
@@ -1200,6 +1201,24 @@ TEST(ImapClientScripted, SearchGoesByWindowsOfSequenceNumbers) {
     ASSERT_EQ(list.size(), 3u);
     EXPECT_EQ(list[2].uid, 12u);
     EXPECT_EQ(list[2].size, 120u);
+}
+
+TEST(ImapClientScripted, RunsOnAConnectionItDidNotOpen) {
+    Script script;
+    script.steps = {
+        {"", "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n"},
+        {"A001 AUTHENTICATE PLAIN AGFubmEAcGFzcw==", "A001 OK [CAPABILITY IMAP4rev1] in\r\n"},
+        {"A002 LOGOUT", "* BYE bye\r\nA002 OK done\r\n"},
+    };
+    run_scripted(script, [&](std::vector<tcp::endpoint> ep) -> awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        tcp::socket s(executor);
+        co_await s.async_connect(ep.front(), asio::use_awaitable);
+        auto c = co_await Client::start(std::make_unique<Connection>(std::move(s)), scripted_options("pass"));
+        co_await c->logout();
+    });
+    EXPECT_FALSE(script.mismatch);
+    EXPECT_EQ(script.received.size(), 2u);
 }
 
 }  // namespace

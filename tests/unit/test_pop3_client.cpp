@@ -23,9 +23,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include "core/base64.hpp"
+#include "core/sha256.hpp"
 #include "net/connection.hpp"
 #include "net/sasl.hpp"
 #include "pop3/client.hpp"
@@ -348,15 +348,6 @@ struct Collect {
     }
 };
 
-std::string sha256_hex(std::string_view data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) out += fmt::format("{:02x}", md[i]);
-    return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Dovecot
 
@@ -506,9 +497,9 @@ private:
     bool ready_ = false;
 };
 
-ClientOptions anna(Security security, std::string password = "secret") {
+ClientOptions anna(TlsMode security, std::string password = "secret") {
     ClientOptions o;
-    o.security = security;
+    o.tls = security;
     o.username = "anna";
     o.password = [password] { return password; };
     o.timeout = 10s;
@@ -536,7 +527,7 @@ TEST(Pop3ClientDovecot, PipelinedRetrieveAndAnUnusedReadAhead) {
     std::vector<MessageInfo> list;
     std::map<unsigned, Collect> got;
     auto body = [&]() -> awaitable<void> {
-        auto client = co_await Client::connect(eps(dovecot.pop3_port), anna(Security::plain));
+        auto client = co_await Client::connect(eps(dovecot.pop3_port), anna(TlsMode::none));
         list = co_await client->messages();
         auto s1 = got[1].sink();
         co_await client->retrieve(1, s1, 2);
@@ -572,7 +563,7 @@ TEST(Pop3ClientDovecot, ListRetrieveDeleteQuitOverPlaintext) {
     std::map<unsigned, Collect> got;
     std::optional<ClientError> wrong;
     auto body = [&]() -> awaitable<void> {
-        auto client = co_await Client::connect(eps(dovecot.pop3_port), anna(Security::plain));
+        auto client = co_await Client::connect(eps(dovecot.pop3_port), anna(TlsMode::none));
         first = co_await client->messages();
         for (const auto& m : first) {
             auto sink = got[m.number].sink();
@@ -581,12 +572,12 @@ TEST(Pop3ClientDovecot, ListRetrieveDeleteQuitOverPlaintext) {
         co_await client->remove(2);
         co_await client->quit();
 
-        auto again = co_await Client::connect(eps(dovecot.pop3_port), anna(Security::plain));
+        auto again = co_await Client::connect(eps(dovecot.pop3_port), anna(TlsMode::none));
         second = co_await again->messages();
         co_await again->quit();
 
         try {
-            auto bad = co_await Client::connect(eps(dovecot.pop3_port), anna(Security::plain, "wrong"));
+            auto bad = co_await Client::connect(eps(dovecot.pop3_port), anna(TlsMode::none, "wrong"));
         } catch (const ClientError& e) {
             wrong = e;
         }
@@ -629,7 +620,7 @@ TEST(Pop3ClientDovecot, ImplicitTlsAndStlsVerifyTheCertificate) {
     Dovecot dovecot(t.path, true, stored);
     ASSERT_TRUE(dovecot.ready()) << dovecot.error();
 
-    auto tls_options = [&](Security s, std::string name) {
+    auto tls_options = [&](TlsMode s, std::string name) {
         ClientOptions o = anna(s);
         o.ca_file = dovecot.cert;
         o.server_name = std::move(name);
@@ -640,7 +631,7 @@ TEST(Pop3ClientDovecot, ImplicitTlsAndStlsVerifyTheCertificate) {
     Collect implicit_dots;
     std::optional<ClientError> wrong_name;
     auto body = [&]() -> awaitable<void> {
-        auto a = co_await Client::connect(eps(dovecot.pop3s_port), tls_options(Security::implicit, "localhost"));
+        auto a = co_await Client::connect(eps(dovecot.pop3s_port), tls_options(TlsMode::implicit, "localhost"));
         implicit_list = co_await a->messages();
         for (const auto& m : implicit_list) {
             if (m.size != stored[1].size()) continue;
@@ -649,13 +640,13 @@ TEST(Pop3ClientDovecot, ImplicitTlsAndStlsVerifyTheCertificate) {
         }
         co_await a->quit();
 
-        auto b = co_await Client::connect(eps(dovecot.pop3_port), tls_options(Security::stls, "localhost"));
+        auto b = co_await Client::connect(eps(dovecot.pop3_port), tls_options(TlsMode::starttls, "localhost"));
         stls_list = co_await b->messages();
         co_await b->quit();
 
         // The certificate is for localhost: another name fails the handshake, before any password.
         try {
-            auto c = co_await Client::connect(eps(dovecot.pop3s_port), tls_options(Security::implicit, "other.example"));
+            auto c = co_await Client::connect(eps(dovecot.pop3s_port), tls_options(TlsMode::implicit, "other.example"));
         } catch (const ClientError& e) {
             wrong_name = e;
         }
@@ -753,7 +744,7 @@ TEST(Pop3ClientScripted, UserPassAndUidsFromTopWhenUidlIsRefused) {
     std::vector<MessageInfo> list;
     Collect got;
     auto body = [&]() -> awaitable<void> {
-        auto client = co_await Client::connect(eps(server.port()), anna(Security::plain, "secret with spaces"));
+        auto client = co_await Client::connect(eps(server.port()), anna(TlsMode::none, "secret with spaces"));
         list = co_await client->messages();
         auto sink = got.sink();
         co_await client->retrieve(2, sink);
@@ -794,7 +785,7 @@ TEST(Pop3ClientScripted, OAuthTokenRefreshedOnceAndLongTokenAfterTheChallenge) {
     });
     std::vector<bool> refreshes;
     auto body = [&]() -> awaitable<void> {
-        ClientOptions o = anna(Security::plain);
+        ClientOptions o = anna(TlsMode::none);
         o.oauth_token = [&](bool refresh) {
             refreshes.push_back(refresh);
             return refresh ? new_token : old_token;
@@ -820,7 +811,7 @@ TEST(Pop3ClientScripted, AuthPlainWithInitialResponse) {
     });
     std::vector<MessageInfo> list{MessageInfo{}};
     auto body = [&]() -> awaitable<void> {
-        auto client = co_await Client::connect(eps(server.port()), anna(Security::plain));
+        auto client = co_await Client::connect(eps(server.port()), anna(TlsMode::none));
         list = co_await client->messages();
         co_await client->quit();
     };
@@ -835,7 +826,7 @@ TEST(Pop3ClientScripted, StlsRequiredButNotOfferedSendsNoCredentials) {
     server.start(kGreeting, {{"CAPA", "+OK\r\nUSER\r\nSASL PLAIN\r\n.\r\n"}});
     std::optional<ClientError> error;
     auto body = [&]() -> awaitable<void> {
-        ClientOptions o = anna(Security::stls);
+        ClientOptions o = anna(TlsMode::starttls);
         o.tls_verify = false;
         try {
             auto client = co_await Client::connect(eps(server.port()), o);
@@ -864,7 +855,7 @@ TEST(Pop3ClientScripted, LoginRefusalsSayWhetherTheCredentialsAreWrong) {
         std::optional<ClientError> error;
         auto body = [&]() -> awaitable<void> {
             try {
-                auto client = co_await Client::connect(eps(server.port()), anna(Security::plain));
+                auto client = co_await Client::connect(eps(server.port()), anna(TlsMode::none));
             } catch (const ClientError& e) {
                 error = e;
             }
@@ -890,7 +881,7 @@ TEST(Pop3ClientScripted, OverlongLineInRetrIsAnErrorNotATruncatedMessage) {
     std::optional<ClientError> error, after;
     Collect got;
     auto body = [&]() -> awaitable<void> {
-        auto client = co_await Client::connect(eps(server.port()), anna(Security::plain));
+        auto client = co_await Client::connect(eps(server.port()), anna(TlsMode::none));
         try {
             auto sink = got.sink();
             co_await client->retrieve(1, sink);
@@ -918,7 +909,7 @@ TEST(Pop3ClientScripted, ServerThatStopsMidRetrTimesOut) {
     std::optional<ClientError> error;
     std::chrono::steady_clock::duration took{};
     auto body = [&]() -> awaitable<void> {
-        ClientOptions o = anna(Security::plain);
+        ClientOptions o = anna(TlsMode::none);
         o.timeout = 1s;
         auto client = co_await Client::connect(eps(server.port()), o);
         auto start = std::chrono::steady_clock::now();
@@ -954,7 +945,7 @@ TEST(Pop3ClientScripted, ListingsThatDoNotMatchAreRefused) {
         server.start(kGreeting, logged_in({{"LIST", list}, {"UIDL", uidl}}));
         std::optional<ClientError> error;
         auto body = [&]() -> awaitable<void> {
-            auto client = co_await Client::connect(eps(server.port()), anna(Security::plain));
+            auto client = co_await Client::connect(eps(server.port()), anna(TlsMode::none));
             try {
                 auto l = co_await client->messages();
             } catch (const ClientError& e) {
@@ -973,7 +964,7 @@ TEST(Pop3ClientScripted, QuitMustBeAnsweredOk) {
     server.start(kGreeting, logged_in({{"DELE 1", "+OK\r\n"}, {"QUIT", "-ERR some deleted messages not removed\r\n"}}));
     std::optional<ClientError> error;
     auto body = [&]() -> awaitable<void> {
-        auto client = co_await Client::connect(eps(server.port()), anna(Security::plain));
+        auto client = co_await Client::connect(eps(server.port()), anna(TlsMode::none));
         co_await client->remove(1);
         try {
             co_await client->quit();
@@ -984,6 +975,26 @@ TEST(Pop3ClientScripted, QuitMustBeAnsweredOk) {
     run_client(io, body);
     ASSERT_TRUE(error.has_value());
     EXPECT_NE(std::string(error->what()).find("not committed"), std::string::npos) << error->what();
+}
+
+TEST(Pop3ClientScripted, RunsOnAConnectionItDidNotOpen) {
+    asio::io_context io;
+    ScriptedServer server(io);
+    server.start(kGreeting, logged_in({{"LIST", "+OK\r\n.\r\n"}, {"UIDL", "+OK\r\n.\r\n"}, {"QUIT", "+OK\r\n"}}));
+    std::vector<MessageInfo> list{MessageInfo{}};
+    std::string peer;
+    auto body = [&]() -> awaitable<void> {
+        tcp::socket s(io);
+        co_await s.async_connect(loopback(server.port()), asio::use_awaitable);
+        auto client = co_await Client::start(std::make_unique<Connection>(std::move(s)), anna(TlsMode::none));
+        peer = client->peer();
+        list = co_await client->messages();
+        co_await client->quit();
+    };
+    run_client(io, body);
+    EXPECT_TRUE(list.empty());
+    EXPECT_NE(peer.find(fmt::format("[127.0.0.1]:{}", server.port())), std::string::npos) << peer;
+    EXPECT_TRUE(server.transcript.finished);
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 
 #include "core/base64.hpp"
 #include "net/connection.hpp"
+#include "net/tls.hpp"
 #include "smtp/client.hpp"
 #include "smtp/command.hpp"
 #include "temp_dir.hpp"
@@ -1254,6 +1255,152 @@ TEST(SmtpClientFake, UnreadableQueueFileIsATemporaryLocalFailure) {
     });
     EXPECT_EQ(r.recipients[0].code, 451);
     EXPECT_FALSE(f.sent("MAIL"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A connection someone else opened (ODMR: the provider's client runs on the socket the customer
+// dialled, RFC 2645 5.3): the test dials and hands the connected socket in.
+
+// dialled - a Connection to the fake, opened by the test rather than by the client.
+awaitable<std::unique_ptr<Connection>> dialled(Fake& f) {
+    tcp::socket s(f.io);
+    co_await s.async_connect(f.endpoint(), asio::use_awaitable);
+    co_return std::make_unique<Connection>(std::move(s));
+}
+
+TEST(SmtpClientOverAConnection, RunsTheSessionOnASocketItDidNotOpen) {
+    TempDir t;
+    Fake f;
+    OutboundMessage m = make_message(t.path / "m.eml", message_two_body(), {"b@x.test", "c@x.test"});
+    SendResult r;
+    std::string peer;
+    const std::uint16_t port = f.endpoint().port();   // the acceptor is closed after the run
+    f.run([&]() -> awaitable<void> {
+        std::unique_ptr<Connection> conn = co_await dialled(f);
+        auto client = co_await Client::start(std::move(conn), plain_options());
+        peer = client->peer();
+        r = co_await client->send(m);
+        co_await client->quit();
+    });
+    EXPECT_EQ(f.log.connections, 1);
+    EXPECT_TRUE(contains(peer, fmt::format("[127.0.0.1]:{}", port))) << peer;
+    ASSERT_GE(f.log.commands.size(), 1u);
+    EXPECT_EQ(f.log.commands[0], "EHLO client.test");   // after the greeting, as RFC 2645 5.3 has it
+    ASSERT_EQ(r.recipients.size(), 2u);
+    for (const auto& x : r.recipients) EXPECT_EQ(x.code, 250) << x.text;
+    ASSERT_EQ(f.log.messages.size(), 1u);
+    EXPECT_TRUE(f.sent("QUIT"));
+}
+
+TEST(SmtpClientOverAConnection, TlsAlreadyOnIsKeptWithoutStartTls) {
+    // ODMR keeps the TLS of the ATRN session: no STARTTLS on top, and AUTH may go.
+    TempDir t;
+    Fake f;
+    f.script.tls = test_cert().server_context();
+    f.script.implicit_tls = true;
+    f.script.offer_starttls = true;   // offered only without TLS: must not be asked for
+    f.script.auth = "PLAIN";
+    OutboundMessage m = make_message(t.path / "m.eml", message_two_body(), {"b@x.test"});
+    SendResult r;
+    std::string tls;
+    f.run([&]() -> awaitable<void> {
+        std::unique_ptr<Connection> conn = co_await dialled(f);
+        auto ctx = make_client_context(true, test_cert().cert);
+        co_await conn->start_tls_client(*ctx, "localhost", 10s);
+        ClientOptions o = tls_options();   // STARTTLS mode; the connection is encrypted already
+        o.ca_file = "/nonexistent/ca.pem";  // not needed: no context is made for it
+        auto client = co_await Client::start(std::move(conn), o);
+        tls = client->tls();
+        r = co_await client->send(m);
+        co_await client->quit();
+    });
+    EXPECT_TRUE(contains(tls, "TLSv1.")) << tls;
+    EXPECT_FALSE(f.sent("STARTTLS"));
+    EXPECT_TRUE(f.log.tls_at_auth);
+    EXPECT_TRUE(f.sent("AUTH PLAIN"));
+    EXPECT_EQ(r.recipients[0].code, 250);
+}
+
+TEST(SmtpClientOverAConnection, RefusedGreetingIsTheServersReply) {
+    Fake f;
+    f.script.greeting = "554 5.3.2 not now";
+    std::optional<ClientError> e = client_error_of([&] {
+        f.run([&]() -> awaitable<void> {
+            std::unique_ptr<Connection> conn = co_await dialled(f);
+            auto client = co_await Client::start(std::move(conn), plain_options());
+        });
+    });
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->cause(), Cause::reply);
+    EXPECT_EQ(e->code(), 554);
+    EXPECT_FALSE(e->temporary());
+    EXPECT_TRUE(f.log.commands.empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enhanced status codes (RFC 3463, RFC 2034), typed once in every Result.
+
+TEST(SmtpEnhancedStatus, Table) {
+    struct Row {
+        int code;
+        std::string_view text;
+        EnhancedStatus want;
+    };
+    const std::vector<Row> rows = {
+        {550, "5.1.1 no such user", {5, 1, 1}},
+        {250, "2.0.0", {2, 0, 0}},
+        {451, "4.7.123 greylisted", {4, 7, 123}},
+        {552, "5.3.4 message too big", {5, 3, 4}},
+        {550, "4.1.1 class disagrees with the reply", {}},   // RFC 3463 2: the class must agree
+        {550, "5.1.1000 detail too long", {}},
+        {550, "5.1000.1 subject too long", {}},
+        {550, "5.1. missing detail", {}},
+        {550, "5..1 missing subject", {}},
+        {550, "5.1.1x glued", {}},
+        {550, "no such user", {}},
+        {550, "", {}},
+        {354, "3.0.0 start mail input", {}},                 // classes are 2, 4 and 5 only
+    };
+    for (const Row& r : rows) {
+        SCOPED_TRACE(std::string(r.text));
+        EnhancedStatus got = parse_enhanced_status(r.code, r.text);
+        EXPECT_EQ(got, r.want);
+        EXPECT_EQ(static_cast<bool>(got), static_cast<bool>(r.want));
+    }
+    EXPECT_EQ((EnhancedStatus{4, 7, 123}).str(), "4.7.123");
+    EXPECT_EQ(EnhancedStatus{}.str(), "");
+}
+
+TEST(SmtpEnhancedStatus, EveryResultCarriesItTyped) {
+    TempDir t;
+    Fake f;
+    f.script.rcpt["b@x.test"] = "550 5.1.1 no such user";
+    f.script.rcpt["c@x.test"] = "450-4.2.0 greylisted,\r\n450 4.2.0 come back later";
+    f.script.rcpt["d@x.test"] = "550 no such user, no code";
+    OutboundMessage m = make_message(t.path / "m.eml", message_two_body(), {"b@x.test", "c@x.test", "d@x.test", "e@x.test"});
+    SendResult r;
+    f.run([&]() -> awaitable<void> {
+        auto client = co_await Client::connect(eps(f.endpoint()), plain_options());
+        r = co_await client->send(m);
+        co_await client->quit();
+    });
+    ASSERT_EQ(r.recipients.size(), 4u);
+    EXPECT_EQ(r.recipients[0].status, (EnhancedStatus{5, 1, 1}));
+    EXPECT_EQ(r.recipients[0].text, "550 5.1.1 no such user");   // the text as before
+    EXPECT_EQ(r.recipients[1].status, (EnhancedStatus{4, 2, 0}));
+    EXPECT_FALSE(r.recipients[2].status);
+    EXPECT_EQ(r.recipients[3].status, (EnhancedStatus{2, 0, 0}));   // "250 2.0.0 queued"
+    // A refusal decided here carries its code as well.
+    Fake small;
+    small.script.ehlo = {"fake.test", "SIZE 10"};
+    SendResult big;
+    small.run([&]() -> awaitable<void> {
+        auto client = co_await Client::connect(eps(small.endpoint()), plain_options());
+        big = co_await client->send(m);
+        co_await client->quit();
+    });
+    EXPECT_EQ(big.message.code, 552);
+    EXPECT_EQ(big.message.status, (EnhancedStatus{5, 3, 4}));
 }
 
 struct ExtCase {

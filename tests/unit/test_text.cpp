@@ -47,6 +47,41 @@ TEST(Text, PrintableEscapesControlsAndBrokenUtf8Only) {
     }
 }
 
+TEST(Text, AsciiCaseWithoutALocale) {
+    struct Row {
+        std::string_view a, b;
+        bool equal;
+    };
+    const Row rows[] = {
+        {"EHLO", "ehlo", true},
+        {"Mail", "mAIL", true},
+        {"", "", true},
+        {"PLAIN", "PLAI", false},
+        {"a@", "A`", false},                 // '@' and '`' sit next to 'A' and 'a': not letters
+        {"gr\xc3\xbc\xc3\x9f", "GR\xc3\xbc\xc3\x9f", true},   // UTF-8 bytes compare as they are
+        {"\xc3\xbc", "\xc3\x9c", false},   // no case folding beyond ASCII (u-umlaut vs U-umlaut)
+    };
+    for (const Row& r : rows) EXPECT_EQ(iequals(r.a, r.b), r.equal) << r.a << " / " << r.b;
+    EXPECT_EQ(lowercase_ascii("Anna.Schmidt@Example.ORG"), "anna.schmidt@example.org");
+    EXPECT_EQ(uppercase_ascii("auth=plain \xc3\xa4"), "AUTH=PLAIN \xc3\xa4");
+    for (int b = 0; b < 256; ++b) {
+        const char c = static_cast<char>(b);
+        const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (letter) continue;
+        EXPECT_EQ(ascii_lower(c), c) << b;
+        EXPECT_EQ(ascii_upper(c), c) << b;
+    }
+}
+
+TEST(Text, ControlCharacters) {
+    EXPECT_FALSE(has_control("plain text with spaces and \xc3\xa4"));
+    EXPECT_TRUE(has_control("line\r\nbreak"));
+    EXPECT_TRUE(has_control(std::string_view("n\0l", 3)));
+    EXPECT_TRUE(has_control("tab\there"));
+    EXPECT_TRUE(has_control("del\x7f"));
+    EXPECT_FALSE(has_control(""));
+}
+
 TEST(Envelope, EveryByteOfEveryStringFieldRoundTrips) {
     std::string all;
     for (int b = 0; b < 256; ++b) all += static_cast<char>(b);
