@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <random>
-#include <sstream>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -411,12 +410,15 @@ awaitable<void> QueueManager::probe(std::string key) {
     }
 }
 
-void QueueManager::record(Item& item, std::size_t rcpt, int code, const std::string& reply, const std::string& remote) {
+void QueueManager::record(Item& item, std::size_t rcpt, const smtp::Result& result, const std::string& remote) {
     RecipientState& r = item.entry.state.recipients[rcpt];
     const std::string& id = item.entry.envelope.id;
     const std::string& to = item.entry.envelope.remote[rcpt].address;
+    const int code = result.code;
+    const std::string& reply = result.text;
     r.last_attempt = now_seconds();
     r.last_reply = reply;
+    r.last_status = result.status.str();
     r.remote = remote;
     if (code >= 200 && code < 300) {
         r.status = Status::delivered;
@@ -453,7 +455,8 @@ awaitable<void> QueueManager::deliver(NextHop hop, Batch batch) {
         // A hop refusing us for good (no such domain, null MX) fails its recipients now.
         if (!e.temporary()) {
             for (auto& [id, rcpts] : batch)
-                for (std::size_t i : rcpts) record(items_.at(id), i, 550, fmt::format("550 5.4.4 {}", failure), "");
+                for (std::size_t i : rcpts)
+                    record(items_.at(id), i, {550, {5, 4, 4}, fmt::format("550 5.4.4 {}", failure)}, "");   // RFC 3463 X.4.4
         }
     }
     // Only when nothing answered may the line be down: the mail then waits without counting tries.
@@ -480,7 +483,7 @@ awaitable<void> QueueManager::deliver(NextHop hop, Batch batch) {
                 smtp::SendResult r = co_await client->send(m);
                 for (std::size_t k = 0; k < rcpts.size(); ++k) {
                     const smtp::Result& res = r.recipients.at(k).code != 0 ? r.recipients[k] : r.message;
-                    record(item, rcpts[k], res.code, res.text, client->peer());
+                    record(item, rcpts[k], res, client->peer());
                 }
             } catch (const smtp::ClientError& e) {
                 failure = fmt::format("lost connection with {}: {}", client->peer(), e.what());
@@ -491,9 +494,10 @@ awaitable<void> QueueManager::deliver(NextHop hop, Batch batch) {
         if (!client && !network) {
             // Refused by the peer's reply, stopped by our rules (TLS verification, AUTH), or lost
             // midway: an ordinary, counted retry (RFC 3463: X.7.0 security, X.4.2 bad connection).
-            std::string code = cause == smtp::Cause::policy ? "451 4.7.0 " : "451 4.4.2 ";
+            smtp::EnhancedStatus status = cause == smtp::Cause::policy ? smtp::EnhancedStatus{4, 7, 0} : smtp::EnhancedStatus{4, 4, 2};
+            smtp::Result result{451, status, fmt::format("451 {} {}", status.str(), failure)};
             for (std::size_t i : rcpts)
-                if (item.entry.state.recipients[i].status == Status::pending) record(item, i, 451, code + failure, "");
+                if (item.entry.state.recipients[i].status == Status::pending) record(item, i, result, "");
         } else if (!client) {
             for (std::size_t i : rcpts) item.entry.state.recipients[i].last_reply = failure;
         }
@@ -537,6 +541,7 @@ awaitable<void> QueueManager::check_deadlines() {
                 r.status = Status::failed;
                 r.last_reply = fmt::format("4.4.7 gave up after {}s in the queue{}{}", age,
                                            r.last_reply.empty() ? "" : "; last error: ", r.last_reply);
+                r.last_status = "4.4.7";   // RFC 3463 X.4.7 delivery time expired
                 spdlog::info("{}: to=<{}>, status=expired ({})", id, item.entry.envelope.remote[i].address, r.last_reply);
             }
             expired.push_back(id);
@@ -640,12 +645,8 @@ awaitable<void> QueueManager::send_dsn(const Item& item, const std::vector<std::
         d.address = q.address;
         d.orcpt = q.orcpt;
         d.action = delayed ? "delayed" : "failed";
-        // The enhanced code from the reply ("550 5.1.1 ..." -> 5.1.1), else a generic one.
-        std::istringstream words(r.last_reply);
-        std::string code, esc;
-        words >> code >> esc;
-        bool has_esc = esc.size() >= 5 && esc[1] == '.' && (esc[0] == '4' || esc[0] == '5');
-        d.status = has_esc ? esc : (delayed ? "4.4.1" : (code.starts_with("5") ? "5.0.0" : "4.4.7"));
+        // The enhanced code the reply carried, else a generic one (RFC 3463 X.4.1 no answer, X.0.0).
+        d.status = !r.last_status.empty() ? r.last_status : delayed ? "4.4.1" : "5.0.0";
         // An expired temporary failure keeps its 4.x.x: Action failed with a 4 status is RFC 3464 2.3.4.
         if (!r.remote.empty()) d.remote_mta = "dns;" + r.remote.substr(0, r.remote.find('['));
         d.diagnostic = r.last_reply.empty() ? "" : "smtp;" + r.last_reply;

@@ -28,6 +28,7 @@ using boost::asio::awaitable;
 namespace mk {
 
 namespace smtp {
+struct Result;
 struct SendResult;
 }
 
@@ -85,7 +86,7 @@ private:
     void mark_unreachable(const NextHop& hop, const std::string& why);
     void mark_reachable(const std::string& key);
 
-    void record(Item& item, std::size_t rcpt, int code, const std::string& reply, const std::string& remote);
+    void record(Item& item, std::size_t rcpt, const smtp::Result& result, const std::string& remote);
     void reschedule(Item& item);
     bool final(const Item& item) const;
     awaitable<void> finish(std::string id);

@@ -46,6 +46,7 @@ std::string queue_state_to_json(const QueueState& s) {
                                      {"attempts", r.attempts},
                                      {"last_attempt", r.last_attempt},
                                      {"last_reply", r.last_reply},
+                                     {"last_status", r.last_status},
                                      {"remote", r.remote}});
     return json::serialize(json::object{{"recipients", std::move(rcpts)},
                                         {"next_attempt", s.next_attempt},
@@ -69,6 +70,7 @@ std::optional<QueueState> queue_state_from_json(std::string_view text) {
             rs.attempts = json::value_to<unsigned>(r.at("attempts"));
             rs.last_attempt = json::value_to<std::int64_t>(r.at("last_attempt"));
             rs.last_reply = json::value_to<std::string>(r.at("last_reply"));
+            if (const json::value* st = r.if_contains("last_status")) rs.last_status = json::value_to<std::string>(*st);
             rs.remote = json::value_to<std::string>(r.at("remote"));
             s.recipients.push_back(std::move(rs));
         }

@@ -21,6 +21,7 @@ struct RecipientState {
     unsigned attempts = 0;          // counted only while the next hop was reachable
     std::int64_t last_attempt = 0;  // unix seconds
     std::string last_reply;         // "550 5.1.1 no such user" or "connect: Connection refused"
+    std::string last_status;        // its enhanced status code (RFC 3463) as "5.1.1", or empty
     std::string remote;             // the server that answered (DSN Remote-MTA)
 };
 
