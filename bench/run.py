@@ -756,7 +756,7 @@ def scenario4(sy, mode, report):
     """Relay: N queued messages flushed to smtp-sink."""
     n = mode["relay"]
     row = {"scenario": f"4. Relay flush {n} × 4 KiB → smtp-sink", "key": "s4", "count": n, "size": 4096,
-           "peer_name": "Postfix", "durability": "mailkeep: removal fsynced (queue/) per message; Postfix unlinks, no fsync",
+           "peer_name": "Postfix", "durability": "mailkeep: each removal fsynced (queue/) before its connection goes on, 4 connections sharing the fsyncs; Postfix unlinks, no fsync",
            "fsync_bound": True}
     row.update(relay_pair(sy, n, mode))
     for who in ("mailkeep", "peer"):
