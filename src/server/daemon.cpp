@@ -232,8 +232,11 @@ bool has_multidrop(const Config& c) {
                        [](const AccountConfig& a) { return a.mode == AccountConfig::Mode::multidrop; });
 }
 
+// reload - SIGHUP: the config file again, in force for every session that starts from now on.
 void Daemon::reload() {
-    const Config& old = *services_.config;
+    // A reference of its own: services_.config is replaced below, and the old config with it.
+    const ConfigPtr running = services_.config;
+    const Config& old = *running;
     if (old.source.empty()) return;
     ConfigResult r = load_config(old.source);
     if (!r.errors.empty()) {

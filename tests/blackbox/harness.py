@@ -3,6 +3,7 @@
 import base64
 import functools
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,6 +21,20 @@ DEFAULT_USERS = {
     "ben": ("ben-secret-2", ["ben@home.arpa"]),
     "postmaster": ("pm-secret-3", ["postmaster@home.arpa"]),
 }
+
+
+# A sanitizer's report, as an ASan/UBSan build of mailkeep (scripts/asan.sh) writes it to stderr:
+# "==PID==ERROR: AddressSanitizer: ...", "file:line:col: runtime error: ...", and the SUMMARY line.
+SANITIZER_REPORT = re.compile(r"^==\d+==ERROR: \w*Sanitizer|: runtime error: |^SUMMARY: \w*Sanitizer", re.M)
+
+
+def sanitizer_report(text):
+    """sanitizer_report - text from its first sanitizer report on (at most 6000 characters), or None."""
+    m = SANITIZER_REPORT.search(text)
+    if not m:
+        return None
+    start = text.rfind("\n", 0, m.start()) + 1
+    return text[start:start + 6000]
 
 
 def free_ports(n):
@@ -324,8 +339,11 @@ def run_cli(*args, input=None, timeout=20, cwd=None):
     """run_cli - run the mailkeep binary with args; text in, text out."""
     if not os.path.exists(MAILKEEP_BIN):
         raise AssertionError(f"mailkeep binary not found at {MAILKEEP_BIN} (build it or set MAILKEEP_BIN)")
-    return subprocess.run([MAILKEEP_BIN, *args], input=input, capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+    r = subprocess.run([MAILKEEP_BIN, *args], input=input, capture_output=True, text=True,
+                       timeout=timeout, cwd=cwd)
+    report = sanitizer_report(r.stderr)
+    assert report is None, f"mailkeep {' '.join(args)}: sanitizer report:\n{report}"
+    return r
 
 
 def auth_plain(user, password):
