@@ -25,9 +25,11 @@
 #include "route/multidrop.hpp"
 #include "store/state_db.hpp"
 #include "server/control.hpp"
+#include "server/data_dir_lock.hpp"
 #include "server/memory_release.hpp"
 #include "server/privileges.hpp"
 #include "smtp/server_session.hpp"
+#include "store/durable.hpp"
 #include "store/intake.hpp"
 
 namespace mk {
@@ -314,6 +316,10 @@ int serve(std::shared_ptr<Config> config) {
     // As root: only what needs root, and nothing written in the data directory (server/privileges.hpp).
     std::optional<RunAs> user = run_as_user(config->run_as);
     if (user) check_data_dir(config->data_dir, *user);
+    else make_dir_durable(config->data_dir);
+    // Before anything reads or changes the data directory (recovery empties spool/), and before the
+    // ports, so that a second daemon is told who holds them.
+    DataDirLock lock = as_user(user, [&] { return DataDirLock::take(config->data_dir); });
     std::shared_ptr<asio::ssl::context> tls = server_tls(*config, user);
     asio::io_context ioc(1);
     std::vector<Listener> listeners = bind_all(*config, ioc);

@@ -74,7 +74,7 @@ def test_run_as_drops_privileges_and_keeps_working(mailkeep_factory, tmp_path):
     stored = mk.wait_for_messages("anna", 1)
     assert split_trace(stored[0])[2] == msg
     for path in (mk.data_dir / "mail" / "anna" / "new", mk.data_dir / "queue", mk.data_dir / "state.db",
-                 mk.data_dir / "control.sock"):
+                 mk.data_dir / "control.sock", mk.data_dir / "mailkeep.pid"):
         assert os.stat(path).st_uid == NOBODY, f"{path} not created by the run_as user"
 
     p = poplib.POP3("127.0.0.1", mk.ports["pop3"], timeout=10)
