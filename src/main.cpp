@@ -14,6 +14,7 @@
 #include "core/password.hpp"
 #include "server/control.hpp"
 #include "server/daemon.hpp"
+#include "server/descriptors.hpp"
 #include "server/first_run.hpp"
 #include "server/privileges.hpp"
 #include "store/queue.hpp"
@@ -54,6 +55,8 @@ int cmd_serve(const std::string& config_file, const std::string& data_dir, bool 
 int cmd_check(const std::string& file) {
     auto config = load_or_report(file);
     if (!config) return 1;
+    // A warning, not an error: the service may well run with a higher limit than this shell.
+    if (auto warning = mk::descriptor_warning(*config)) std::cerr << fmt::format("{}: warning: {}\n", file, *warning);
     std::cout << fmt::format("{}: ok ({} users, {} aliases)\n", file, config->users.size(), config->aliases.size());
     return 0;
 }

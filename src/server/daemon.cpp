@@ -2,6 +2,7 @@
 #include "server/daemon.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <iostream>
 #include <map>
 
@@ -26,6 +27,7 @@
 #include "store/state_db.hpp"
 #include "server/control.hpp"
 #include "server/data_dir_lock.hpp"
+#include "server/descriptors.hpp"
 #include "server/memory_release.hpp"
 #include "server/privileges.hpp"
 #include "smtp/server_session.hpp"
@@ -53,6 +55,25 @@ const char* service_name(Service s) {
 }
 
 bool implicit_tls(Service s) { return s == Service::submissions || s == Service::pop3s; }
+
+// How long the accept loop pauses when the process or the system is out of descriptors or memory:
+// doubling from the first to the maximum while it lasts, as nginx and Postfix pause too.
+constexpr std::chrono::milliseconds kAcceptPauseFirst{100};
+constexpr std::chrono::milliseconds kAcceptPauseMax{1000};
+// A listener out of descriptors says so at most this often, with the count of failures since.
+constexpr std::chrono::seconds kAcceptReportInterval{60};
+
+// out_of_resources - accept failed for want of descriptors or memory, not because of the one peer.
+bool out_of_resources(const boost::system::error_code& ec) {
+    if (ec.category() != boost::system::system_category()) return false;
+    switch (ec.value()) {
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM: return true;
+        default: return false;
+    }
+}
 bool is_smtp(Service s) { return s == Service::smtp || s == Service::submission || s == Service::submissions; }
 
 // A bound listening socket and the service it is for.
@@ -160,11 +181,33 @@ private:
     std::unique_ptr<asio::steady_timer> drain_timer_;
 };
 
+// accept_loop - start a session for each connection; out of descriptors or memory, pause instead of
+// trying again at once (the connection waits in the listen queue, and a retry would only spin).
 awaitable<void> Daemon::accept_loop(tcp::acceptor& acceptor, Service service) {
+    asio::steady_timer pause(ioc_);
+    auto wait = kAcceptPauseFirst;
+    std::size_t failures = 0;   // since the last report
+    auto next_report = std::chrono::steady_clock::now();
     for (;;) {
         boost::system::error_code ec;
         tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
         if (ec == asio::error::operation_aborted || services_.draining) co_return;
+        if (out_of_resources(ec)) {
+            // Reported at most once per interval, not per try: per try, it filled the disk.
+            ++failures;
+            if (std::chrono::steady_clock::now() >= next_report) {
+                spdlog::error("{}: accept: {} ({} time(s)); pausing accepts, {} ms doubling up to {} ms, while it lasts",
+                              service_name(service), ec.message(), failures, kAcceptPauseFirst.count(),
+                              kAcceptPauseMax.count());
+                failures = 0;
+                next_report = std::chrono::steady_clock::now() + kAcceptReportInterval;
+            }
+            pause.expires_after(wait);
+            co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            wait = std::min(wait * 2, kAcceptPauseMax);
+            continue;
+        }
+        wait = kAcceptPauseFirst;   // a connection was accepted: a new shortage starts short again
         if (ec) {
             spdlog::warn("{}: accept: {}", service_name(service), ec.message());
             continue;
@@ -266,6 +309,12 @@ void Daemon::reload() {
     if (r.config->data_dir != old.data_dir)
         spdlog::warn("reload: data_dir changes need a restart; still using {}", old.data_dir.string());
     r.config->data_dir = old.data_dir;
+    try {
+        fit_connections(*r.config);
+    } catch (const std::exception& e) {
+        spdlog::error("reload refused, keeping the running config: {}", e.what());
+        return;
+    }
     services_.config = r.config;
     spdlog::info("reloaded {}: {} user(s), {} alias(es); listener changes need a restart", old.source.string(),
                  r.config->users.size(), r.config->aliases.size());
@@ -320,6 +369,8 @@ int serve(std::shared_ptr<Config> config) {
     // Before anything reads or changes the data directory (recovery empties spool/), and before the
     // ports, so that a second daemon is told who holds them.
     DataDirLock lock = as_user(user, [&] { return DataDirLock::take(config->data_dir); });
+    raise_descriptor_limit();
+    fit_connections(*config);
     std::shared_ptr<asio::ssl::context> tls = server_tls(*config, user);
     asio::io_context ioc(1);
     std::vector<Listener> listeners = bind_all(*config, ioc);
