@@ -82,7 +82,8 @@ struct Listener {
     Service service;
 };
 
-// bind_all - every configured listener, bound and listening (as root: ports below 1024).
+// bind_all - every configured listener, bound (as root: ports below 1024) but not yet listening: a
+// client is refused until the daemon is ready (Daemon::listen_all), not queued behind its start.
 std::vector<Listener> bind_all(const Config& c, asio::io_context& ioc) {
     std::vector<Listener> listeners;
     auto add = [&](const std::vector<Endpoint>& eps, Service s) {
@@ -95,10 +96,6 @@ std::vector<Listener> bind_all(const Config& c, asio::io_context& ioc) {
             boost::system::error_code ec;
             a->bind(where, ec);
             if (ec) throw std::runtime_error(fmt::format("cannot listen on {}:{} ({}): {}", ep.host, ep.port, service_name(s), ec.message()));
-            a->listen(asio::socket_base::max_listen_connections);
-            std::string shown = where.address().is_v6() ? fmt::format("[{}]:{}", ep.host, ep.port)
-                                                        : fmt::format("{}:{}", ep.host, ep.port);
-            std::cout << fmt::format("mailkeep: {} listening on {}\n", service_name(s), shown);
             listeners.push_back({std::move(a), s});
         }
     };
@@ -107,7 +104,6 @@ std::vector<Listener> bind_all(const Config& c, asio::io_context& ioc) {
     add(c.listen.submissions, Service::submissions);
     add(c.listen.pop3, Service::pop3);
     add(c.listen.pop3s, Service::pop3s);
-    std::cout << std::flush;
     return listeners;
 }
 
@@ -160,6 +156,7 @@ public:
     int run();
 
 private:
+    void listen_all();
     awaitable<void> accept_loop(tcp::acceptor& acceptor, Service service);
     awaitable<void> serve_connection(tcp::socket socket, Service service);
     void drain();
@@ -180,6 +177,23 @@ private:
     MemoryRelease memory_{ioc_};
     std::unique_ptr<asio::steady_timer> drain_timer_;
 };
+
+// listen_all - open the doors, last: whoever finds a port accepting finds every part of the daemon
+// running (the control socket included).
+void Daemon::listen_all() {
+    for (Listener& l : listeners_) {
+        tcp::endpoint where = l.acceptor->local_endpoint();
+        std::string shown = where.address().is_v6() ? fmt::format("[{}]:{}", where.address().to_string(), where.port())
+                                                    : fmt::format("{}:{}", where.address().to_string(), where.port());
+        boost::system::error_code ec;
+        // Two sockets bound with SO_REUSEADDR may share a port until one listens: the other fails here.
+        l.acceptor->listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) throw std::runtime_error(fmt::format("cannot listen on {} ({}): {}", shown, service_name(l.service), ec.message()));
+        std::cout << fmt::format("mailkeep: {} listening on {}\n", service_name(l.service), shown);
+        asio::co_spawn(ioc_, accept_loop(*l.acceptor, l.service), asio::detached);
+    }
+    std::cout << std::flush;
+}
 
 // accept_loop - start a session for each connection; out of descriptors or memory, pause instead of
 // trying again at once (the connection waits in the listen queue, and a retry would only spin).
@@ -341,7 +355,6 @@ int Daemon::run() {
     control_.bind(asio::local::stream_protocol::endpoint(ctl.string()));
     ::umask(old_mask);
     control_.listen();
-    for (Listener& l : listeners_) asio::co_spawn(ioc_, accept_loop(*l.acceptor, l.service), asio::detached);
     asio::co_spawn(ioc_, serve_control(control_, queue_, fetcher_), asio::detached);
     queue_.start();
     fetcher_.start();
@@ -350,6 +363,7 @@ int Daemon::run() {
     });
     wait_hup();
     memory_.start();
+    listen_all();
     spdlog::info("mailkeep started: hostname {}, data {}", c.hostname, c.data_dir.string());
     ioc_.run();
     std::filesystem::remove(ctl);
