@@ -14,4 +14,7 @@ export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:print_summary=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:print_summary=1
 cd "$top"
 if [ $# -eq 0 ]; then set -- tests/blackbox; fi
-exec /usr/bin/python3 -m pytest -q -p no:cacheprovider "$@"
+# Not under ASan: its allocator keeps freed memory in quarantine (test_memory_release measures what
+# malloc gives back), and it slows the daemon past the 0-60 ms window in which test_fetch_crash kills it.
+exec /usr/bin/python3 -m pytest -q -p no:cacheprovider --ignore=tests/blackbox/test_memory_release.py \
+  --ignore=tests/blackbox/test_fetch_crash.py "$@"
