@@ -21,9 +21,9 @@ for target in "$top"/tests/fuzz/fuzz_*.cpp; do
   if [ "$name" = fuzz_multidrop ]; then
     # Routing and the config it reads; GMime's headers only (multidrop.cpp loads it with dlopen).
     sources+=("$top/src/route/multidrop.cpp" "$top/src/mime/gmime.cpp" "$top/src/route/router.cpp" "$top/src/smtp/reply.cpp"
-              "$top/src/core/config.cpp" "$top/src/core/cidr.cpp" "$top/src/core/size.cpp")
+              "$top/src/core/config.cpp" "$top/src/core/cidr.cpp" "$top/src/core/size.cpp" "$top/src/core/password.cpp")
     read -r -a extra <<<"$(pkg-config --cflags gmime-3.0) -DTOML_HEADER_ONLY=1 -DFMT_HEADER_ONLY=1"
-    libs=(-ldl)
+    libs=(-ldl -lcrypt -lcrypto)   # config.cpp checks [[user]] passwords with libxcrypt
   fi
   if [ ! -x "$bin" ] || [ -n "$(find "$target" "${sources[@]}" -newer "$bin" 2>/dev/null)" ]; then
     "$cxx" "${flags[@]}" "${extra[@]}" "$target" "${sources[@]}" "${libs[@]}" -o "$bin"

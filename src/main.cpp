@@ -1,4 +1,6 @@
 // main.cpp — the mailkeep command line: serve, check-config, passwd, user, queue.
+#include <unistd.h>
+
 #include <iostream>
 #include <string>
 
@@ -12,7 +14,9 @@
 #include "core/password.hpp"
 #include "server/control.hpp"
 #include "server/daemon.hpp"
+#include "server/descriptors.hpp"
 #include "server/first_run.hpp"
+#include "server/privileges.hpp"
 #include "store/queue.hpp"
 
 namespace {
@@ -35,9 +39,11 @@ std::string read_password_stdin() {
 
 int cmd_serve(const std::string& config_file, const std::string& data_dir, bool verbose) {
     mk::init_logging(verbose);
-    std::shared_ptr<mk::Config> config;
     try {
-        config = config_file.empty() ? mk::prepare_data_dir(data_dir) : load_or_report(config_file);
+        fs::path file = config_file.empty() ? mk::prepare_data_dir(data_dir) : fs::path(config_file);
+        // Started as root, the config decides what runs as root: only root may be able to change it.
+        if (::geteuid() == 0) file = mk::checked_config_path(file);
+        std::shared_ptr<mk::Config> config = load_or_report(file);
         if (!config) return 1;
         return mk::serve(config);
     } catch (const std::exception& e) {
@@ -49,6 +55,8 @@ int cmd_serve(const std::string& config_file, const std::string& data_dir, bool 
 int cmd_check(const std::string& file) {
     auto config = load_or_report(file);
     if (!config) return 1;
+    // A warning, not an error: the service may well run with a higher limit than this shell.
+    if (auto warning = mk::descriptor_warning(*config)) std::cerr << fmt::format("{}: warning: {}\n", file, *warning);
     std::cout << fmt::format("{}: ok ({} users, {} aliases)\n", file, config->users.size(), config->aliases.size());
     return 0;
 }

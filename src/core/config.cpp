@@ -18,6 +18,7 @@
 #include <toml++/toml.h>
 
 #include "core/address.hpp"
+#include "core/password.hpp"
 #include "core/size.hpp"
 
 namespace mk {
@@ -482,7 +483,12 @@ private:
         } else if (!t.contains("name")) {
             error(line_of(t), "[[user]] without a name");
         }
-        if (auto v = text(t, "password")) u.password_hash = v->value;
+        if (auto v = text(t, "password")) {
+            // A plain password here never matches; the value is not repeated: it may be one.
+            if (auto problem = password_hash_problem(v->value))
+                error(v->line, "password " + *problem + "; `mailkeep passwd` makes one from the password on its stdin");
+            u.password_hash = v->value;
+        }
         for (const Text& a : texts(t, "addresses").value_or(std::vector<Text>{})) {
             if (auto address = claim(a)) {
                 user_addresses_.insert(*address);

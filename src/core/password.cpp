@@ -28,6 +28,30 @@ constexpr int kRandomPasswordBytes = 18;       // 144 bits; a multiple of 3, so 
 constexpr const char* kDummyHash =
     "$y$j9T$YWC1d6rek4iwvKybsy.eN.$g6OjcDMA75sSqD9tsznwUAXASw2gYdzXn5FmbntaKlB";
 
+// What follows the setting in a complete crypt(3) hash, by method (crypt(5)): its length after the
+// last '$', or after the prefix for DES and BSDi, which have none. libxcrypt judges the setting
+// (crypt_checksalt) but has no call that tells a whole hash from a bare setting or a plain password.
+struct HashForm {
+    std::string_view prefix;
+    std::size_t tail;   // characters of [./0-9A-Za-z]
+};
+constexpr HashForm kHashForms[] = {
+    {"$y$", 43}, {"$gy$", 43}, {"$7$", 43},                    // yescrypt, gost-yescrypt, scrypt
+    {"$2b$", 53}, {"$2a$", 53}, {"$2y$", 53}, {"$2x$", 53},    // bcrypt: 22 of salt, 31 of checksum
+    {"$6$", 86}, {"$5$", 43}, {"$1$", 22},                     // sha512crypt, sha256crypt, md5crypt
+    {"$sha1$", 28}, {"$md5", 22}, {"$3$", 32},                 // NetBSD sha1crypt, SunMD5, NT hash
+    {"_", 19}, {"", 13},                                       // BSDi extended DES, traditional DES
+};
+constexpr std::string_view kCryptAlphabet = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+// hash_form - the form of hash's method: the longest prefix that matches.
+const HashForm& hash_form(std::string_view hash) {
+    const HashForm* best = &kHashForms[std::size(kHashForms) - 1];
+    for (const HashForm& f : kHashForms)
+        if (hash.starts_with(f.prefix) && f.prefix.size() > best->prefix.size()) best = &f;
+    return *best;
+}
+
 // has_nul - crypt(3) reads a C string: a password with a NUL would be cut short, then match.
 bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
 
@@ -67,6 +91,23 @@ bool verify_password(std::string_view password, const std::string& hash) {
     if (!got || got[0] == '*') return false;
     std::string_view result(got);
     return result.size() == hash.size() && CRYPTO_memcmp(result.data(), hash.data(), hash.size()) == 0;
+}
+
+std::optional<std::string> password_hash_problem(std::string_view hash) {
+    if (hash.empty()) return "is empty";
+    if (has_nul(hash)) return "is not a crypt(3) hash";
+    switch (crypt_checksalt(std::string(hash).c_str())) {
+        case CRYPT_SALT_OK:
+        case CRYPT_SALT_METHOD_LEGACY:   // weak (DES, MD5) but still verified: logins work
+        case CRYPT_SALT_TOO_CHEAP: break;
+        case CRYPT_SALT_METHOD_DISABLED: return "uses a crypt(3) method this system's libxcrypt has disabled";
+        default: return "is not a crypt(3) hash";
+    }
+    const HashForm& form = hash_form(hash);
+    std::string_view tail = form.prefix.starts_with('$') ? hash.substr(hash.rfind('$') + 1) : hash.substr(form.prefix.size());
+    if (tail.size() != form.tail || tail.find_first_not_of(kCryptAlphabet) != std::string_view::npos)
+        return "is not a crypt(3) hash";
+    return std::nullopt;
 }
 
 std::string random_password() {

@@ -1,6 +1,7 @@
 // core/password.hpp — crypt(3) password hashes (libxcrypt): yescrypt for new ones, any for checks.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -10,6 +11,9 @@ namespace mk {
 std::string hash_password(std::string_view password);
 // verify_password - constant-time comparison of crypt(password, hash) with hash; false on any error.
 bool verify_password(std::string_view password, const std::string& hash);
+// password_hash_problem - why hash cannot be a [[user]] password ("is not a crypt(3) hash", "is
+// empty", ...), or nullopt when it is a complete hash of a method this system's libxcrypt verifies.
+std::optional<std::string> password_hash_problem(std::string_view hash);
 // random_password - a printable password for first-run accounts (144 bits, base64url).
 std::string random_password();
 

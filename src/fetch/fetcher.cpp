@@ -129,6 +129,11 @@ void add_target(Envelope& env, const Target& t) {
 
 }  // namespace
 
+std::size_t fetch_descriptors(const AccountConfig& account) {
+    std::size_t idle = account.is_imap() && account.idle ? std::min(account.folders.size(), kMaxIdleConnections) : 0;
+    return 1 + idle + 2 * kWindow;
+}
+
 Fetcher::Fetcher(asio::io_context& ioc, Services& services, StateDb& db) : ioc_(ioc), svc_(services), db_(db) {}
 
 void Fetcher::start() {

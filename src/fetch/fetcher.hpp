@@ -35,6 +35,10 @@ struct CycleReport {
     std::string error;             // empty on success
 };
 
+// fetch_descriptors - the file descriptors fetching one account may hold at once: its cycle's
+// connection, its IDLE connections, and a window of messages, each a spool file and a queue envelope.
+std::size_t fetch_descriptors(const AccountConfig& account);
+
 class Fetcher {
 public:
     Fetcher(boost::asio::io_context& ioc, Services& services, StateDb& db);

@@ -1,13 +1,8 @@
 // server/daemon.cpp — listeners, connection caps, signals and privilege drop around the sessions.
 #include "server/daemon.hpp"
 
-#include <grp.h>
-#include <cerrno>
-#include <cstring>
-#include <pwd.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <cerrno>
 #include <iostream>
 #include <map>
 
@@ -15,7 +10,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <sys/stat.h>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -32,8 +26,12 @@
 #include "route/multidrop.hpp"
 #include "store/state_db.hpp"
 #include "server/control.hpp"
+#include "server/data_dir_lock.hpp"
+#include "server/descriptors.hpp"
 #include "server/memory_release.hpp"
+#include "server/privileges.hpp"
 #include "smtp/server_session.hpp"
+#include "store/durable.hpp"
 #include "store/intake.hpp"
 
 namespace mk {
@@ -57,15 +55,95 @@ const char* service_name(Service s) {
 }
 
 bool implicit_tls(Service s) { return s == Service::submissions || s == Service::pop3s; }
+
+// How long the accept loop pauses when the process or the system is out of descriptors or memory:
+// doubling from the first to the maximum while it lasts, as nginx and Postfix pause too.
+constexpr std::chrono::milliseconds kAcceptPauseFirst{100};
+constexpr std::chrono::milliseconds kAcceptPauseMax{1000};
+// A listener out of descriptors says so at most this often, with the count of failures since.
+constexpr std::chrono::seconds kAcceptReportInterval{60};
+
+// out_of_resources - accept failed for want of descriptors or memory, not because of the one peer.
+bool out_of_resources(const boost::system::error_code& ec) {
+    if (ec.category() != boost::system::system_category()) return false;
+    switch (ec.value()) {
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM: return true;
+        default: return false;
+    }
+}
 bool is_smtp(Service s) { return s == Service::smtp || s == Service::submission || s == Service::submissions; }
+
+// A bound listening socket and the service it is for.
+struct Listener {
+    std::unique_ptr<tcp::acceptor> acceptor;
+    Service service;
+};
+
+// bind_all - every configured listener, bound (as root: ports below 1024) but not yet listening: a
+// client is refused until the daemon is ready (Daemon::listen_all), not queued behind its start.
+std::vector<Listener> bind_all(const Config& c, asio::io_context& ioc) {
+    std::vector<Listener> listeners;
+    auto add = [&](const std::vector<Endpoint>& eps, Service s) {
+        for (const Endpoint& ep : eps) {
+            tcp::endpoint where(asio::ip::make_address(ep.host), ep.port);
+            auto a = std::make_unique<tcp::acceptor>(ioc);
+            a->open(where.protocol());
+            a->set_option(tcp::acceptor::reuse_address(true));
+            if (where.address().is_v6()) a->set_option(asio::ip::v6_only(true));
+            boost::system::error_code ec;
+            a->bind(where, ec);
+            if (ec) throw std::runtime_error(fmt::format("cannot listen on {}:{} ({}): {}", ep.host, ep.port, service_name(s), ec.message()));
+            listeners.push_back({std::move(a), s});
+        }
+    };
+    add(c.listen.smtp, Service::smtp);
+    add(c.listen.submission, Service::submission);
+    add(c.listen.submissions, Service::submissions);
+    add(c.listen.pop3, Service::pop3);
+    add(c.listen.pop3s, Service::pop3s);
+    return listeners;
+}
+
+// inside - whether path lies in dir (lexically: the config's paths, before any link is followed).
+bool inside(const std::filesystem::path& dir, const std::filesystem::path& path) {
+    std::filesystem::path rel = path.lexically_normal().lexically_relative(dir.lexically_normal());
+    return !rel.empty() && *rel.begin() != "..";
+}
+
+// server_tls - the server's TLS context from [tls]; null, with a warning, when it cannot be had and
+// no listener requires it. Read before the privilege drop: as root when the files are where the
+// config put them (the key may be root's alone), but with the run_as user's ids when they lie in
+// the data directory, where the user decides what they are: a link to another service's key must
+// not have root read it into a process the user then owns.
+std::shared_ptr<asio::ssl::context> server_tls(const Config& c, const std::optional<RunAs>& user) {
+    bool want_tls = !c.listen.submission.empty() || !c.listen.submissions.empty() || !c.listen.pop3s.empty() ||
+                    !c.listen.smtp.empty() || !c.listen.pop3.empty();
+    if (!want_tls) return nullptr;
+    std::filesystem::path cert = c.resolve(c.tls_cert), key = c.resolve(c.tls_key);
+    bool users = inside(c.data_dir, cert) || inside(c.data_dir, key);
+    try {
+        return as_user(users ? user : std::nullopt, [&] { return make_server_context(cert, key); });
+    } catch (const std::exception& e) {
+        if (!c.listen.submissions.empty() || !c.listen.pop3s.empty() || !c.listen.submission.empty()) throw;
+        spdlog::warn("no TLS: {}", e.what());
+        return nullptr;
+    }
+}
 
 class Daemon {
 public:
-    Daemon(std::shared_ptr<Config> config, asio::io_context& ioc)
+    // Daemon - the sessions' world, built after the privilege drop: whatever it creates in the data
+    // directory belongs to the user the daemon runs as.
+    Daemon(std::shared_ptr<Config> config, asio::io_context& ioc, std::vector<Listener> listeners,
+           std::shared_ptr<asio::ssl::context> tls)
         : ioc_(ioc), intake_(config->data_dir), state_(config->data_dir / "state.db"), queue_(ioc, services_),
-          fetcher_(ioc, services_, state_), control_(ioc),
+          fetcher_(ioc, services_, state_), control_(ioc), listeners_(std::move(listeners)),
           signals_(ioc, SIGTERM, SIGINT), hup_(ioc, SIGHUP) {
         services_.config = config;
+        services_.tls = std::move(tls);
         services_.intake = &intake_;
         // The intake tells the relay of every queued message, from its own thread.
         intake_.on_queued([this](const Envelope& e) { asio::post(ioc_, [this, e] { queue_.enqueue(e); }); });
@@ -78,8 +156,7 @@ public:
     int run();
 
 private:
-    void bind_all();
-    void drop_privileges();
+    void listen_all();
     awaitable<void> accept_loop(tcp::acceptor& acceptor, Service service);
     awaitable<void> serve_connection(tcp::socket socket, Service service);
     void drain();
@@ -93,7 +170,7 @@ private:
     QueueManager queue_;
     Fetcher fetcher_;
     asio::local::stream_protocol::acceptor control_;
-    std::vector<std::pair<std::unique_ptr<tcp::acceptor>, Service>> acceptors_;
+    std::vector<Listener> listeners_;
     std::map<asio::ip::address, std::size_t> per_ip_;
     std::size_t total_ = 0;
     asio::signal_set signals_, hup_;
@@ -101,58 +178,50 @@ private:
     std::unique_ptr<asio::steady_timer> drain_timer_;
 };
 
-void Daemon::bind_all() {
-    const Config& c = *services_.config;
-    auto add = [&](const std::vector<Endpoint>& eps, Service s) {
-        for (const Endpoint& ep : eps) {
-            tcp::endpoint where(asio::ip::make_address(ep.host), ep.port);
-            auto a = std::make_unique<tcp::acceptor>(ioc_);
-            a->open(where.protocol());
-            a->set_option(tcp::acceptor::reuse_address(true));
-            if (where.address().is_v6()) a->set_option(asio::ip::v6_only(true));
-            boost::system::error_code ec;
-            a->bind(where, ec);
-            if (ec) throw std::runtime_error(fmt::format("cannot listen on {}:{} ({}): {}", ep.host, ep.port, service_name(s), ec.message()));
-            a->listen(asio::socket_base::max_listen_connections);
-            std::string shown = where.address().is_v6() ? fmt::format("[{}]:{}", ep.host, ep.port)
-                                                        : fmt::format("{}:{}", ep.host, ep.port);
-            std::cout << fmt::format("mailkeep: {} listening on {}\n", service_name(s), shown);
-            acceptors_.emplace_back(std::move(a), s);
-        }
-    };
-    add(c.listen.smtp, Service::smtp);
-    add(c.listen.submission, Service::submission);
-    add(c.listen.submissions, Service::submissions);
-    add(c.listen.pop3, Service::pop3);
-    add(c.listen.pop3s, Service::pop3s);
+// listen_all - open the doors, last: whoever finds a port accepting finds every part of the daemon
+// running (the control socket included).
+void Daemon::listen_all() {
+    for (Listener& l : listeners_) {
+        tcp::endpoint where = l.acceptor->local_endpoint();
+        std::string shown = where.address().is_v6() ? fmt::format("[{}]:{}", where.address().to_string(), where.port())
+                                                    : fmt::format("{}:{}", where.address().to_string(), where.port());
+        boost::system::error_code ec;
+        // Two sockets bound with SO_REUSEADDR may share a port until one listens: the other fails here.
+        l.acceptor->listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) throw std::runtime_error(fmt::format("cannot listen on {} ({}): {}", shown, service_name(l.service), ec.message()));
+        std::cout << fmt::format("mailkeep: {} listening on {}\n", service_name(l.service), shown);
+        asio::co_spawn(ioc_, accept_loop(*l.acceptor, l.service), asio::detached);
+    }
     std::cout << std::flush;
 }
 
-// drop_privileges - after binding: the ports below 1024 are open, root is no longer needed.
-void Daemon::drop_privileges() {
-    const std::string& user = services_.config->run_as;
-    if (user.empty() || ::geteuid() != 0) return;
-    struct passwd* pw = ::getpwnam(user.c_str());
-    if (!pw) throw std::runtime_error(fmt::format("run_as: no such user '{}'", user));
-    std::error_code ec;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(services_.config->data_dir, ec))
-        ::lchown(e.path().c_str(), pw->pw_uid, pw->pw_gid);
-    ::chown(services_.config->data_dir.c_str(), pw->pw_uid, pw->pw_gid);
-    if (::setgroups(0, nullptr) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0)
-        throw std::runtime_error(fmt::format("run_as: cannot become '{}'", user));
-    if (::setuid(0) == 0) throw std::runtime_error("run_as: privileges were not dropped");
-    // Fail at start, not at the first message: a parent directory may be closed to this user.
-    if (::access(services_.config->data_dir.c_str(), R_OK | W_OK | X_OK) != 0)
-        throw std::runtime_error(fmt::format("run_as: user '{}' cannot use {}: {}", user,
-                                             services_.config->data_dir.string(), std::strerror(errno)));
-    spdlog::info("running as {} (uid {})", user, pw->pw_uid);
-}
-
+// accept_loop - start a session for each connection; out of descriptors or memory, pause instead of
+// trying again at once (the connection waits in the listen queue, and a retry would only spin).
 awaitable<void> Daemon::accept_loop(tcp::acceptor& acceptor, Service service) {
+    asio::steady_timer pause(ioc_);
+    auto wait = kAcceptPauseFirst;
+    std::size_t failures = 0;   // since the last report
+    auto next_report = std::chrono::steady_clock::now();
     for (;;) {
         boost::system::error_code ec;
         tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
         if (ec == asio::error::operation_aborted || services_.draining) co_return;
+        if (out_of_resources(ec)) {
+            // Reported at most once per interval, not per try: per try, it filled the disk.
+            ++failures;
+            if (std::chrono::steady_clock::now() >= next_report) {
+                spdlog::error("{}: accept: {} ({} time(s)); pausing accepts, {} ms doubling up to {} ms, while it lasts",
+                              service_name(service), ec.message(), failures, kAcceptPauseFirst.count(),
+                              kAcceptPauseMax.count());
+                failures = 0;
+                next_report = std::chrono::steady_clock::now() + kAcceptReportInterval;
+            }
+            pause.expires_after(wait);
+            co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            wait = std::min(wait * 2, kAcceptPauseMax);
+            continue;
+        }
+        wait = kAcceptPauseFirst;   // a connection was accepted: a new shortage starts short again
         if (ec) {
             spdlog::warn("{}: accept: {}", service_name(service), ec.message());
             continue;
@@ -207,9 +276,9 @@ awaitable<void> Daemon::serve_connection(tcp::socket socket, Service service) {
 void Daemon::drain() {
     spdlog::info("shutting down: draining {} session(s)", services_.connections.size());
     services_.draining = true;
-    for (auto& [a, s] : acceptors_) {
+    for (Listener& l : listeners_) {
         boost::system::error_code ec;
-        a->close(ec);
+        l.acceptor->close(ec);
     }
     hup_.cancel();
     memory_.stop();
@@ -232,8 +301,11 @@ bool has_multidrop(const Config& c) {
                        [](const AccountConfig& a) { return a.mode == AccountConfig::Mode::multidrop; });
 }
 
+// reload - SIGHUP: the config file again, in force for every session that starts from now on.
 void Daemon::reload() {
-    const Config& old = *services_.config;
+    // A reference of its own: services_.config is replaced below, and the old config with it.
+    const ConfigPtr running = services_.config;
+    const Config& old = *running;
     if (old.source.empty()) return;
     ConfigResult r = load_config(old.source);
     if (!r.errors.empty()) {
@@ -251,6 +323,12 @@ void Daemon::reload() {
     if (r.config->data_dir != old.data_dir)
         spdlog::warn("reload: data_dir changes need a restart; still using {}", old.data_dir.string());
     r.config->data_dir = old.data_dir;
+    try {
+        fit_connections(*r.config);
+    } catch (const std::exception& e) {
+        spdlog::error("reload refused, keeping the running config: {}", e.what());
+        return;
+    }
     services_.config = r.config;
     spdlog::info("reloaded {}: {} user(s), {} alias(es); listener changes need a restart", old.source.string(),
                  r.config->users.size(), r.config->aliases.size());
@@ -266,20 +344,9 @@ void Daemon::wait_hup() {
 
 int Daemon::run() {
     const Config& c = *services_.config;
-    bool want_tls = !c.listen.submission.empty() || !c.listen.submissions.empty() || !c.listen.pop3s.empty() ||
-                    !c.listen.smtp.empty() || !c.listen.pop3.empty();
-    if (want_tls) {
-        try {
-            services_.tls = make_server_context(c.resolve(c.tls_cert), c.resolve(c.tls_key));
-        } catch (const std::exception& e) {
-            if (!c.listen.submissions.empty() || !c.listen.pop3s.empty() || !c.listen.submission.empty()) throw;
-            spdlog::warn("no TLS: {}", e.what());
-        }
-    }
     // Fails here, not at the first fetch, if the library is missing.
     if (has_multidrop(c)) load_multidrop_parser();
     intake_.recover();
-    bind_all();
     // The control socket: the CLI's way in; 0600 by umask so only the daemon's user reaches it.
     std::filesystem::path ctl = control_path(c.data_dir);
     std::filesystem::remove(ctl);
@@ -288,8 +355,6 @@ int Daemon::run() {
     control_.bind(asio::local::stream_protocol::endpoint(ctl.string()));
     ::umask(old_mask);
     control_.listen();
-    drop_privileges();
-    for (auto& [a, s] : acceptors_) asio::co_spawn(ioc_, accept_loop(*a, s), asio::detached);
     asio::co_spawn(ioc_, serve_control(control_, queue_, fetcher_), asio::detached);
     queue_.start();
     fetcher_.start();
@@ -298,6 +363,7 @@ int Daemon::run() {
     });
     wait_hup();
     memory_.start();
+    listen_all();
     spdlog::info("mailkeep started: hostname {}, data {}", c.hostname, c.data_dir.string());
     ioc_.run();
     std::filesystem::remove(ctl);
@@ -310,8 +376,20 @@ int Daemon::run() {
 
 int serve(std::shared_ptr<Config> config) {
     MemoryRelease::one_arena();
+    // As root: only what needs root, and nothing written in the data directory (server/privileges.hpp).
+    std::optional<RunAs> user = run_as_user(config->run_as);
+    if (user) check_data_dir(config->data_dir, *user);
+    else make_dir_durable(config->data_dir);
+    // Before anything reads or changes the data directory (recovery empties spool/), and before the
+    // ports, so that a second daemon is told who holds them.
+    DataDirLock lock = as_user(user, [&] { return DataDirLock::take(config->data_dir); });
+    raise_descriptor_limit();
+    fit_connections(*config);
+    std::shared_ptr<asio::ssl::context> tls = server_tls(*config, user);
     asio::io_context ioc(1);
-    Daemon d(std::move(config), ioc);
+    std::vector<Listener> listeners = bind_all(*config, ioc);
+    if (user) drop_privileges(*user);
+    Daemon d(std::move(config), ioc, std::move(listeners), std::move(tls));
     return d.run();
 }
 

@@ -15,7 +15,7 @@ namespace mk {
 
 namespace fs = std::filesystem;
 
-std::shared_ptr<Config> prepare_data_dir(const fs::path& dir) {
+fs::path prepare_data_dir(const fs::path& dir) {
     fs::path data_dir = fs::absolute(dir);
     fs::path file = data_dir / "mailkeep.toml";
     if (!fs::exists(file)) {
@@ -36,13 +36,7 @@ std::shared_ptr<Config> prepare_data_dir(const fs::path& dir) {
                   << "mailkeep: this password is shown only once; change it with `mailkeep passwd`.\n"
                   << std::flush;
     }
-    ConfigResult r = load_config(file);
-    if (!r.errors.empty()) {
-        std::string all;
-        for (const ConfigError& e : r.errors) all += e.to_string() + "\n";
-        throw std::runtime_error(all);
-    }
-    return r.config;
+    return file;
 }
 
 }  // namespace mk

@@ -2,15 +2,11 @@
 #pragma once
 
 #include <filesystem>
-#include <memory>
-
-#include "core/config.hpp"
 
 namespace mk {
 
-// prepare_data_dir - load data_dir/mailkeep.toml, creating it first (with a self-signed
-// certificate and the postmaster user, whose password is printed once) when it does not exist.
-// Returns the loaded config or throws std::runtime_error with every config error.
-std::shared_ptr<Config> prepare_data_dir(const std::filesystem::path& data_dir);
+// prepare_data_dir - data_dir/mailkeep.toml, created first (with a self-signed certificate and the
+// postmaster user, whose password is printed once) when it does not exist; throws on failure.
+std::filesystem::path prepare_data_dir(const std::filesystem::path& data_dir);
 
 }  // namespace mk

@@ -2,7 +2,7 @@
 # stops again (SIGTERM, bounded wait, SIGKILL) even when it fails.
 import pytest
 
-from harness import Mailkeep, make_cert
+from harness import Mailkeep, make_cert, sanitizer_report
 from postfix import Postfix
 
 
@@ -45,6 +45,9 @@ def mailkeep_factory(tmp_path, tls_pair, request):
             print(f"--- mailkeep log {mk.log_path} ---\n{mk.log_tail(120)}")
         if was_running and (needed_kill or rc != 0):
             problems.append(f"{mk.root}: after SIGTERM rc={rc}, needed SIGKILL={needed_kill}\n{mk.log_tail()}")
+        report = sanitizer_report(mk.log_text())
+        if report:
+            problems.append(f"{mk.root}: sanitizer report in the daemon's log:\n{report}")
     assert not problems, "mailkeep did not run and stop cleanly:\n" + "\n".join(problems)
 
 

@@ -3,6 +3,8 @@
 import base64
 import functools
 import os
+import re
+import resource
 import signal
 import socket
 import subprocess
@@ -20,6 +22,20 @@ DEFAULT_USERS = {
     "ben": ("ben-secret-2", ["ben@home.arpa"]),
     "postmaster": ("pm-secret-3", ["postmaster@home.arpa"]),
 }
+
+
+# A sanitizer's report, as an ASan/UBSan build of mailkeep (scripts/asan.sh) writes it to stderr:
+# "==PID==ERROR: AddressSanitizer: ...", "file:line:col: runtime error: ...", and the SUMMARY line.
+SANITIZER_REPORT = re.compile(r"^==\d+==ERROR: \w*Sanitizer|: runtime error: |^SUMMARY: \w*Sanitizer", re.M)
+
+
+def sanitizer_report(text):
+    """sanitizer_report - text from its first sanitizer report on (at most 6000 characters), or None."""
+    m = SANITIZER_REPORT.search(text)
+    if not m:
+        return None
+    start = text.rfind("\n", 0, m.start()) + 1
+    return text[start:start + 6000]
 
 
 def free_ports(n):
@@ -46,6 +62,18 @@ def port_accepts(port, host="127.0.0.1", seen=None):
             return True
     except OSError:
         return False
+
+
+def cpu_seconds(pid):
+    """cpu_seconds - the CPU time (user + system) a process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")   # utime + stime
+
+
+def fd_limit(n):
+    """fd_limit - a preexec_fn that gives the child at most n file descriptors (soft = hard = n)."""
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
 
 
 def wait_until(predicate, deadline, what, interval=0.05):
@@ -195,12 +223,15 @@ class Mailkeep:
         self.killed = False
 
     # --- process control -------------------------------------------------------------------
-    def start(self, deadline=START_DEADLINE):
+    def start(self, deadline=START_DEADLINE, preexec_fn=None):
+        """start - run `serve` and wait until every port accepts; preexec_fn (such as fd_limit(n)) runs
+        in the child before mailkeep does."""
         if not os.path.exists(MAILKEEP_BIN):
             raise AssertionError(f"mailkeep binary not found at {MAILKEEP_BIN} (build it or set MAILKEEP_BIN)")
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([MAILKEEP_BIN, "serve", "--config", str(self.config_path)],
-                                     stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
+                                     stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+                                     preexec_fn=preexec_fn)
         self.killed = False
 
         def ready():
@@ -320,12 +351,15 @@ class Mailkeep:
         return self.users[user][0]
 
 
-def run_cli(*args, input=None, timeout=20, cwd=None):
+def run_cli(*args, input=None, timeout=20, cwd=None, preexec_fn=None):
     """run_cli - run the mailkeep binary with args; text in, text out."""
     if not os.path.exists(MAILKEEP_BIN):
         raise AssertionError(f"mailkeep binary not found at {MAILKEEP_BIN} (build it or set MAILKEEP_BIN)")
-    return subprocess.run([MAILKEEP_BIN, *args], input=input, capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+    r = subprocess.run([MAILKEEP_BIN, *args], input=input, capture_output=True, text=True,
+                       timeout=timeout, cwd=cwd, preexec_fn=preexec_fn)
+    report = sanitizer_report(r.stderr)
+    assert report is None, f"mailkeep {' '.join(args)}: sanitizer report:\n{report}"
+    return r
 
 
 def auth_plain(user, password):

@@ -1,13 +1,16 @@
 # tests/blackbox/test_config_cli.py — the CLI around the config: check-config reports each error as
-# file:line (unknown keys are errors), `passwd --stdin` prints a working crypt(3) hash, `user add`
-# edits the file keeping comments and the new user can log in, `user list`, `queue list`.
+# file:line (unknown keys are errors), a [[user]] password that is not a crypt(3) hash is one of them,
+# `passwd --stdin` prints a working crypt(3) hash, `user add` edits the file keeping comments and the
+# new user can log in, `user list`, `queue list`.
 import poplib
 import re
 import warnings
 
 import pytest
 
-from harness import Mailkeep, make_message, run_cli, split_trace
+import subprocess
+
+from harness import Mailkeep, make_message, run_cli, split_trace, toml_value
 from smtputil import send
 
 with warnings.catch_warnings():
@@ -68,6 +71,50 @@ def test_check_config_error_has_file_and_line(config, tmp_path, case):
     r = run_cli("check-config", str(bad))
     assert r.returncode != 0, f"accepted a config with {case['new_line']!r}"
     assert f"{bad}:{line}:" in output(r), f"want '{bad}:{line}: ...', got:\n{output(r)}"
+
+
+# Issue 9, item 12: such a password never matches, and nothing said why.
+NOT_HASHES = {
+    "plaintext": "anna-secret-1",
+    "setting-without-checksum": "$6$saltsalt",
+    "cut-short": "$1$bwVQ25yG$MPgRReZ1HcgAzIyjvw98w",
+    "apache-md5": "$apr1$abc$0123456789012345678901",
+    "empty": "",
+}
+
+
+def with_password(config, value):
+    """with_password - the config with the first [[user]] password replaced; returns (text, 1-based line)."""
+    return with_line(config, replace_prefix="password = ", new_line=f"password = {toml_value(value)}")
+
+
+@pytest.mark.parametrize("value", NOT_HASHES.values(), ids=NOT_HASHES.keys())
+def test_check_config_refuses_a_password_that_is_not_a_hash(config, tmp_path, value):
+    text, line = with_password(config, value)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    r = run_cli("check-config", str(bad))
+    assert r.returncode == 1, f"accepted password = {value!r}: {output(r)}"
+    assert f"{bad}:{line}:" in output(r) and "mailkeep passwd" in output(r), output(r)
+    if value:
+        assert value not in output(r), "the error repeats what may be a real password"
+
+
+def openssl_passwd(flag, password):
+    return subprocess.run(["openssl", "passwd", flag, "-stdin"], input=password, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+@pytest.mark.parametrize("made_by", ["mailkeep passwd", "openssl passwd -6", "openssl passwd -5", "openssl passwd -1"])
+def test_check_config_accepts_crypt_hashes(config, tmp_path, made_by):
+    if made_by == "mailkeep passwd":
+        hash_ = run_cli("passwd", input="pw\n").stdout.strip()
+    else:
+        hash_ = openssl_passwd(made_by.split()[-1], "pw")
+    good = tmp_path / "good.toml"
+    good.write_text(with_password(config, hash_)[0])
+    r = run_cli("check-config", str(good))
+    assert r.returncode == 0, f"{made_by}: {hash_}: {output(r)}"
 
 
 def test_check_config_reports_every_error(config, tmp_path):

@@ -6,19 +6,7 @@ import time
 
 from harness import wait_until
 from smtputil import connect, login
-from wire import Closed, Pop3, Smtp
-
-
-def greeted(port):
-    """greeted - a connection that got its 220, or None."""
-    w = Smtp(port)
-    try:
-        if w.reply().code == 220:
-            return w
-    except (Closed, OSError):
-        pass
-    w.close()
-    return None
+from wire import Closed, Pop3, Smtp, greeted
 
 
 def test_max_connections_per_ip(mailkeep_factory):

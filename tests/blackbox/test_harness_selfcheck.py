@@ -1,18 +1,32 @@
 # tests/blackbox/test_harness_selfcheck.py — the harness itself, without mailkeep: the configs it
 # writes are valid TOML in the contract's shape, the certificate is usable, and the private Dovecot
-# starts, serves a hand-made Maildir over IMAP and stops; so a failure elsewhere points at mailkeep.
+# starts, serves a hand-made Maildir over IMAP and stops, and a sanitizer's report in a log is
+# recognised (scripts/asan.sh); so a failure elsewhere points at mailkeep.
 import imaplib
 import os
 import ssl
 import tomllib
 
 from dovecot import Dovecot
-from harness import DEFAULT_USERS, ROLES, crypt_hash, free_ports, port_accepts, render_config
+from harness import DEFAULT_USERS, ROLES, crypt_hash, free_ports, port_accepts, render_config, sanitizer_report
 
 
 def test_free_ports_distinct():
     ports = free_ports(20)
     assert len(set(ports)) == 20
+
+
+def test_sanitizer_reports_are_recognised():
+    asan = ("2026-12-03T10:00:00.000 info reloaded\n=================================================================\n"
+            "==4242==ERROR: AddressSanitizer: heap-use-after-free on address 0x6070000001e0\n"
+            "READ of size 8 at 0x6070000001e0 thread T0\n")
+    ubsan = "src/x.cpp:12:5: runtime error: signed integer overflow: 2147483647 + 1\n"
+    leak = "==77==ERROR: LeakSanitizer: detected memory leaks\n"
+    assert sanitizer_report(asan).startswith("==4242==ERROR: AddressSanitizer: heap-use-after-free")
+    assert sanitizer_report(ubsan).startswith("src/x.cpp:12:5: runtime error:")
+    assert sanitizer_report(leak)
+    clean = "2026-12-03T10:00:00.000 info smtp: connect from [127.0.0.1]:4000\n== a banner ==\n"
+    assert sanitizer_report(clean) is None
 
 
 def test_config_is_valid_toml_in_contract_shape(tmp_path, tls_pair):

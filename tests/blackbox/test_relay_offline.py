@@ -3,13 +3,12 @@
 # hop; when the smarthost starts, everything queued arrives within probe_interval plus a bound, over
 # at most CONNECTIONS_PER_HOP connections, and status says online again. `queue remove` and `queue flush` work on the
 # running daemon meanwhile.
-import os
 import re
 import signal
 import subprocess
 import time
 
-from harness import make_message, wait_until
+from harness import cpu_seconds, make_message, wait_until
 from relayutil import CONNECTIONS_PER_HOP, provider_options, smarthost, wait_queue_empty
 from smtputil import connect
 
@@ -149,12 +148,6 @@ def test_sigterm_while_offline_is_prompt_and_keeps_the_queue(mailkeep_factory):
     home.start()
     listed = home.queue_list()
     assert len(listed) == 1 and "friend@provider.example" in listed[0], listed
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")   # utime + stime
 
 
 def test_waiting_for_an_unreachable_hop_costs_no_cpu(mailkeep_factory):

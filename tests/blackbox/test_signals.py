@@ -1,10 +1,10 @@
 # tests/blackbox/test_signals.py — operations (issue 2): SIGTERM drains (stops accepting, lets a
-# session in the middle of DATA finish, then exits 0); SIGHUP reloads the config, and a bad config is
-# refused with a log line while the old one stays in force.
+# session in the middle of DATA finish, then exits 0); SIGHUP reloads the config, every time it comes, and
+# a bad config is refused with a log line while the old one stays in force.
 import signal
 import smtplib
 
-from harness import crypt_hash, make_message, port_accepts, split_trace, wait_until
+from harness import crypt_hash, make_message, port_accepts, sanitizer_report, split_trace, wait_until
 from smtputil import HELO
 from wire import Smtp
 
@@ -46,6 +46,22 @@ def test_sighup_reloads_config(mailkeep):
     mailkeep.proc.send_signal(signal.SIGHUP)
     wait_until(lambda: accepts_rcpt(mailkeep, "dora@home.arpa"), 10, "dora to exist after SIGHUP")
     assert mailkeep.running()
+
+
+def test_every_sighup_reloads(mailkeep):
+    # Issue 9, item 4: each reload after the first read the config it had just replaced (freed
+    # memory); the ASan build (scripts/asan.sh) ends the daemon at the second SIGHUP.
+    for n, user in enumerate(("dora", "emil", "fritz"), start=1):
+        mailkeep.config_path.write_text(
+            mailkeep.config_path.read_text() +
+            f'\n[[user]]\nname = "{user}"\npassword = "{crypt_hash(user + "-pw")}"\n'
+            f'addresses = ["{user}@home.arpa"]\nforward_to = []\nkeep_copy = true\n')
+        mailkeep.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: mailkeep.log_text().count(f"reloaded {mailkeep.config_path}:") >= n, 10,
+                   f"reload {n} in the log")
+        assert accepts_rcpt(mailkeep, f"{user}@home.arpa"), f"{user} unknown after reload {n}"
+    assert mailkeep.running()
+    assert sanitizer_report(mailkeep.log_text()) is None
 
 
 def test_sighup_with_bad_config_keeps_old(mailkeep):

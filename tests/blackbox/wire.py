@@ -130,6 +130,18 @@ class Smtp(Wire):
         return r
 
 
+def greeted(port):
+    """greeted - an SMTP connection that got its 220, or None."""
+    w = Smtp(port)
+    try:
+        if w.reply().code == 220:
+            return w
+    except (Closed, OSError):
+        pass
+    w.close()
+    return None
+
+
 class Pop3(Wire):
     """Pop3 - raw POP3 client that keeps the wire form of multi-line answers."""
 

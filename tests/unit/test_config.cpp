@@ -104,7 +104,7 @@ max_message_size = 1048576
 max_recipients = 5
 [[user]]
 name = "anna"
-password = "$y$hash"
+password = "$y$j9T$EcArzCubVFec9hMl.QycA.$Xg2ogAZaw4ewIucBL3y6.zwSPsin7lh5snn09aBzQR0"
 addresses = ["anna@HOME.ARPA", "postmaster@home.arpa", "Anna@example.org"]
 forward_to = ["anna@Remote.Example"]
 keep_copy = false
@@ -133,7 +133,7 @@ to = ["anna", "ben.b-2_x", "grandma@elsewhere.example"]
     EXPECT_EQ(c.limits.max_message_size, 1048576u);
     EXPECT_EQ(c.limits.max_recipients, 5u);
     ASSERT_EQ(c.users.size(), 2u);
-    EXPECT_EQ(c.users[0].password_hash, "$y$hash");
+    EXPECT_EQ(c.users[0].password_hash, "$y$j9T$EcArzCubVFec9hMl.QycA.$Xg2ogAZaw4ewIucBL3y6.zwSPsin7lh5snn09aBzQR0");
     EXPECT_EQ(c.users[0].addresses,
               (std::vector<std::string>{"anna@home.arpa", "postmaster@home.arpa", "Anna@example.org"}));
     EXPECT_EQ(c.users[0].forward_to, std::vector<std::string>{"anna@remote.example"});
@@ -242,7 +242,7 @@ TEST(Config, ErrorsHaveTheRightLine) {
         {pm + "[[user]]\nname = \"..\"\n", 3, "must be [a-z0-9._-]+"},
         {pm + "[[user]]\nname = \"\"\n", 3, "must be [a-z0-9._-]+"},
         {pm + "[[user]]\nname = \"" + std::string(kMaxUserName + 1, 'a') + "\"\n", 3, "must be [a-z0-9._-]+"},
-        {pm + "\n[[user]]\npassword = \"x\"\n", 3, "[[user]] without a name"},
+        {pm + "\n[[user]]\naddresses = []\n", 3, "[[user]] without a name"},
         {pm + "[[user]]\nname = \"a\"\naddresses = [\"x@home.arpa\"]\n[[user]]\nname = \"b\"\n"
               "addresses = [\"y@home.arpa\",\n  \"x@HOME.arpa\"]\n",
          8, "address 'x@home.arpa' is already used at line 4"},
@@ -287,6 +287,48 @@ TEST(Config, ErrorsHaveTheRightLine) {
         EXPECT_EQ(e.file, kFile);
         EXPECT_EQ(e.line, c.line) << c.text << e.to_string();
         EXPECT_NE(e.what.find(c.what), std::string::npos) << c.text << e.to_string();
+    }
+}
+
+// Issue 9, item 12: a password that is not a crypt(3) hash never matches; the file is refused at
+// its line, the value (perhaps a real password) is not repeated, and `mailkeep passwd` is named.
+TEST(Config, UserPasswordMustBeACryptHash) {
+    struct Case {
+        std::string password;
+        bool valid;
+    };
+    const Case cases[] = {
+        {"$y$j9T$EcArzCubVFec9hMl.QycA.$Xg2ogAZaw4ewIucBL3y6.zwSPsin7lh5snn09aBzQR0", true},   // mailkeep passwd
+        {"$6$SVGlKpNj/VThV7qn$KeTibjyHcoNYgMxWLcQa6sOxyYoERGp0X7mD2N5MwLafaWE2ZoBIlVPT/KXGhyu6O5SLuvJfxhwfvQXpKhj8i/",
+         true},                                                                          // openssl passwd -6
+        {"$2b$05$yKNIhdmuFTShIaLLBynWb.AGEqrBUwBpIBnw4dkikU8srBhfoGpei", true},           // bcrypt
+        {"$1$bwVQ25yG$MPgRReZ1HcgAzIyjvw98w0", true},                                     // md5crypt, legacy
+        {"GRRZB/puHgS8o", true},                                                          // DES, legacy
+        {"anna-secret-1", false},                 // the mistake: a plain password
+        {"secret", false},
+        {"", false},
+        {"*", false},                             // a locked /etc/shadow entry; leave the key out instead
+        {"$6$SVGlKpNj/VThV7qn", false},           // a setting, no checksum
+        {"$y$j9T$EcArzCubVFec9hMl.QycA.$Xg2ogAZaw4ewIucBL3y6.zwSPsin7lh5snn09aBzQR", false},   // cut short
+        {"$apr1$abc$0123456789012345678901", false},   // Apache's MD5, which crypt(3) does not know
+        {"$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG", false},
+    };
+    for (const Case& c : cases) {
+        std::string text = "[[user]]\nname = \"postmaster\"\naddresses = [\"postmaster@home.arpa\"]\npassword = " +
+                           toml_quote(c.password) + "\n";
+        ConfigResult r = parse_config(text, kFile);
+        if (c.valid) {
+            ASSERT_TRUE(r.errors.empty()) << c.password << ": " << r.errors[0].to_string();
+            EXPECT_EQ(r.config->users.at(0).password_hash, c.password);
+            continue;
+        }
+        ASSERT_EQ(r.errors.size(), 1u) << c.password;
+        const ConfigError& e = r.errors[0];
+        EXPECT_EQ(e.line, 4u) << c.password;
+        EXPECT_NE(e.what.find("mailkeep passwd"), std::string::npos) << e.to_string();
+        if (!c.password.empty()) {
+            EXPECT_EQ(e.what.find(c.password), std::string::npos) << e.to_string();
+        }
     }
 }
 
