@@ -33,7 +33,7 @@ pid_t holder(const Fd& fd) {
 
 DataDirLock DataDirLock::take(const std::filesystem::path& data_dir) {
     std::filesystem::path file = data_dir / kPidFile;
-    Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+    Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd) throw std::runtime_error(fmt::format("cannot open {}: {}", file.string(), errno_text(errno)));
     struct flock lk = whole_file();
     if (::fcntl(fd.get(), F_SETLK, &lk) != 0) {

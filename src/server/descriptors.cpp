@@ -22,7 +22,7 @@ namespace {
 // lock file, the control socket and a CLI connection (3), what the blocking pool and the committer
 // read, list or fsync at a time, and the resolver's sockets; 17 are open when idle.
 constexpr std::size_t kDaemonFds = 32;
-// A relay delivery holds its socket, the message file, its state file and a DNS socket.
+// A relay connection holds its socket, the message file, a DNS socket and one spare.
 constexpr std::size_t kFdsPerDelivery = 4;
 constexpr const char* kRaiseHint = "LimitNOFILE= in systemd, ulimit -Hn in a shell";
 
@@ -30,7 +30,7 @@ constexpr const char* kRaiseHint = "LimitNOFILE= in systemd, ulimit -Hn in a she
 std::size_t own_descriptors(const Config& c) {
     const ListenConfig& l = c.listen;
     std::size_t n = kDaemonFds + l.smtp.size() + l.submission.size() + l.submissions.size() + l.pop3.size() +
-                    l.pop3s.size() + kMaxParallelHops * kFdsPerDelivery;
+                    l.pop3s.size() + kMaxConnections * kFdsPerDelivery;
     for (const AccountConfig& a : c.accounts) n += fetch_descriptors(a);
     return n;
 }
