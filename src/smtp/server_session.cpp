@@ -500,9 +500,11 @@ awaitable<void> Session::on_starttls(std::string_view args) {
         quit_ = true;
         co_return;
     }
-    // RFC 3207 4.2: forget everything learnt before TLS, including the greeting.
+    // RFC 3207 4.2: forget everything learnt from the client before TLS: the greeting, the transaction,
+    // and a login made in plaintext (allowed from loopback) — the client authenticates again over TLS.
     helo_.clear();
     esmtp_ = false;
+    auth_user_.clear();
     reset_transaction();
     set_state(State::fresh);
 }
