@@ -20,14 +20,14 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl.hpp>
 #include <fmt/format.h>
 
+#include "household.hpp"
 #include "net/connection.hpp"
 #include "net/pipe.hpp"
-#include "net/tls.hpp"
-#include "temp_dir.hpp"
 
 namespace mk::test {
 
@@ -75,6 +75,16 @@ inline std::string visible(std::string_view s) {
     return out;
 }
 
+// test_io - the io_context of every driver, as the daemon has one for its life, and never out of
+// work: a blocking-pool thread finishing an offloaded call (crypt, a maildrop listing) releases its hold
+// on the io_context after the session it served has resumed, perhaps after the session and its driver
+// are gone; a driver's own io_context could be destroyed, or stopped, under it.
+inline boost::asio::io_context& test_io() {
+    static boost::asio::io_context io;
+    static const auto forever = boost::asio::make_work_guard(io);
+    return io;
+}
+
 class SessionDriver {
 public:
     using Session = std::function<boost::asio::awaitable<void>(Connection&)>;
@@ -91,10 +101,14 @@ public:
         });
     }
     ~SessionDriver() {
-        // Let the session unwind while its io_context still exists.
+        // The session and the client's last read end before the objects they use go.
         pipe_.client->close();
         pipe_.server->close();
-        io_.run_for(kStuck);
+        try {
+            run_until([&] { return ended_ && !reading_; });
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << e.what();
+        }
     }
     SessionDriver(const SessionDriver&) = delete;
     SessionDriver& operator=(const SessionDriver&) = delete;
@@ -182,28 +196,13 @@ private:
             boost::asio::detached);
     }
 
-    boost::asio::io_context io_;
+    boost::asio::io_context& io_ = test_io();
     PipeConnections pipe_;
     std::string received_;
     bool reading_ = false;
     bool eof_ = false;
     bool ended_ = false;
     std::exception_ptr error_;
-};
-
-// TestTls - a self-signed certificate for "localhost" in a private directory, the server context
-// over it and a client context that verifies nothing. Session tickets are off: a TLS 1.3 ticket is
-// a record without application data, which a test client would wait behind.
-struct TestTls {
-    TempDir dir{"tls"};
-    std::shared_ptr<boost::asio::ssl::context> server;
-    boost::asio::ssl::context client{boost::asio::ssl::context::tls_client};
-    TestTls() {
-        write_self_signed(dir.path / "cert.pem", dir.path / "key.pem", "localhost");
-        server = make_server_context(dir.path / "cert.pem", dir.path / "key.pem");
-        SSL_CTX_set_num_tickets(server->native_handle(), 0);
-        client.set_verify_mode(boost::asio::ssl::verify_none);
-    }
 };
 
 // run_transcript - the steps in order over a new session, fed as feed says; returns whether every
