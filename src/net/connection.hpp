@@ -104,7 +104,7 @@ private:
     SSL* begin_tls(asio::ssl::context& ctx);
 
     std::unique_ptr<Transport> transport_;
-    std::unique_ptr<TlsStream> tls_;   // over *transport_, so declared (and destroyed) after it
+    std::unique_ptr<TlsStream> tls_;   // over *transport_: declared after it, so destroyed before it
     asio::steady_timer watchdog_;
     std::string in_;
     std::size_t pos_ = 0;
