@@ -15,7 +15,7 @@ std::chrono::milliseconds AuthThrottle::delay_for(const boost::asio::ip::address
     if (it == by_ip_.end() || it->second.failures == 0) return std::chrono::milliseconds(0);
     if (std::chrono::steady_clock::now() - it->second.last > kAuthForget) return std::chrono::milliseconds(0);
     unsigned shift = std::min(it->second.failures - 1, 16u);
-    return std::min(kAuthMaxDelay, kAuthBaseDelay * (1u << shift));
+    return std::min(max_, base_ * (1u << shift));
 }
 
 void AuthThrottle::record_failure(const boost::asio::ip::address& a) {

@@ -1,4 +1,5 @@
-// net/connection.cpp — bounded line reading and TLS upgrade over one TCP connection.
+// net/connection.cpp — bounded line reading, the watchdog and the TLS upgrade over any transport;
+// the bytes read are untrusted.
 #include "net/connection.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -14,28 +15,38 @@ namespace mk {
 namespace {
 // An over-long line is read to its end so the session can answer and go on, but not forever.
 constexpr std::size_t kDrainMax = 1024 * 1024;
+
+// tcp_endpoints - the addresses of a connected socket, as the sessions log and check them.
+Endpoints tcp_endpoints(const tcp::socket& socket) {
+    Endpoints e;
+    boost::system::error_code ec;
+    auto r = socket.remote_endpoint(ec);
+    if (!ec) {
+        e.remote = r.address();
+        e.remote_port = r.port();
+    }
+    auto l = socket.local_endpoint(ec);
+    if (!ec) e.local = l.address();
+    return e;
+}
+
 }  // namespace
 
 Connection::Connection(tcp::socket socket)
-    : socket_(std::move(socket)), watchdog_(socket_.get_executor()) {
+    : watchdog_(socket.get_executor()), endpoints_(tcp_endpoints(socket)) {
     boost::system::error_code ec;
-    auto r = socket_.remote_endpoint(ec);
-    if (!ec) {
-        remote_ = r.address();
-        remote_port_ = r.port();
-    }
-    auto l = socket_.local_endpoint(ec);
-    if (!ec) local_ = l.address();
-    socket_.set_option(tcp::no_delay(true), ec);
+    socket.set_option(tcp::no_delay(true), ec);
+    transport_ = std::make_unique<StreamTransport<tcp::socket>>(std::move(socket));
 }
+
+Connection::Connection(std::unique_ptr<Transport> transport, const Endpoints& endpoints)
+    : transport_(std::move(transport)), watchdog_(transport_->executor()), endpoints_(endpoints) {}
 
 Connection::~Connection() { close(); }
 
 void Connection::close() {
-    boost::system::error_code ec;
     watchdog_.cancel();
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    transport_->close();
 }
 
 // arm - start the watchdog: when it fires, the pending operation is cancelled and timed_out() set.
@@ -46,8 +57,7 @@ void Connection::arm(std::chrono::steady_clock::duration timeout) {
         // A completion already queued when the timer was re-armed must not fire the new deadline.
         if (watchdog_.expiry() > std::chrono::steady_clock::now()) return;
         timed_out_ = true;
-        boost::system::error_code ignore;
-        socket_.cancel(ignore);
+        transport_->cancel();
     });
 }
 
@@ -66,11 +76,8 @@ awaitable<std::size_t> Connection::fill(std::chrono::steady_clock::duration time
     in_.resize(old + kReadChunk);
     auto buf = asio::buffer(in_.data() + old, kReadChunk);
     boost::system::error_code ec;
-    std::size_t n = 0;
     arm(timeout);
-    auto token = asio::redirect_error(asio::use_awaitable, ec);
-    if (ssl_) n = co_await ssl_->async_read_some(buf, token);
-    else n = co_await socket_.async_read_some(buf, token);
+    std::size_t n = co_await stream().read_some(buf, ec);
     disarm();
     in_.resize(old + (ec ? 0 : n));
     co_return ec ? 0 : n;
@@ -121,22 +128,24 @@ awaitable<std::string_view> Connection::peek_some(std::chrono::steady_clock::dur
 awaitable<void> Connection::write(std::string_view data, std::chrono::steady_clock::duration timeout) {
     boost::system::error_code ec;
     arm(timeout);
-    auto token = asio::redirect_error(asio::use_awaitable, ec);
-    if (ssl_) co_await asio::async_write(*ssl_, asio::buffer(data), token);
-    else co_await asio::async_write(socket_, asio::buffer(data), token);
+    co_await stream().write(asio::buffer(data), ec);
     disarm();
     if (ec) throw boost::system::system_error(ec);
 }
 
-awaitable<void> Connection::start_tls(asio::ssl::context& ctx, std::chrono::steady_clock::duration timeout) {
-    // RFC 3207 6: anything the client sent before the handshake is discarded, never interpreted.
+SSL* Connection::begin_tls(asio::ssl::context& ctx) {
     in_.clear();
     pos_ = 0;
-    ssl_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, ctx);
+    tls_ = transport_->tls(ctx);
+    return tls_->native_handle();
+}
+
+awaitable<void> Connection::start_tls(asio::ssl::context& ctx, std::chrono::steady_clock::duration timeout) {
+    // RFC 3207 6: anything the client sent before the handshake is discarded, never interpreted.
+    begin_tls(ctx);
     boost::system::error_code ec;
     arm(timeout);
-    co_await ssl_->async_handshake(asio::ssl::stream_base::server,
-                                   asio::redirect_error(asio::use_awaitable, ec));
+    co_await tls_->handshake(asio::ssl::stream_base::server, ec);
     disarm();
     if (ec) throw boost::system::system_error(ec);
 }
@@ -171,10 +180,7 @@ awaitable<void> Connection::start_tls_client(asio::ssl::context& ctx, const std:
                                              std::chrono::steady_clock::duration timeout) {
     // RFC 3207 4.2 (and the STARTTLS response-injection attacks): nothing the server sent before the
     // handshake may be read as a reply after it. The caller refuses when buffered() was non-zero.
-    in_.clear();
-    pos_ = 0;
-    ssl_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, ctx);
-    SSL* s = ssl_->native_handle();
+    SSL* s = begin_tls(ctx);
     boost::system::error_code addr_ec;
     asio::ip::make_address(server_name, addr_ec);
     const bool is_ip = !server_name.empty() && !addr_ec;
@@ -190,7 +196,7 @@ awaitable<void> Connection::start_tls_client(asio::ssl::context& ctx, const std:
     }
     boost::system::error_code ec;
     arm(timeout);
-    co_await ssl_->async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    co_await tls_->handshake(asio::ssl::stream_base::client, ec);
     disarm();
     if (ec) {
         long verify = SSL_get_verify_result(s);
@@ -222,8 +228,8 @@ awaitable<std::string> Connection::tls_client_failure(asio::ssl::context& ctx, c
 }
 
 std::string Connection::tls_description() const {
-    if (!ssl_) return {};
-    SSL* s = const_cast<asio::ssl::stream<tcp::socket&>&>(*ssl_).native_handle();
+    if (!tls_) return {};
+    SSL* s = tls_->native_handle();
     return std::string(SSL_get_version(s)) + " " + SSL_get_cipher_name(s);
 }
 

@@ -1,5 +1,6 @@
-// net/connection.hpp — one client connection, plaintext or TLS (upgradable by STARTTLS/STLS), with a
-// bounded line reader and a watchdog deadline; everything read from it is untrusted.
+// net/connection.hpp — one connection over any byte stream (TCP, the in-memory pipe; plaintext or TLS,
+// upgradable by STARTTLS/STLS), with a bounded line reader and a watchdog deadline; everything read
+// from it is untrusted.
 #pragma once
 
 #include <chrono>
@@ -13,6 +14,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include "net/stream.hpp"
 
 namespace mk {
 
@@ -28,9 +31,18 @@ struct LineResult {
     bool crlf = false;       // ended in CRLF (false: a bare LF)
 };
 
+// Endpoints - who is at either end of a connection (a pipe has no addresses of its own).
+struct Endpoints {
+    asio::ip::address remote;
+    std::uint16_t remote_port = 0;
+    asio::ip::address local;
+};
+
 class Connection {
 public:
     explicit Connection(tcp::socket socket);
+    // Connection - over any transport (see net/stream.hpp; make_pipe in net/pipe.hpp builds two).
+    Connection(std::unique_ptr<Transport> transport, const Endpoints& endpoints);
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -70,32 +82,35 @@ public:
     // else why ("timed out", or the certificate problem), for their own error reporting.
     awaitable<std::string> tls_client_failure(asio::ssl::context& ctx, const std::string& server_name,
                                               std::chrono::steady_clock::duration timeout);
-    bool tls() const { return ssl_ != nullptr; }
+    bool tls() const { return tls_ != nullptr; }
     std::string tls_description() const;   // "TLSv1.3 TLS_AES_256_GCM_SHA384", or empty
 
     bool timed_out() const { return timed_out_; }
     // idle - the session waits for a command: a draining daemon may close it without losing anything.
     bool idle() const { return idle_; }
     void set_idle(bool idle) { idle_ = idle; }
-    const asio::ip::address& remote_address() const { return remote_; }
-    std::uint16_t remote_port() const { return remote_port_; }
-    const asio::ip::address& local_address() const { return local_; }
+    const asio::ip::address& remote_address() const { return endpoints_.remote; }
+    std::uint16_t remote_port() const { return endpoints_.remote_port; }
+    const asio::ip::address& local_address() const { return endpoints_.local; }
     void close();
 
 private:
     awaitable<std::size_t> fill(std::chrono::steady_clock::duration timeout);
     void arm(std::chrono::steady_clock::duration timeout);
     void disarm();
+    // stream - where reads and writes go: the TLS layer once there is one, else the transport.
+    ByteStream& stream() { return tls_ ? static_cast<ByteStream&>(*tls_) : *transport_; }
+    // begin_tls - the TLS layer over the transport; the plaintext read so far is discarded.
+    SSL* begin_tls(asio::ssl::context& ctx);
 
-    tcp::socket socket_;
-    std::unique_ptr<asio::ssl::stream<tcp::socket&>> ssl_;
+    std::unique_ptr<Transport> transport_;
+    std::unique_ptr<TlsStream> tls_;   // over *transport_: declared after it, so destroyed before it
     asio::steady_timer watchdog_;
     std::string in_;
     std::size_t pos_ = 0;
     bool timed_out_ = false;
     bool idle_ = false;
-    asio::ip::address remote_, local_;
-    std::uint16_t remote_port_ = 0;
+    Endpoints endpoints_;
 };
 
 // Socket reads come in chunks of this size; a line may span several.

@@ -31,6 +31,7 @@ constexpr std::string_view kAuthRequired = "7.0";     // RFC 4954 530 5.7.0
 constexpr std::string_view kRelayDenied = "7.1";      // X.7.1 delivery not authorized
 constexpr std::string_view kAuthFailed = "7.8";       // RFC 4954 535 5.7.8
 constexpr std::string_view kAuthSucceeded = "7.0";    // RFC 4954 235 2.7.0
+constexpr std::string_view kAuthLineTooLong = "5.6";  // RFC 4954 4: 500 5.5.6 exchange line too long
 constexpr std::string_view kEncryptionRequired = "7.11";  // RFC 5248 (5.7.11 encryption required)
 constexpr std::string_view kTls = "7.0";
 constexpr std::string_view kContent = "6.0";          // X.6.0 other media error

@@ -108,6 +108,8 @@ private:
 
     // receive_data - read the message after 354 into the spool; returns the final reply.
     awaitable<Reply> receive_data();
+    // auth_response - send a 334 challenge and read the client's answer; nullopt when the exchange is
+    // over (an over-long answer is refused here; a closed or silent client ends the session).
     awaitable<std::optional<std::string>> auth_response(std::string_view challenge);
     awaitable<void> auth_failed(std::string_view login);
 
@@ -498,9 +500,11 @@ awaitable<void> Session::on_starttls(std::string_view args) {
         quit_ = true;
         co_return;
     }
-    // RFC 3207 4.2: forget everything learnt before TLS, including the greeting.
+    // RFC 3207 4.2: forget everything learnt from the client before TLS: the greeting, the transaction,
+    // and a login made in plaintext (allowed from loopback) — the client authenticates again over TLS.
     helo_.clear();
     esmtp_ = false;
+    auth_user_.clear();
     reset_transaction();
     set_state(State::fresh);
 }
@@ -509,8 +513,15 @@ awaitable<std::optional<std::string>> Session::auth_response(std::string_view ch
     reply(334, {}, std::string(challenge));
     co_await flush();
     LineResult line = co_await conn_.read_line(kMaxAuthLine, kCommandTimeout);
+    if (line.status == ReadStatus::too_long) {
+        // RFC 4954 4. The line was read to its end, so the client is still in step: the AUTH fails and
+        // the session goes on, as Postfix's does.
+        reply(500, esc::kAuthLineTooLong, "Authentication Exchange line is too long");
+        ++bad_;
+        co_return std::nullopt;
+    }
     if (line.status != ReadStatus::ok) {
-        quit_ = line.status != ReadStatus::too_long;
+        quit_ = true;
         co_return std::nullopt;
     }
     co_return std::string(line.line);
