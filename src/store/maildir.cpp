@@ -177,22 +177,30 @@ std::vector<Maildir::Message> Maildir::list() const {
         if (!size) size = measured_size(path);
         if (size) out.push_back(Message{uid_of(name), std::move(path), *size});
     });
-    // Names begin with the delivery time in seconds, so that number, then the name, is delivery
-    // order; names written by other tools sort by the same rule. Keys are made once, not per compare.
+    // Names begin with the delivery time in seconds and, in ours, Dovecot's and Courier's, ".M" and
+    // the microseconds: those two numbers, then the name, are delivery order (numbers, not text:
+    // M99 comes before M100000). Names without M sort first in their second. Keys are made once.
     struct Key {
         long long sec;
+        long usec;
         std::string_view name;
         std::size_t index;
-        bool operator<(const Key& o) const { return sec != o.sec ? sec < o.sec : name < o.name; }
+        bool operator<(const Key& o) const {
+            if (sec != o.sec) return sec < o.sec;
+            return usec != o.usec ? usec < o.usec : name < o.name;
+        }
     };
     std::vector<Key> keys;
     keys.reserve(out.size());
     for (std::size_t i = 0; i < out.size(); ++i) {
         std::string_view name = out[i].path;
         name.remove_prefix(name.rfind('/') + 1);
+        const char* end = name.data() + name.size();
         long long sec = 0;
-        std::from_chars(name.data(), name.data() + name.size(), sec);
-        keys.push_back({sec, name, i});
+        long usec = 0;
+        const char* p = std::from_chars(name.data(), end, sec).ptr;
+        if (end - p > 2 && p[0] == '.' && p[1] == 'M') std::from_chars(p + 2, end, usec);
+        keys.push_back({sec, usec, name, i});
     }
     std::sort(keys.begin(), keys.end());
     std::vector<Message> sorted;

@@ -183,6 +183,25 @@ TEST(Maildir, ListTakesNamedSizesAndMeasuresOthers) {
     EXPECT_EQ(where.at("1700000000.b.host"), (t.path / "m" / "cur" / "1700000000.b.host:2,S").string());
 }
 
+// Within one second, delivery order is the microseconds after M (a number, not text: M99 before
+// M100000), as Dovecot's and Courier's names carry them.
+TEST(Maildir, ListOrdersOneSecondByMicroseconds) {
+    TempDir t;
+    Maildir md(t.path / "m");
+    md.ensure();
+    for (const char* name : {"1700000000.M100000P2.host", "1700000000.M99P2.host", "1700000000.M5000P1.host:2,S",
+                             "1699999999.M999999P2.host", "1700000000.b.host"})
+        std::ofstream(t.path / "m" / (std::string(name).find(':') == std::string::npos ? "new" : "cur") / name)
+            << "x\r\n";
+    auto list = md.list();
+    ASSERT_EQ(list.size(), 5u);
+    EXPECT_EQ(list[0].uid, "1699999999.M999999P2.host");
+    EXPECT_EQ(list[1].uid, "1700000000.b.host");   // no microseconds: first in its second
+    EXPECT_EQ(list[2].uid, "1700000000.M99P2.host");
+    EXPECT_EQ(list[3].uid, "1700000000.M5000P1.host");
+    EXPECT_EQ(list[4].uid, "1700000000.M100000P2.host");
+}
+
 }  // namespace
 }  // namespace mk
 
