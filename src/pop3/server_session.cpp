@@ -33,7 +33,7 @@
 #include "net/offload.hpp"
 #include "net/sasl.hpp"
 #include "pop3/command.hpp"
-#include "store/durable.hpp"
+#include "core/durable.hpp"
 #include "store/maildir.hpp"
 
 namespace mk {

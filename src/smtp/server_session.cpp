@@ -31,7 +31,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using smtp::Reply;
-namespace esc = smtp::esc;
 
 // RFC 5321 4.5.3.2.7: the server waits at least 5 minutes for the next command.
 constexpr auto kCommandTimeout = 5min;
