@@ -28,7 +28,7 @@ lib_sources=(
   core/config core/cidr core/size core/password core/ids core/date core/pread core/durable
   net/connection net/pipe net/offload net/auth_throttle net/tls
   route/router route/multidrop mime/gmime
-  store/intake store/maildir store/crlf store/envelope store/json_impl
+  store/intake store/maildir store/queue store/crlf store/envelope store/json_impl
   smtp/reply smtp/server_session pop3/server_session)
 lib="$out/libmailkeep_fuzz.a"
 objdir="$out/obj"
