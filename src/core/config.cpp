@@ -18,6 +18,7 @@
 #include <toml++/toml.h>
 
 #include "core/address.hpp"
+#include "core/ip.hpp"
 #include "core/password.hpp"
 #include "core/size.hpp"
 
@@ -199,12 +200,12 @@ bool valid_field_name(std::string_view name) {
            std::all_of(name.begin(), name.end(), [](char c) { return c >= 33 && c <= 126 && c != ':'; });
 }
 
-// loopback_literal - host is a literal loopback address. A name ("localhost") may resolve anywhere,
-// so only literals count.
+// loopback_literal - host is a literal loopback address (core/ip's rule, v4-mapped included). A name
+// ("localhost") may resolve anywhere, so only literals count.
 bool loopback_literal(const std::string& host) {
     boost::system::error_code ec;
     ip::address literal = ip::make_address(host, ec);
-    return !ec && literal.is_loopback();
+    return !ec && is_loopback(literal);
 }
 
 // duration_text - d in the largest unit that divides it ("4h", "90s"), for messages.

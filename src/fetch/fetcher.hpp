@@ -15,7 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "server/services.hpp"
+#include "service/services.hpp"
 #include "store/envelope.hpp"
 #include "store/state_db.hpp"
 

@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "store/durable.hpp"
+#include "core/durable.hpp"
 
 namespace mk {
 

@@ -11,7 +11,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#include "store/durable.hpp"
+#include "core/durable.hpp"
 
 namespace mk {
 

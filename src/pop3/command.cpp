@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/text.hpp"
+#include "net/dot_stuffer.hpp"
 #include "net/sasl.hpp"
 
 namespace mk::pop3 {

@@ -10,8 +10,6 @@
 #include <string_view>
 #include <vector>
 
-#include "net/dot_stuffer.hpp"
-
 namespace mk::pop3 {
 
 // A command line may be 255 octets, CRLF included (RFC 2449 4, raised from RFC 1939's 47).
@@ -95,12 +93,9 @@ std::string_view resp_code_text(RespCode code);
 // format_reply - "+OK text\r\n" or "-ERR [CODE] text\r\n"; control characters in text become spaces.
 std::string format_reply(const Reply& reply);
 
-// XXX pop3::DotStuffer is the name pop3/server_session.cpp still uses for the one stuffer in
-// net/dot_stuffer (RFC 1939 3 and RFC 5321 4.5.2 are the same rule); gone once it says DotStuffer.
-using mk::DotStuffer;
-
 // TopFilter - the part of a message that TOP msg n returns (RFC 1939 7): the header, the blank line
-// and the first n body lines; the whole message when it has fewer. Fed in chunks like DotStuffer.
+// and the first n body lines; the whole message when it has fewer. Fed in chunks, as DotStuffer
+// (net/dot_stuffer) is.
 class TopFilter {
 public:
     explicit TopFilter(std::uint64_t body_lines) : remaining_(body_lines) {}

@@ -29,11 +29,14 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/durable.hpp"
+#include "core/ip.hpp"
 #include "core/password.hpp"
+#include "core/text.hpp"
+#include "net/dot_stuffer.hpp"
 #include "net/offload.hpp"
 #include "net/sasl.hpp"
 #include "pop3/command.hpp"
-#include "store/durable.hpp"
 #include "store/maildir.hpp"
 
 namespace mk {
@@ -90,26 +93,6 @@ struct CommandRow {
     unsigned states;
     bool before_tls;
 };
-
-// is_loopback - 127.0.0.0/8 or ::1, also when an IPv4 peer shows up v4-mapped on a dual-stack socket.
-bool is_loopback(const asio::ip::address& a) {
-    if (a.is_v4()) return a.to_v4().is_loopback();
-    const asio::ip::address_v6 v6 = a.to_v6();
-    if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).is_loopback();
-    return v6.is_loopback();
-}
-
-// iequals - ASCII case-insensitive comparison (mechanism names, addresses' domains).
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
 
 // names_user - whether a SASL authorization identity is the authenticated user itself (by name or one of
 // its addresses). Acting as someone else (proxy authorization) is not offered.
@@ -631,7 +614,7 @@ awaitable<Next> Session::stream_message(std::size_t index, std::optional<std::ui
     // stalls this session only (a trip to the pool for every message would halve the POP3 rate).
     std::string out = pop3::format_reply(top_lines ? Reply::success("top of message follows")
                                                    : Reply::success(fmt::format("{} octets", message.size)));
-    pop3::DotStuffer stuffer;
+    DotStuffer stuffer;
     std::optional<pop3::TopFilter> top;
     if (top_lines) top.emplace(*top_lines);
     std::uint64_t offset = 0;

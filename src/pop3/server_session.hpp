@@ -5,7 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "net/connection.hpp"
-#include "server/services.hpp"
+#include "service/services.hpp"
 
 namespace mk {
 

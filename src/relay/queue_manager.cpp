@@ -494,7 +494,7 @@ awaitable<void> QueueManager::deliver(NextHop hop, Batch batch) {
         if (!client && !network) {
             // Refused by the peer's reply, stopped by our rules (TLS verification, AUTH), or lost
             // midway: an ordinary, counted retry (RFC 3463: X.7.0 security, X.4.2 bad connection).
-            smtp::EnhancedStatus status = cause == smtp::Cause::policy ? smtp::EnhancedStatus{4, 7, 0} : smtp::EnhancedStatus{4, 4, 2};
+            EnhancedStatus status = cause == smtp::Cause::policy ? EnhancedStatus{4, 7, 0} : EnhancedStatus{4, 4, 2};
             smtp::Result result{451, status, fmt::format("451 {} {}", status.str(), failure)};
             for (std::size_t i : rcpts)
                 if (item.entry.state.recipients[i].status == Status::pending) record(item, i, result, "");

@@ -18,7 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "route/next_hop.hpp"
-#include "server/services.hpp"
+#include "service/services.hpp"
 #include "store/queue.hpp"
 
 namespace mk {

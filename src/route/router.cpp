@@ -3,13 +3,11 @@
 
 #include <algorithm>
 
-#include "smtp/reply.hpp"
+#include "core/enhanced_status.hpp"
 
 namespace mk {
 
 namespace {
-
-namespace esc = smtp::esc;
 
 // Local parts are matched case-insensitively, as Postfix and Dovecot do for local users.
 bool same_address(std::string_view configured, const Address& a) {
@@ -118,7 +116,7 @@ RouteResult route_recipient(const Config& config, const Address& rcpt, bool rela
     }
     if (res.loop) {
         r.code = 554;
-        r.esc = "4.6";   // RFC 3463 X.4.6 routing loop detected
+        r.esc = esc::kRoutingLoop;
         r.reason = "alias loop";
         return r;
     }

@@ -31,7 +31,7 @@
 #include "server/memory_release.hpp"
 #include "server/privileges.hpp"
 #include "smtp/server_session.hpp"
-#include "store/durable.hpp"
+#include "core/durable.hpp"
 #include "store/intake.hpp"
 
 namespace mk {

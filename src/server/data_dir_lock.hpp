@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "store/durable.hpp"
+#include "core/durable.hpp"
 
 namespace mk {
 

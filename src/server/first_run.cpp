@@ -7,9 +7,9 @@
 #include <fmt/format.h>
 
 #include "core/config_edit.hpp"
+#include "core/durable.hpp"
 #include "core/password.hpp"
 #include "net/tls.hpp"
-#include "store/durable.hpp"
 
 namespace mk {
 

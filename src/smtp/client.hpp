@@ -14,8 +14,9 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "core/config.hpp"
+#include "core/durable.hpp"
+#include "core/enhanced_status.hpp"
 #include "net/client.hpp"
-#include "store/durable.hpp"
 
 namespace mk::smtp {
 
@@ -49,21 +50,6 @@ struct OutboundMessage {
     std::string ret, envid;                  // RFC 3461, passed on when the server offers DSN
     std::shared_ptr<Fd> converted;           // set by the client: a 7-bit copy sent instead of file
 };
-
-// An enhanced status code (RFC 3463 2: class.subject.detail), as a reply carried it (RFC 2034 4).
-struct EnhancedStatus {
-    int klass = 0;                           // 2, 4 or 5; 0: the reply had none
-    int subject = 0;                         // 0-999
-    int detail = 0;                          // 0-999
-    explicit operator bool() const { return klass != 0; }
-    bool operator==(const EnhancedStatus&) const = default;
-    std::string str() const;                 // "5.1.1"; empty when there is none
-};
-
-// parse_enhanced_status - the status code at the start of a reply's text (RFC 2034 4: after the
-// reply code and one space, followed by a space or nothing), when its class agrees with the reply
-// code's first digit (RFC 3463 2); none otherwise.
-EnhancedStatus parse_enhanced_status(int code, std::string_view text);
 
 // A reply that decides something, typed once: code, enhanced status, and the whole reply as text.
 struct Result {

@@ -16,7 +16,9 @@
 #include "core/base64.hpp"
 #include "core/date.hpp"
 #include "core/ids.hpp"
+#include "core/ip.hpp"
 #include "core/password.hpp"
+#include "core/text.hpp"
 #include "net/offload.hpp"
 #include "net/sasl.hpp"
 #include "route/router.hpp"
@@ -31,7 +33,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using smtp::Reply;
-namespace esc = smtp::esc;
 
 // RFC 5321 4.5.3.2.7: the server waits at least 5 minutes for the next command.
 constexpr auto kCommandTimeout = 5min;
@@ -62,13 +63,6 @@ const char* state_name(State s) {
     }
     return "?";
 }
-
-bool is_loopback(const boost::asio::ip::address& a) {
-    if (a.is_loopback()) return true;
-    return a.is_v6() && a.to_v6().is_v4_mapped() &&
-           boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).is_loopback();
-}
-
 
 struct AcceptedRcpt {
     smtp::RcptArgs args;
@@ -548,11 +542,6 @@ awaitable<void> Session::on_auth(std::string_view args) {
     std::string_view mech = args.substr(0, args.find(' '));
     std::string_view initial = mech.size() < args.size() ? args.substr(mech.size() + 1) : std::string_view{};
     std::string login, password;
-    auto iequals = [](std::string_view a, std::string_view b) {
-        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-                   return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y));
-               });
-    };
     auto cancelled = [&](const std::optional<std::string>& r) {
         if (!r) return true;
         if (*r == "*") {

@@ -23,7 +23,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
-#include "store/durable.hpp"
+#include "core/durable.hpp"
 #include "store/envelope.hpp"
 #include "store/queue.hpp"
 

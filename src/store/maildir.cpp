@@ -17,8 +17,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/durable.hpp"
 #include "store/crlf.hpp"
-#include "store/durable.hpp"
 
 namespace mk {
 

@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "store/durable.hpp"
+#include "core/durable.hpp"
 
 namespace mk {
 

@@ -11,7 +11,7 @@
 
 #include <boost/json.hpp>
 
-#include "store/durable.hpp"
+#include "core/durable.hpp"
 
 namespace mk {
 

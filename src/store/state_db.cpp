@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "store/durable.hpp"
+#include "core/durable.hpp"
 
 namespace mk {
 

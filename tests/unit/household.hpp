@@ -19,7 +19,7 @@
 
 #include "core/config.hpp"
 #include "net/tls.hpp"
-#include "server/services.hpp"
+#include "service/services.hpp"
 #include "store/intake.hpp"
 #include "store/maildir.hpp"
 #include "temp_dir.hpp"

@@ -108,6 +108,10 @@ TEST(ConfigAccount, Valid) {
         {"[[account]]\nname = \"a\"\nprotocol = \"imap\"\nhost = \"::1\"\nusername = \"u\"\npassword = \"p\"\n"
          "deliver_to = \"anna\"\nstarttls = false\n",
          std::string("a imap ::1:143 user=u password=p single>anna") + kRest + " folders=INBOX idle" + fetch},
+        // An IPv4 loopback written v4-mapped is loopback too (core/ip, the sessions' rule).
+        {"[[account]]\nname = \"a\"\nprotocol = \"pop3\"\nhost = \"::ffff:127.0.0.1\"\nusername = \"u\"\n"
+         "password = \"p\"\ndeliver_to = \"anna\"\n",
+         std::string("a pop3 ::ffff:127.0.0.1:110 user=u password=p single>anna") + kRest + fetch},
         {"[[account]]\nname = \"a\"\nprotocol = \"pop3\"\nhost = \"pop.lan.example\"\nallow_plaintext = true\n"
          "username = \"u\"\npassword = \"p\"\ndeliver_to = \"anna\"\n",
          std::string("a pop3 pop.lan.example:110 plain user=u password=p single>anna") + kRest + fetch},

@@ -27,6 +27,7 @@
 #include "core/base64.hpp"
 #include "core/sha256.hpp"
 #include "net/connection.hpp"
+#include "net/dot_stuffer.hpp"
 #include "net/sasl.hpp"
 #include "pop3/client.hpp"
 #include "pop3/command.hpp"

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "net/dot_stuffer.hpp"
 #include "pop3/command.hpp"
 
 namespace mk::pop3 {

@@ -1,5 +1,5 @@
 // tests/unit/test_shared_helpers.cpp — the single helpers several modules share: SHA-256 in hex
-// (core/sha256), positional reads across short reads (core/pread), loopback peers (net/ip).
+// (core/sha256), positional reads across short reads (core/pread), loopback addresses (core/ip).
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -10,9 +10,9 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "core/ip.hpp"
 #include "core/pread.hpp"
 #include "core/sha256.hpp"
-#include "net/ip.hpp"
 #include "temp_dir.hpp"
 
 namespace mk {

@@ -1,5 +1,5 @@
-// pop3/maildrop_locks.hpp — one POP3 session per maildrop at a time (RFC 1939 8, RFC 2449 [IN-USE]).
-// The daemon runs its sessions on one thread, so an in-process set is the whole lock.
+// store/maildrop_locks.hpp — one reading session per maildrop at a time (POP3: RFC 1939 8, RFC 2449
+// [IN-USE]). The daemon runs its sessions on one thread, so an in-process set is the whole lock.
 #pragma once
 
 #include <set>

@@ -1,5 +1,5 @@
-// store/durable.cpp — POSIX calls with every result checked; failures become StorageError.
-#include "store/durable.hpp"
+// core/durable.cpp — POSIX calls with every result checked; failures become StorageError.
+#include "core/durable.hpp"
 
 #include <cerrno>
 #include <cstring>

@@ -1,5 +1,6 @@
-// net/ip.hpp — judgements about a peer's IP address (the address itself is the kernel's, the peer
-// chose it): is it this machine.
+// core/ip.hpp — judgements about an IP address, a peer's (the kernel reports it, the peer chose it)
+// or one the config names: is it this machine. In core so that the config's checks and the
+// sessions judge by one rule.
 #pragma once
 
 #include <boost/asio/ip/address.hpp>

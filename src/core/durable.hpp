@@ -1,4 +1,4 @@
-// store/durable.hpp — the small system-call layer under every durable write: files created
+// core/durable.hpp — the small system-call layer under every durable write: files created
 // exclusively, written fully, fsynced, closed with the result checked; directories fsynced.
 #pragma once
 
