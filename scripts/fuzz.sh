@@ -25,7 +25,8 @@ target_flags=(-std=c++20 -O1 -g -fsanitize=fuzzer "${sanitize[@]}" -I"$top/src" 
 lib_sources=(
   core/address core/text core/base64 net/sasl net/dot_stuffer smtp/command smtp/dot_decoder pop3/command
   imap/response   # the parsers
-  core/config core/cidr core/size core/password core/ids core/date core/pread
+  core/config core/config_read core/config_values core/config_listen core/config_users core/config_relay
+  core/config_remote core/config_default core/cidr core/size core/password core/ids core/date core/pread
   net/connection net/pipe net/offload net/auth_throttle net/tls
   route/router route/multidrop mime/gmime smtp/reply
   store/intake store/maildir store/crlf store/durable store/envelope store/json_impl
