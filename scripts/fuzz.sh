@@ -29,7 +29,7 @@ lib_sources=(
   core/config_remote core/config_default core/cidr core/size core/password core/ids core/date core/pread
   net/connection net/pipe net/offload net/auth_throttle net/tls
   route/router route/multidrop mime/gmime smtp/reply
-  store/intake store/maildir store/crlf store/durable store/envelope store/json_impl
+  store/intake store/queue store/maildir store/crlf store/durable store/envelope store/json_impl
   smtp/server_session pop3/server_session)
 lib="$out/libmailkeep_fuzz.a"
 objdir="$out/obj"
