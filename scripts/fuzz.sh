@@ -25,10 +25,12 @@ target_flags=(-std=c++20 -O1 -g -fsanitize=fuzzer "${sanitize[@]}" -I"$top/src" 
 lib_sources=(
   core/address core/text core/base64 net/sasl net/dot_stuffer smtp/command smtp/dot_decoder pop3/command
   imap/response   # the parsers
-  core/config core/cidr core/size core/password core/ids core/date core/pread core/durable
+  core/config core/config_read core/config_values core/config_listen core/config_users core/config_relay
+  core/config_remote core/config_default core/cidr core/size core/password core/ids core/date core/pread
+  core/durable core/enhanced_status
   net/connection net/pipe net/offload net/auth_throttle net/tls
   route/router route/multidrop mime/gmime
-  store/intake store/maildir store/queue store/crlf store/envelope store/json_impl
+  store/intake store/queue store/maildir store/crlf store/envelope store/json_impl
   smtp/reply smtp/server_session pop3/server_session)
 lib="$out/libmailkeep_fuzz.a"
 objdir="$out/obj"
