@@ -969,6 +969,8 @@ std::string toml_quote(std::string_view s) {
     return out + "\"";
 }
 
+std::span<const std::string_view> listen_keys() { return kListenNames; }
+
 ConfigResult parse_config(std::string_view text, const std::string& file) {
     ConfigResult result;
     auto cfg = std::make_shared<Config>();
