@@ -11,11 +11,11 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "core/config.hpp"
-#include "server/services.hpp"
 
 namespace mk {
 
 class Connection;
+struct Services;
 
 // How a role uses TLS.
 enum class ListenTls {
