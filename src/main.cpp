@@ -17,6 +17,7 @@
 #include "server/descriptors.hpp"
 #include "server/first_run.hpp"
 #include "server/privileges.hpp"
+#include "server/views.hpp"
 #include "store/queue.hpp"
 
 namespace {
@@ -116,21 +117,7 @@ int cmd_queue_list(const std::string& file) {
     }
     // No daemon: read the queue directory itself.
     mk::QueueListing q = mk::list_queue(config->data_dir);
-    boost::json::array arr;
-    for (const mk::QueueEntry& e : q.entries) {
-        boost::json::array rcpts;
-        for (std::size_t i = 0; i < e.envelope.remote.size(); ++i) {
-            const mk::RecipientState& r = e.state.recipients.at(i);
-            const char* st = r.status == mk::RecipientState::Status::pending     ? "pending"
-                             : r.status == mk::RecipientState::Status::delivered ? "delivered"
-                                                                                 : "failed";
-            rcpts.push_back({{"address", e.envelope.remote[i].address}, {"status", st}, {"attempts", r.attempts},
-                             {"last_reply", r.last_reply}});
-        }
-        arr.push_back({{"id", e.envelope.id}, {"size", e.size}, {"received_at", e.envelope.received_at},
-                       {"sender", e.envelope.sender}, {"recipients", std::move(rcpts)}});
-    }
-    print_queue(arr);
+    print_queue(mk::queue_view(q.entries));
     for (const mk::DamagedEntry& d : q.damaged) std::cout << fmt::format("{}  DAMAGED ({})\n", d.id, d.reason);
     return q.damaged.empty() ? 0 : 1;
 }

@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/cidr.hpp"
@@ -34,6 +36,10 @@ struct AliasConfig {
 struct ListenConfig {
     std::vector<Endpoint> smtp, submission, submissions, pop3, pop3s;
 };
+
+// listen_keys - the keys [listen] accepts, one per field of ListenConfig (the daemon's listener
+// table, server/listeners.cpp, has a row for each).
+std::span<const std::string_view> listen_keys();
 
 struct LimitsConfig {
     std::uint64_t max_message_size = 25ull * 1024 * 1024;   // bytes, as stored

@@ -69,3 +69,9 @@ void Builder::read_limits(const toml::table* t) {
 }
 
 }  // namespace mk::config_detail
+
+namespace mk {
+
+std::span<const std::string_view> listen_keys() { return config_detail::kListenNames; }
+
+}  // namespace mk

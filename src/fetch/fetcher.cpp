@@ -232,10 +232,15 @@ void Fetcher::wake_all() {
     for (auto& [name, t] : timers_) t->cancel();
 }
 
-std::vector<Fetcher::Status> Fetcher::status() {
+awaitable<std::vector<Fetcher::Status>> Fetcher::status() {
     std::vector<Status> out;
-    for (const AccountConfig& a : svc_.config->accounts) out.push_back({a.name, db_.account_status(a.name), running_[a.name]});
-    return out;
+    for (const AccountConfig& a : svc_.config->accounts) out.push_back({a.name, {}, running_[a.name]});
+    // SQLite off the network thread, as every other use of the database: a cycle on the pool may
+    // hold it, and a status request must not stop every session until it lets go.
+    co_await offload([&] {
+        for (Status& s : out) s.run = db_.account_status(s.account);
+    });
+    co_return out;
 }
 
 awaitable<void> Fetcher::schedule(std::string account) {

@@ -60,7 +60,8 @@ public:
         StateDb::AccountStatus run;
         bool running = false;
     };
-    std::vector<Status> status();
+    // status - every account's last run; the state database is read on the blocking pool.
+    awaitable<std::vector<Status>> status();
 
 private:
     awaitable<void> schedule(std::string account);

@@ -1,4 +1,5 @@
-// server/control.cpp — control requests answered from the queue manager's state, as JSON.
+// server/control.cpp — control requests answered from the queue manager's and fetcher's state, as
+// JSON (server/views); only the local administrator reaches the socket.
 #include "server/control.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -12,8 +13,9 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "relay/queue_manager.hpp"
 #include "fetch/fetcher.hpp"
+#include "relay/queue_manager.hpp"
+#include "server/views.hpp"
 
 namespace mk {
 
@@ -27,57 +29,12 @@ std::filesystem::path control_path(const std::filesystem::path& data_dir) { retu
 
 namespace {
 
-const char* status_name(RecipientState::Status s) {
-    switch (s) {
-        case RecipientState::Status::pending: return "pending";
-        case RecipientState::Status::delivered: return "delivered";
-        case RecipientState::Status::failed: return "failed";
-    }
-    return "?";
-}
-
-json::object status_json(const QueueManager& q, Fetcher& f) {
-    RelayStatus s = q.status();
-    json::array unreachable;
-    for (const std::string& k : s.unreachable) unreachable.push_back(json::string(k));
-    json::array accounts;
-    for (const Fetcher::Status& a : f.status())
-        accounts.push_back(json::object{{"account", a.account},
-                                        {"running", a.running},
-                                        {"last_run", a.run.last_run},
-                                        {"last_success", a.run.last_success},
-                                        {"fetched", a.run.fetched_total},
-                                        {"last_error", a.run.last_error}});
-    return {{"online", s.online},          {"offline_since", s.offline_since},
-            {"messages", s.messages},      {"recipients_pending", s.recipients_pending},
-            {"oldest", s.oldest},          {"unreachable", std::move(unreachable)},
-            {"accounts", std::move(accounts)}};
-}
-
-json::array queue_json(const QueueManager& q) {
-    json::array out;
-    for (const QueueEntry& e : q.entries()) {
-        json::array rcpts;
-        for (std::size_t i = 0; i < e.envelope.remote.size(); ++i) {
-            const RecipientState& r = e.state.recipients.at(i);
-            rcpts.push_back(json::object{{"address", e.envelope.remote[i].address},
-                                         {"status", status_name(r.status)},
-                                         {"attempts", r.attempts},
-                                         {"last_reply", r.last_reply}});
-        }
-        out.push_back(json::object{{"id", e.envelope.id},
-                                   {"sender", e.envelope.sender},
-                                   {"size", e.size},
-                                   {"received_at", e.envelope.received_at},
-                                   {"next_attempt", e.state.next_attempt},
-                                   {"recipients", std::move(rcpts)}});
-    }
-    return out;
-}
-
 awaitable<std::string> answer(const std::string& request, QueueManager& q, Fetcher& f) {
-    if (request == "status") co_return json::serialize(status_json(q, f));
-    if (request == "queue list") co_return json::serialize(queue_json(q));
+    if (request == "status") {
+        std::vector<Fetcher::Status> accounts = co_await f.status();
+        co_return json::serialize(status_view(q.status(), accounts));
+    }
+    if (request == "queue list") co_return json::serialize(queue_view(q.entries()));
     if (request == "queue flush") {
         q.flush();
         co_return json::serialize(json::object{{"ok", true}});

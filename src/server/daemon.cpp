@@ -20,7 +20,6 @@
 
 #include "net/connection.hpp"
 #include "net/tls.hpp"
-#include "pop3/server_session.hpp"
 #include "fetch/fetcher.hpp"
 #include "relay/queue_manager.hpp"
 #include "route/multidrop.hpp"
@@ -28,9 +27,9 @@
 #include "server/control.hpp"
 #include "server/data_dir_lock.hpp"
 #include "server/descriptors.hpp"
+#include "server/listeners.hpp"
 #include "server/memory_release.hpp"
 #include "server/privileges.hpp"
-#include "smtp/server_session.hpp"
 #include "core/durable.hpp"
 #include "store/intake.hpp"
 
@@ -40,21 +39,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
-
-enum class Service { smtp, submission, submissions, pop3, pop3s };
-
-const char* service_name(Service s) {
-    switch (s) {
-        case Service::smtp: return "smtp";
-        case Service::submission: return "submission";
-        case Service::submissions: return "submissions";
-        case Service::pop3: return "pop3";
-        case Service::pop3s: return "pop3s";
-    }
-    return "?";
-}
-
-bool implicit_tls(Service s) { return s == Service::submissions || s == Service::pop3s; }
 
 // How long the accept loop pauses when the process or the system is out of descriptors or memory:
 // doubling from the first to the maximum while it lasts, as nginx and Postfix pause too.
@@ -74,20 +58,19 @@ bool out_of_resources(const boost::system::error_code& ec) {
         default: return false;
     }
 }
-bool is_smtp(Service s) { return s == Service::smtp || s == Service::submission || s == Service::submissions; }
 
-// A bound listening socket and the service it is for.
+// A bound listening socket and the role it is for (a row of server/listeners.cpp).
 struct Listener {
     std::unique_ptr<tcp::acceptor> acceptor;
-    Service service;
+    const ListenerRole* role;
 };
 
 // bind_all - every configured listener, bound (as root: ports below 1024) but not yet listening: a
 // client is refused until the daemon is ready (Daemon::listen_all), not queued behind its start.
 std::vector<Listener> bind_all(const Config& c, asio::io_context& ioc) {
     std::vector<Listener> listeners;
-    auto add = [&](const std::vector<Endpoint>& eps, Service s) {
-        for (const Endpoint& ep : eps) {
+    for (const ListenerRole& role : listener_roles()) {
+        for (const Endpoint& ep : endpoints(c, role)) {
             tcp::endpoint where(asio::ip::make_address(ep.host), ep.port);
             auto a = std::make_unique<tcp::acceptor>(ioc);
             a->open(where.protocol());
@@ -95,15 +78,10 @@ std::vector<Listener> bind_all(const Config& c, asio::io_context& ioc) {
             if (where.address().is_v6()) a->set_option(asio::ip::v6_only(true));
             boost::system::error_code ec;
             a->bind(where, ec);
-            if (ec) throw std::runtime_error(fmt::format("cannot listen on {}:{} ({}): {}", ep.host, ep.port, service_name(s), ec.message()));
-            listeners.push_back({std::move(a), s});
+            if (ec) throw std::runtime_error(fmt::format("cannot listen on {}:{} ({}): {}", ep.host, ep.port, role.key, ec.message()));
+            listeners.push_back({std::move(a), &role});
         }
-    };
-    add(c.listen.smtp, Service::smtp);
-    add(c.listen.submission, Service::submission);
-    add(c.listen.submissions, Service::submissions);
-    add(c.listen.pop3, Service::pop3);
-    add(c.listen.pop3s, Service::pop3s);
+    }
     return listeners;
 }
 
@@ -119,15 +97,19 @@ bool inside(const std::filesystem::path& dir, const std::filesystem::path& path)
 // the data directory, where the user decides what they are: a link to another service's key must
 // not have root read it into a process the user then owns.
 std::shared_ptr<asio::ssl::context> server_tls(const Config& c, const std::optional<RunAs>& user) {
-    bool want_tls = !c.listen.submission.empty() || !c.listen.submissions.empty() || !c.listen.pop3s.empty() ||
-                    !c.listen.smtp.empty() || !c.listen.pop3.empty();
+    bool want_tls = false, need_tls = false;
+    for (const ListenerRole& role : listener_roles()) {
+        if (endpoints(c, role).empty()) continue;
+        want_tls = want_tls || role.tls != ListenTls::none;
+        need_tls = need_tls || needs_certificate(role.tls);
+    }
     if (!want_tls) return nullptr;
     std::filesystem::path cert = c.resolve(c.tls_cert), key = c.resolve(c.tls_key);
     bool users = inside(c.data_dir, cert) || inside(c.data_dir, key);
     try {
         return as_user(users ? user : std::nullopt, [&] { return make_server_context(cert, key); });
     } catch (const std::exception& e) {
-        if (!c.listen.submissions.empty() || !c.listen.pop3s.empty() || !c.listen.submission.empty()) throw;
+        if (need_tls) throw;
         spdlog::warn("no TLS: {}", e.what());
         return nullptr;
     }
@@ -157,8 +139,8 @@ public:
 
 private:
     void listen_all();
-    awaitable<void> accept_loop(tcp::acceptor& acceptor, Service service);
-    awaitable<void> serve_connection(tcp::socket socket, Service service);
+    awaitable<void> accept_loop(tcp::acceptor& acceptor, const ListenerRole& role);
+    awaitable<void> serve_connection(tcp::socket socket, const ListenerRole& role);
     void drain();
     void reload();
     void wait_hup();
@@ -188,16 +170,16 @@ void Daemon::listen_all() {
         boost::system::error_code ec;
         // Two sockets bound with SO_REUSEADDR may share a port until one listens: the other fails here.
         l.acceptor->listen(asio::socket_base::max_listen_connections, ec);
-        if (ec) throw std::runtime_error(fmt::format("cannot listen on {} ({}): {}", shown, service_name(l.service), ec.message()));
-        std::cout << fmt::format("mailkeep: {} listening on {}\n", service_name(l.service), shown);
-        asio::co_spawn(ioc_, accept_loop(*l.acceptor, l.service), asio::detached);
+        if (ec) throw std::runtime_error(fmt::format("cannot listen on {} ({}): {}", shown, l.role->key, ec.message()));
+        std::cout << fmt::format("mailkeep: {} listening on {}\n", l.role->key, shown);
+        asio::co_spawn(ioc_, accept_loop(*l.acceptor, *l.role), asio::detached);
     }
     std::cout << std::flush;
 }
 
 // accept_loop - start a session for each connection; out of descriptors or memory, pause instead of
 // trying again at once (the connection waits in the listen queue, and a retry would only spin).
-awaitable<void> Daemon::accept_loop(tcp::acceptor& acceptor, Service service) {
+awaitable<void> Daemon::accept_loop(tcp::acceptor& acceptor, const ListenerRole& role) {
     asio::steady_timer pause(ioc_);
     auto wait = kAcceptPauseFirst;
     std::size_t failures = 0;   // since the last report
@@ -211,7 +193,7 @@ awaitable<void> Daemon::accept_loop(tcp::acceptor& acceptor, Service service) {
             ++failures;
             if (std::chrono::steady_clock::now() >= next_report) {
                 spdlog::error("{}: accept: {} ({} time(s)); pausing accepts, {} ms doubling up to {} ms, while it lasts",
-                              service_name(service), ec.message(), failures, kAcceptPauseFirst.count(),
+                              role.key, ec.message(), failures, kAcceptPauseFirst.count(),
                               kAcceptPauseMax.count());
                 failures = 0;
                 next_report = std::chrono::steady_clock::now() + kAcceptReportInterval;
@@ -223,24 +205,26 @@ awaitable<void> Daemon::accept_loop(tcp::acceptor& acceptor, Service service) {
         }
         wait = kAcceptPauseFirst;   // a connection was accepted: a new shortage starts short again
         if (ec) {
-            spdlog::warn("{}: accept: {}", service_name(service), ec.message());
+            spdlog::warn("{}: accept: {}", role.key, ec.message());
             continue;
         }
-        asio::co_spawn(ioc_, serve_connection(std::move(socket), service), asio::detached);
+        asio::co_spawn(ioc_, serve_connection(std::move(socket), role), asio::detached);
     }
 }
 
-awaitable<void> Daemon::serve_connection(tcp::socket socket, Service service) {
+// serve_connection - one accepted connection: refused with the role's reply when a cap is full,
+// otherwise counted, TLS started for an implicit role, and handed to the role's session.
+awaitable<void> Daemon::serve_connection(tcp::socket socket, const ListenerRole& role) {
     Connection conn(std::move(socket));
     const auto addr = conn.remote_address();
     const LimitsConfig& limits = services_.config->limits;
     if (total_ >= limits.max_connections || per_ip_[addr] >= limits.max_connections_per_ip) {
-        spdlog::warn("{}: too many connections, refusing {}", service_name(service), addr.to_string());
-        std::string_view refusal = is_smtp(service) ? "421 4.7.0 too many connections, try again later\r\n"
-                                                    : "-ERR [SYS/TEMP] too many connections, try again later\r\n";
-        if (!implicit_tls(service)) {
+        spdlog::warn("{}: too many connections, refusing {}", role.key, addr.to_string());
+        // XXX an implicit-TLS peer is closed without a word: a handshake only to refuse would cost
+        // the daemon more than the connection it turns away.
+        if (role.tls != ListenTls::implicit) {
             try {
-                co_await conn.write(refusal, 5s);
+                co_await conn.write(role.refusal, 5s);
             } catch (const std::exception&) {
             }
         }
@@ -250,23 +234,17 @@ awaitable<void> Daemon::serve_connection(tcp::socket socket, Service service) {
     ++total_;
     ++per_ip_[addr];
     services_.connections.insert(&conn);
-    spdlog::info("{}: connect from [{}]:{}", service_name(service), addr.to_string(), conn.remote_port());
+    spdlog::info("{}: connect from [{}]:{}", role.key, addr.to_string(), conn.remote_port());
     try {
-        if (implicit_tls(service)) co_await conn.start_tls(*services_.tls, 30s);
-        switch (service) {
-            case Service::smtp: co_await smtp_session(conn, services_, SmtpRole::mx); break;
-            case Service::submission: co_await smtp_session(conn, services_, SmtpRole::submission); break;
-            case Service::submissions: co_await smtp_session(conn, services_, SmtpRole::submissions); break;
-            case Service::pop3:
-            case Service::pop3s: co_await pop3_session(conn, services_); break;
-        }
+        if (role.tls == ListenTls::implicit) co_await conn.start_tls(*services_.tls, 30s);
+        co_await role.session(conn, services_);
     } catch (const std::exception& e) {
-        spdlog::info("{}: [{}]: {}", service_name(service), addr.to_string(), e.what());
+        spdlog::info("{}: [{}]: {}", role.key, addr.to_string(), e.what());
     }
     services_.connections.erase(&conn);
     --total_;
     if (--per_ip_[addr] == 0) per_ip_.erase(addr);
-    spdlog::info("{}: disconnect from [{}]:{}", service_name(service), addr.to_string(), conn.remote_port());
+    spdlog::info("{}: disconnect from [{}]:{}", role.key, addr.to_string(), conn.remote_port());
     if (services_.draining && services_.connections.empty() && drain_timer_) drain_timer_->cancel();
     if (services_.connections.empty()) memory_.now();
 }

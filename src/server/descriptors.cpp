@@ -12,6 +12,7 @@
 
 #include "fetch/fetcher.hpp"
 #include "relay/queue_manager.hpp"
+#include "server/listeners.hpp"
 
 namespace mk {
 
@@ -28,9 +29,8 @@ constexpr const char* kRaiseHint = "LimitNOFILE= in systemd, ulimit -Hn in a she
 
 // own_descriptors - what the daemon needs besides its sessions under config.
 std::size_t own_descriptors(const Config& c) {
-    const ListenConfig& l = c.listen;
-    std::size_t n = kDaemonFds + l.smtp.size() + l.submission.size() + l.submissions.size() + l.pop3.size() +
-                    l.pop3s.size() + kMaxConnections * kFdsPerDelivery;
+    std::size_t n = kDaemonFds + kMaxConnections * kFdsPerDelivery;
+    for (const ListenerRole& role : listener_roles()) n += endpoints(c, role).size();
     for (const AccountConfig& a : c.accounts) n += fetch_descriptors(a);
     return n;
 }

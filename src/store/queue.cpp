@@ -28,7 +28,9 @@ std::optional<std::string> slurp(const fs::path& p) {
     return text.str();
 }
 
-const char* status_name(RecipientState::Status s) {
+}  // namespace
+
+std::string_view status_name(RecipientState::Status s) {
     switch (s) {
         case RecipientState::Status::pending: return "pending";
         case RecipientState::Status::delivered: return "delivered";
@@ -36,8 +38,6 @@ const char* status_name(RecipientState::Status s) {
     }
     return "pending";
 }
-
-}  // namespace
 
 std::string queue_state_to_json(const QueueState& s) {
     json::array rcpts;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/envelope.hpp"
@@ -24,6 +25,9 @@ struct RecipientState {
     std::string last_status;        // its enhanced status code (RFC 3463) as "5.1.1", or empty
     std::string remote;             // the server that answered (DSN Remote-MTA)
 };
+
+// status_name - "pending", "delivered" or "failed", as the state file and the views spell it.
+std::string_view status_name(RecipientState::Status s);
 
 struct QueueState {
     std::vector<RecipientState> recipients;   // parallel to Envelope::remote

@@ -1,0 +1,47 @@
+// server/views.cpp — status and queue views as JSON; no I/O, trusted data only (our own queue files
+// and state, already parsed).
+#include "server/views.hpp"
+
+namespace mk {
+
+namespace json = boost::json;
+
+json::object status_view(const RelayStatus& relay, std::span<const Fetcher::Status> accounts) {
+    json::array unreachable;
+    for (const std::string& k : relay.unreachable) unreachable.push_back(json::string(k));
+    json::array accts;
+    for (const Fetcher::Status& a : accounts)
+        accts.push_back(json::object{{"account", a.account},
+                                     {"running", a.running},
+                                     {"last_run", a.run.last_run},
+                                     {"last_success", a.run.last_success},
+                                     {"fetched", a.run.fetched_total},
+                                     {"last_error", a.run.last_error}});
+    return {{"online", relay.online},          {"offline_since", relay.offline_since},
+            {"messages", relay.messages},      {"recipients_pending", relay.recipients_pending},
+            {"oldest", relay.oldest},          {"unreachable", std::move(unreachable)},
+            {"accounts", std::move(accts)}};
+}
+
+json::array queue_view(std::span<const QueueEntry> entries) {
+    json::array out;
+    for (const QueueEntry& e : entries) {
+        json::array rcpts;
+        for (std::size_t i = 0; i < e.envelope.remote.size(); ++i) {
+            const RecipientState& r = e.state.recipients.at(i);
+            rcpts.push_back(json::object{{"address", e.envelope.remote[i].address},
+                                         {"status", status_name(r.status)},
+                                         {"attempts", r.attempts},
+                                         {"last_reply", r.last_reply}});
+        }
+        out.push_back(json::object{{"id", e.envelope.id},
+                                   {"sender", e.envelope.sender},
+                                   {"size", e.size},
+                                   {"received_at", e.envelope.received_at},
+                                   {"next_attempt", e.state.next_attempt},
+                                   {"recipients", std::move(rcpts)}});
+    }
+    return out;
+}
+
+}  // namespace mk

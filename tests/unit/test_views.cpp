@@ -1,0 +1,57 @@
+// tests/unit/test_views.cpp — the status and queue views: the JSON that the control socket sends,
+// the CLI reads and the HTTP API will serve, key for key.
+#include <gtest/gtest.h>
+
+#include <boost/json/serialize.hpp>
+
+#include "server/views.hpp"
+
+namespace mk {
+namespace {
+
+TEST(Views, QueueViewOneRecipientPerRemote) {
+    QueueEntry e;
+    e.envelope.id = "q1";
+    e.envelope.sender = "anna@home.arpa";
+    e.envelope.mailboxes = {"bert"};   // local: not the relay's, not shown
+    e.envelope.remote = {{"x@example.com"}, {"y@example.org"}};
+    e.envelope.received_at = 1700000000;
+    e.size = 1234;
+    e.state.next_attempt = 1700000600;
+    e.state.recipients.resize(2);
+    e.state.recipients[0].status = RecipientState::Status::pending;
+    e.state.recipients[0].attempts = 2;
+    e.state.recipients[0].last_reply = "451 4.3.0 later";
+    e.state.recipients[1].status = RecipientState::Status::delivered;
+    const QueueEntry entries[] = {e};
+    EXPECT_EQ(boost::json::serialize(queue_view(entries)),
+              R"([{"id":"q1","sender":"anna@home.arpa","size":1234,"received_at":1700000000,"next_attempt":1700000600,)"
+              R"("recipients":[{"address":"x@example.com","status":"pending","attempts":2,"last_reply":"451 4.3.0 later"},)"
+              R"({"address":"y@example.org","status":"delivered","attempts":0,"last_reply":""}]}])");
+    EXPECT_EQ(boost::json::serialize(queue_view({})), "[]");
+}
+
+TEST(Views, StatusViewRelayAndAccounts) {
+    RelayStatus relay;
+    relay.online = false;
+    relay.offline_since = 1700000100;
+    relay.messages = 3;
+    relay.recipients_pending = 4;
+    relay.oldest = 1700000000;
+    relay.unreachable = {"smarthost:mail.example.net:587"};
+    Fetcher::Status a;
+    a.account = "anna-pop";
+    a.running = true;
+    a.run.last_run = 1700000200;
+    a.run.last_success = 1700000150;
+    a.run.fetched_total = 17;
+    a.run.last_error = "connect: refused";
+    const Fetcher::Status accounts[] = {a};
+    EXPECT_EQ(boost::json::serialize(status_view(relay, accounts)),
+              R"({"online":false,"offline_since":1700000100,"messages":3,"recipients_pending":4,"oldest":1700000000,)"
+              R"("unreachable":["smarthost:mail.example.net:587"],"accounts":[{"account":"anna-pop","running":true,)"
+              R"("last_run":1700000200,"last_success":1700000150,"fetched":17,"last_error":"connect: refused"}]})");
+}
+
+}  // namespace
+}  // namespace mk
