@@ -293,6 +293,8 @@ awaitable<void> QueueManager::scheduler() {
     co_await finish_all_final();
     while (!stopping_) {
         co_await check_deadlines();
+        // stop() may have come while a notice was being written: nothing would wake the wait below.
+        if (stopping_) break;
         dispatch();
         auto next = std::chrono::steady_clock::now() + kIdleTick;
         std::int64_t now = now_seconds();
