@@ -41,7 +41,7 @@ MultidropResult multidrop_recipients(const Config& config, std::string_view head
                                      std::string_view envelope_header, std::string_view own_delivered_to);
 
 // load_multidrop_parser - load GMime now, which multidrop_recipients otherwise does on its first call
-// (GMime is loaded at run time, not linked: see multidrop.cpp). The daemon calls it at start when an
+// (GMime is loaded at run time with dlopen, not linked: see mime/gmime.cpp). The daemon calls it at start when an
 // account is multidrop, so that a missing library is an error at start. Throws std::runtime_error.
 void load_multidrop_parser();
 

@@ -273,7 +273,7 @@ void Daemon::drain() {
     });
 }
 
-// has_multidrop - whether some account needs GMime (loaded at run time, see route/multidrop.cpp).
+// has_multidrop - whether some account needs GMime (loaded at run time by mime/gmime.cpp).
 bool has_multidrop(const Config& c) {
     return std::any_of(c.accounts.begin(), c.accounts.end(),
                        [](const AccountConfig& a) { return a.mode == AccountConfig::Mode::multidrop; });
