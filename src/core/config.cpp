@@ -141,6 +141,12 @@ const AccountConfig* Config::find_account(std::string_view name) const {
     return it == accounts.end() ? nullptr : &*it;
 }
 
+const OdmrHoldConfig* OdmrConfig::hold_for(std::string_view domain) const {
+    for (const OdmrHoldConfig& h : hold)
+        if (h.domain == domain) return &h;
+    return nullptr;
+}
+
 bool Config::is_local_domain(std::string_view domain) const {
     return std::find(local_domains.begin(), local_domains.end(), domain) != local_domains.end();
 }

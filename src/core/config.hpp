@@ -26,6 +26,8 @@ struct UserConfig {
     std::vector<std::string> addresses;    // lowercase domain, local part as written
     std::vector<std::string> forward_to;   // remote or local addresses
     bool keep_copy = true;                 // with forward_to: also deliver to the own mailbox
+    std::string cram_md5;                  // CRAM-MD5 secret: the HMAC-MD5 context of the password,
+                                           // hex (Dovecot's CRAM-MD5 scheme); empty = no CRAM-MD5
 };
 
 struct AliasConfig {
@@ -136,6 +138,33 @@ struct FetchConfig {
     std::chrono::seconds login_wait{5};
 };
 
+// On-Demand Mail Relay (RFC 2645) and ETRN (RFC 1985).
+// Provider side: a domain whose MX we are, held for one local user to pull with ATRN ([[odmr.hold]]).
+struct OdmrHoldConfig {
+    std::string domain;                     // lowercase; never a local domain
+    std::string user;                       // the [[user]] who may ATRN for it
+};
+
+// Customer side: pull our local domains' mail from a provider ([odmr.client]).
+struct OdmrClientConfig {
+    HopConfig hop;                          // host, port (366), tls ("starttls" | "implicit" | "none"), login
+    std::vector<std::string> domains;       // lowercase; each a local domain of ours
+    std::chrono::seconds interval{600};
+};
+
+// A provider to ask for a flush of a domain when we are online ([[etrn]]).
+struct EtrnConfig {
+    HopConfig hop;                          // host, port (25), tls
+    std::string domain;                     // lowercase; "#name" queue names are not domains: see ETRN
+};
+
+struct OdmrConfig {
+    std::vector<OdmrHoldConfig> hold;        // [[odmr.hold]]
+    std::optional<OdmrClientConfig> client;  // [odmr.client]
+    // hold_for - the hold entry for domain, or null: mail for it is accepted as its MX and held.
+    const OdmrHoldConfig* hold_for(std::string_view domain) const;
+};
+
 struct Config {
     std::filesystem::path source;          // the file it came from; empty for the embedded default
     std::string hostname = "mail.home.arpa";
@@ -155,6 +184,8 @@ struct Config {
     DeliveryConfig delivery;               // [delivery]
     std::vector<AccountConfig> accounts;   // [[account]]
     FetchConfig fetch;                     // [fetch]
+    OdmrConfig odmr;                       // [odmr]: [[odmr.hold]], [odmr.client]
+    std::vector<EtrnConfig> etrn;          // [[etrn]]
 
     std::filesystem::path resolve(const std::filesystem::path& p) const {
         return p.is_absolute() ? p : data_dir / p;
