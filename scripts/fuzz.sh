@@ -23,7 +23,7 @@ defines=(-DBOOST_ASIO_NO_DEPRECATED -DFMT_HEADER_ONLY=1 -DSPDLOG_FMT_EXTERNAL -D
 lib_flags=(-std=c++20 -O1 -gline-tables-only -fsanitize=fuzzer-no-link "${sanitize[@]}" -I"$top/src" "${defines[@]}")
 target_flags=(-std=c++20 -O1 -g -fsanitize=fuzzer "${sanitize[@]}" -I"$top/src" -I"$top/tests/unit" "${defines[@]}")
 lib_sources=(
-  core/address core/text core/base64 net/sasl net/dot_stuffer smtp/command smtp/dot_decoder pop3/command
+  core/address core/text core/base64 core/cram_md5 net/sasl net/dot_stuffer smtp/command smtp/dot_decoder pop3/command
   imap/response   # the parsers
   core/config core/config_read core/config_values core/config_listen core/config_users core/config_relay
   core/config_remote core/config_default core/cidr core/size core/password core/ids core/date core/pread

@@ -68,6 +68,14 @@ bool matches_login(const UserConfig& user, std::string_view login, const std::op
                                 user.addresses.end();
 }
 
+// find_login - the first user whose name or one of whose addresses is login, or null.
+const UserConfig* find_login(const Config& config, std::string_view login) {
+    auto login_address = parse_mailbox(login);
+    for (const auto& u : config.users)
+        if (matches_login(u, login, login_address)) return &u;
+    return nullptr;
+}
+
 }  // namespace
 
 std::string hash_password(std::string_view password) {
@@ -121,18 +129,20 @@ std::string random_password() {
 }
 
 const UserConfig* authenticate(const Config& config, std::string_view login, std::string_view password) {
-    auto login_address = parse_mailbox(login);
-    const UserConfig* user = nullptr;
-    for (const auto& u : config.users) {
-        if (matches_login(u, login, login_address)) {
-            user = &u;
-            break;
-        }
-    }
+    const UserConfig* user = find_login(config, login);
     // Always run one crypt, even for an unknown login or an account without a password.
     bool usable = user && !user->password_hash.empty();
     bool ok = verify_password(password, usable ? user->password_hash : std::string(kDummyHash));
     return usable && ok ? user : nullptr;
+}
+
+const UserConfig* authenticate_cram_md5(const Config& config, std::string_view login, std::string_view challenge,
+                                        const Md5Digest& digest) {
+    const UserConfig* user = find_login(config, login);
+    // Always one HMAC, even for an unknown login or a user without a CRAM-MD5 secret.
+    std::optional<CramMd5Context> stored = user ? parse_cram_md5_secret(user->cram_md5) : std::nullopt;
+    bool ok = same_digest(hmac_md5(stored.value_or(CramMd5Context{}), challenge), digest);
+    return stored && ok ? user : nullptr;
 }
 
 }  // namespace mk

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/cram_md5.hpp"
+
 namespace mk {
 
 // hash_password - a new "$y$..." hash with a fresh salt from the system's random source.
@@ -24,4 +26,9 @@ struct Config;
 struct UserConfig;
 // authenticate - the user whose name or one of whose addresses is login, if password matches.
 const UserConfig* authenticate(const Config& config, std::string_view login, std::string_view password);
+// authenticate_cram_md5 - the user whose name or one of whose addresses is login, if digest is the
+// HMAC-MD5 of challenge under the user's stored cram_md5 context (RFC 2195 2); null otherwise, also for
+// a user without cram_md5. The same work is done for an unknown login, and digests compare in constant time.
+const UserConfig* authenticate_cram_md5(const Config& config, std::string_view login, std::string_view challenge,
+                                        const Md5Digest& digest);
 }  // namespace mk

@@ -1,5 +1,6 @@
-// net/sasl.cpp — SASL PLAIN message parsing (RFC 4616 2; the client's bytes are untrusted) and the
-// client-side messages for PLAIN and OAuth bearer tokens (built from our own configuration).
+// net/sasl.cpp — SASL PLAIN and CRAM-MD5 message parsing (RFC 4616 2, RFC 2195 2; the client's bytes are
+// untrusted) and the client-side messages for PLAIN, CRAM-MD5 and OAuth bearer tokens (built from our own
+// configuration).
 #include "net/sasl.hpp"
 
 #include <algorithm>
@@ -37,6 +38,36 @@ std::optional<SaslCredentials> decode_plain(std::string_view base64) {
                       std::string(s.substr(b + 1))};
     if (c.authcid.empty() || c.authcid.size() > 255 || c.password.size() > 255) return std::nullopt;
     return c;
+}
+
+std::string cram_md5_challenge(std::uint64_t random, std::uint64_t time, std::string_view hostname) {
+    std::string out = "<" + std::to_string(random) + "." + std::to_string(time) + "@";
+    out += hostname;
+    return out + ">";
+}
+
+std::optional<CramMd5Response> decode_cram_md5(std::string_view base64) {
+    if (base64 == "=") return std::nullopt;   // RFC 4954 4: an empty response
+    auto raw = base64_decode(base64);
+    if (!raw) return std::nullopt;
+    std::string_view s = *raw;
+    auto space = s.rfind(' ');
+    if (space == std::string_view::npos) return std::nullopt;
+    std::string_view user = s.substr(0, space);
+    auto digest = parse_digest_hex(s.substr(space + 1));
+    if (!digest || user.empty() || user.size() > kMaxCramMd5User || has_control(user)) return std::nullopt;
+    return CramMd5Response{std::string(user), *digest};
+}
+
+bool verify_cram_md5(const CramMd5Context& stored, std::string_view challenge, const CramMd5Response& response) {
+    return same_digest(hmac_md5(stored, challenge), response.digest);
+}
+
+std::string cram_md5_response(std::string_view user, std::string_view password, std::string_view challenge) {
+    std::string out(user);
+    out += ' ';
+    out += digest_hex(hmac_md5(cram_md5_context(password), challenge));
+    return out;
 }
 
 std::string plain_response(std::string_view authcid, std::string_view password) {
