@@ -26,7 +26,7 @@ lib_sources=(
   core/address core/text core/base64 core/cram_md5 net/sasl net/dot_stuffer smtp/command smtp/dot_decoder pop3/command
   imap/response   # the parsers
   core/config core/config_read core/config_values core/config_listen core/config_users core/config_relay
-  core/config_remote core/config_default core/cidr core/size core/password core/ids core/date core/pread
+  core/config_remote core/config_odmr core/config_default core/cidr core/size core/password core/ids core/date core/pread
   core/durable core/enhanced_status
   net/connection net/pipe net/offload net/auth_throttle net/tls
   route/router route/multidrop mime/gmime

@@ -10,6 +10,7 @@
 
 #include "core/config.hpp"
 #include "core/config_edit.hpp"
+#include "core/cram_md5.hpp"
 #include "core/log.hpp"
 #include "core/password.hpp"
 #include "server/control.hpp"
@@ -198,7 +199,10 @@ int main(int argc, char** argv) {
 
     auto* passwd = app.add_subcommand("passwd", "print a crypt(3) hash of a password read from stdin");
     bool passwd_stdin = true;
+    bool passwd_cram = false;
     passwd->add_flag("--stdin", passwd_stdin, "read the password from stdin (the default)");
+    passwd->add_flag("--cram-md5", passwd_cram,
+                     "print the CRAM-MD5 secret instead ([[user]] cram_md5; as doveadm pw -s CRAM-MD5)");
 
     auto* user = app.add_subcommand("user", "manage users in the config file");
     user->require_subcommand(1);
@@ -241,7 +245,8 @@ int main(int argc, char** argv) {
             std::cerr << "mailkeep: empty password\n";
             return 1;
         }
-        std::cout << mk::hash_password(pw) << "\n";
+        if (passwd_cram) std::cout << mk::kCramMd5Prefix << mk::cram_md5_hex(mk::cram_md5_context(pw)) << "\n";
+        else std::cout << mk::hash_password(pw) << "\n";
         return 0;
     }
     if (*user_add) return cmd_user_add(default_config(), user_name, user_addresses, password_stdin);

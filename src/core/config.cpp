@@ -29,7 +29,7 @@ constexpr std::string_view kDefaultTrusted[] = {"127.0.0.0/8", "::1/128"};
 constexpr std::string_view kTopKeys[] = {"hostname", "data_dir", "local_domains", "postmaster",
                                          "trusted_networks", "run_as", "catch_all", "listen",
                                          "tls", "limits", "user", "alias", "relay", "route", "delivery",
-                                         "account", "fetch"};
+                                         "account", "fetch", "odmr", "etrn"};
 
 }  // namespace
 
@@ -44,6 +44,8 @@ void Builder::read(const toml::table& root) {
     for (const toml::table* t : table_array(root, "alias")) read_alias(*t);
     read_relay(table(root, "relay"));   // after the users: a relay sender must be one of theirs
     for (const toml::table* t : table_array(root, "route")) read_route(*t);
+    read_odmr(table(root, "odmr"));   // after the users and the routes, which a hold domain must not be
+    for (const toml::table* t : table_array(root, "etrn")) read_etrn(*t);
     read_delivery(table(root, "delivery"));
     for (const toml::table* t : table_array(root, "account")) read_account(*t);   // after the users
     read_fetch(table(root, "fetch"));

@@ -41,6 +41,8 @@ private:
     std::map<std::string, std::size_t> senders_;          // [[relay.sender]] address -> its line
     std::map<std::string, std::size_t> routes_;           // [[route]] domain -> its line
     std::map<std::string, std::size_t> accounts_;         // [[account]] name -> its line
+    std::map<std::string, std::size_t> holds_;            // [[odmr.hold]] domain -> its line
+    std::map<std::string, std::size_t> etrns_;            // [[etrn]] "host domain" -> its line
     std::optional<Text> catch_all_;
     std::size_t postmaster_line_ = 0;            // 0 while it is the default
 
@@ -75,6 +77,14 @@ private:
     HopConfig read_hop(const toml::table& t, std::string_view section, PortDefaults ports);
     void read_account(const toml::table& t);
     void read_fetch(const toml::table* t);
+
+    // config_odmr.cpp: On-Demand Mail Relay (RFC 2645) and ETRN (RFC 1985).
+    void read_odmr(const toml::table* t);
+    void read_odmr_hold(const toml::table& t);
+    void read_odmr_client(const toml::table& t);
+    void read_etrn(const toml::table& t);
+    HopConfig read_peer(const toml::table& t, std::string_view section, std::span<const std::string_view> known,
+                        PortDefaults ports);
 };
 
 }  // namespace mk::config_detail

@@ -8,17 +8,12 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/ip/address.hpp>
-
 #include "core/address.hpp"
 #include "core/config_builder.hpp"
 #include "core/config_values.hpp"
-#include "core/ip.hpp"
 #include "core/size.hpp"
 
 namespace mk::config_detail {
-
-namespace ip = boost::asio::ip;
 
 namespace {
 
@@ -65,14 +60,6 @@ constexpr const char* kKeepForm = " must be \"delete\", \"forever\" or a duratio
 bool valid_field_name(std::string_view name) {
     return !name.empty() &&
            std::all_of(name.begin(), name.end(), [](char c) { return c >= 33 && c <= 126 && c != ':'; });
-}
-
-// loopback_literal - host is a literal loopback address (core/ip's rule, v4-mapped included). A name
-// ("localhost") may resolve anywhere, so only literals count.
-bool loopback_literal(const std::string& host) {
-    boost::system::error_code ec;
-    ip::address literal = ip::make_address(host, ec);
-    return !ec && is_loopback(literal);
 }
 
 }  // namespace

@@ -2,13 +2,14 @@
 // address by one of them.
 #include "core/address.hpp"
 #include "core/config_builder.hpp"
+#include "core/cram_md5.hpp"
 #include "core/password.hpp"
 
 namespace mk::config_detail {
 
 namespace {
 
-constexpr std::string_view kUserKeys[] = {"name", "password", "addresses", "forward_to", "keep_copy"};
+constexpr std::string_view kUserKeys[] = {"name", "password", "addresses", "forward_to", "keep_copy", "cram_md5"};
 // catch_all is top-level, but a key written below [[alias]] lands in that table; accepted there too.
 constexpr std::string_view kAliasKeys[] = {"address", "to", "catch_all"};
 
@@ -53,6 +54,12 @@ void Builder::read_user(const toml::table& t) {
         if (auto problem = password_hash_problem(v->value))
             error(v->line, "password " + *problem + "; `mailkeep passwd` makes one from the password on its stdin");
         u.password_hash = v->value;
+    }
+    if (auto v = text(t, "cram_md5")) {
+        // Stored as 64 lower-case hex digits; the value is not repeated: it is password-equivalent.
+        if (auto context = parse_cram_md5_secret(v->value)) u.cram_md5 = cram_md5_hex(*context);
+        else error(v->line, "cram_md5 is not a CRAM-MD5 secret (\"{CRAM-MD5}\" and 64 hex digits); `mailkeep passwd "
+                            "--cram-md5` makes one from the password on its stdin");
     }
     for (const Text& a : texts(t, "addresses").value_or(std::vector<Text>{})) {
         if (auto address = claim(a)) {

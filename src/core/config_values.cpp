@@ -7,6 +7,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "core/address.hpp"
+#include "core/ip.hpp"
 
 namespace mk::config_detail {
 
@@ -53,6 +54,12 @@ std::optional<std::string> parse_host(std::string_view h) {
     ip::address addr = ip::make_address(std::string(h), ec);
     if (!ec && h.find('%') == std::string_view::npos) return addr.to_string();
     return parse_domain(h);
+}
+
+bool loopback_literal(const std::string& host) {
+    boost::system::error_code ec;
+    ip::address literal = ip::make_address(host, ec);
+    return !ec && is_loopback(literal);
 }
 
 }  // namespace mk::config_detail

@@ -19,5 +19,8 @@ std::optional<Endpoint> parse_endpoint(std::string_view text);
 std::optional<std::string> parse_domain(std::string_view d);
 // parse_host - a literal IPv4/IPv6 address (no brackets, no zone) or a domain name, lowercased.
 std::optional<std::string> parse_host(std::string_view h);
+// loopback_literal - host is a literal loopback address (core/ip's rule, v4-mapped included). A name
+// ("localhost") may resolve anywhere, so only literals count.
+bool loopback_literal(const std::string& host);
 
 }  // namespace mk::config_detail

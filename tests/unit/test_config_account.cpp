@@ -4,6 +4,7 @@
 #include <regex>
 #include <sstream>
 
+#include "config_errors.hpp"
 #include "core/config.hpp"
 
 namespace mk {
@@ -347,16 +348,7 @@ TEST(ConfigAccount, ErrorsHaveTheRightLine) {
         {"[fetch]\nstale_after = \"0m\"\n", 2, "stale_after must be a duration like"},
         {"[fetch]\nlogin_wait = \"5S\"\n", 2, "login_wait must be a duration like"},
     };
-    for (const Case& c : cases) {
-        ConfigResult r = parse_config(c.text + c.users, kFile);
-        EXPECT_FALSE(r.config) << c.text;
-        ASSERT_EQ(r.errors.size(), 1u) << c.text << (r.errors.empty() ? "" : r.errors[0].to_string() + " / " +
-                                                        r.errors.back().to_string());
-        const ConfigError& e = r.errors[0];
-        EXPECT_EQ(e.file, kFile);
-        EXPECT_EQ(e.line, c.line) << c.text << e.to_string();
-        EXPECT_NE(e.what.find(c.what), std::string::npos) << c.text << e.to_string();
-    }
+    for (const Case& c : cases) expect_one_error(parse_config(c.text + c.users, kFile), kFile, c.line, c.what, c.text);
 }
 
 TEST(ConfigAccount, EveryErrorIsReportedInFileOrder) {

@@ -4,6 +4,7 @@
 #include <regex>
 #include <sstream>
 
+#include "config_errors.hpp"
 #include "core/config.hpp"
 
 namespace mk {
@@ -327,16 +328,7 @@ TEST(ConfigRelay, ErrorsHaveTheRightLine) {
         {"[delivery]\nmode = \"lmtp\"\nhost = \"dovecot host\"\n", 3, "host 'dovecot host' is not a host name or IP address in [delivery]"},
         {"[delivery]\nmode = \"lmtp\"\nport = -24\n", 3, "port must be a port number"},
     };
-    for (const Case& c : cases) {
-        ConfigResult r = parse_config(c.text + kUsers, kFile);
-        EXPECT_FALSE(r.config) << c.text;
-        ASSERT_EQ(r.errors.size(), 1u) << c.text << (r.errors.empty() ? "" : r.errors[0].to_string() + " / " +
-                                                        r.errors.back().to_string());
-        const ConfigError& e = r.errors[0];
-        EXPECT_EQ(e.file, kFile);
-        EXPECT_EQ(e.line, c.line) << c.text << e.to_string();
-        EXPECT_NE(e.what.find(c.what), std::string::npos) << c.text << e.to_string();
-    }
+    for (const Case& c : cases) expect_one_error(parse_config(c.text + kUsers, kFile), kFile, c.line, c.what, c.text);
 }
 
 TEST(ConfigRelay, EveryErrorIsReportedInFileOrder) {
