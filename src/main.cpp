@@ -98,8 +98,9 @@ void print_queue(const boost::json::array& q) {
         std::string rcpts;
         for (const auto& rv : m.at("recipients").as_array()) {
             const auto& r = rv.as_object();
-            rcpts += fmt::format("{}{} ({}", rcpts.empty() ? "" : " ", r.at("address").as_string().c_str(),
-                                 r.at("status").as_string().c_str());
+            std::string state = r.at("status").as_string().c_str();
+            if (state == "held") state = "held for ATRN";
+            rcpts += fmt::format("{}{} ({}", rcpts.empty() ? "" : " ", r.at("address").as_string().c_str(), state);
             std::string last = r.at("last_reply").as_string().c_str();
             rcpts += last.empty() ? ")" : fmt::format(", {} tries: {})", r.at("attempts").to_number<long>(), last);
         }
@@ -118,7 +119,7 @@ int cmd_queue_list(const std::string& file) {
     }
     // No daemon: read the queue directory itself.
     mk::QueueListing q = mk::list_queue(config->data_dir);
-    print_queue(mk::queue_view(q.entries));
+    print_queue(mk::queue_view(q.entries, *config));
     for (const mk::DamagedEntry& d : q.damaged) std::cout << fmt::format("{}  DAMAGED ({})\n", d.id, d.reason);
     return q.damaged.empty() ? 0 : 1;
 }
@@ -142,6 +143,8 @@ int cmd_daemon(const std::string& file, const std::string& request) {
         for (const auto& k : v.at("unreachable").as_array()) std::cout << "unreachable: " << k.as_string().c_str() << "\n";
         std::cout << fmt::format("queue: {} message(s), {} recipient(s) pending", v.at("messages").to_number<long>(),
                                  v.at("recipients_pending").to_number<long>());
+        if (long held = v.at("recipients_held").to_number<long>(); held > 0)
+            std::cout << fmt::format(" ({} held for ATRN)", held);
         std::cout << (oldest ? fmt::format(", oldest {}s\n", now - oldest) : std::string("\n"));
         for (const auto& av : v.at("accounts").as_array()) {
             const auto& a = av.as_object();

@@ -39,12 +39,16 @@ awaitable<std::unique_ptr<Connection>> dial(const tcp::endpoint& endpoint, const
 
 ClientSession::ClientSession(std::unique_ptr<Connection> conn, std::shared_ptr<ssl::context> tls_ctx,
                              std::string server_name)
-    : tls_ctx_(std::move(tls_ctx)), conn_(std::move(conn)), server_name_(std::move(server_name)) {
+    : tls_ctx_(std::move(tls_ctx)), owned_(std::move(conn)), conn_(owned_.get()), server_name_(std::move(server_name)) {
+    peer_ = peer_name(server_name_, tcp::endpoint(conn_->remote_address(), conn_->remote_port()));
+}
+
+ClientSession::ClientSession(Connection& conn, std::string server_name) : conn_(&conn), server_name_(std::move(server_name)) {
     peer_ = peer_name(server_name_, tcp::endpoint(conn_->remote_address(), conn_->remote_port()));
 }
 
 ClientSession::~ClientSession() {
-    if (conn_) conn_->close();
+    if (owned_) owned_->close();
 }
 
 void ClientSession::fail(const std::string& what, ClientCause cause) {

@@ -117,7 +117,11 @@ protected:
     // conn: connected (TLS possibly on already); tls_ctx: null when the session will not start TLS.
     ClientSession(std::unique_ptr<Connection> conn, std::shared_ptr<boost::asio::ssl::context> tls_ctx,
                   std::string server_name);
-    virtual ~ClientSession();   // closes the connection (POP3: without QUIT nothing is deleted)
+    // A session on a connection borrowed from its owner (ODMR: the server session that took ATRN),
+    // which outlives the session. It starts no TLS of its own (a TLS stream must not outlive its
+    // context, which the session would hold); fail() and the protocol's goodbye still close it.
+    ClientSession(Connection& conn, std::string server_name);
+    virtual ~ClientSession();   // closes an owned connection (POP3: without QUIT nothing is deleted)
 
     // broken - the protocol's state machine takes its broken state (fail() calls it first).
     virtual void broken() = 0;
@@ -133,8 +137,9 @@ protected:
     // policy otherwise (verification, no common protocol, a plaintext port: the peer answered).
     boost::asio::awaitable<void> start_tls(std::chrono::steady_clock::duration timeout);
 
-    std::shared_ptr<boost::asio::ssl::context> tls_ctx_;   // before conn_: it outlives the TLS stream
-    std::unique_ptr<Connection> conn_;
+    std::shared_ptr<boost::asio::ssl::context> tls_ctx_;   // before owned_: it outlives the TLS stream
+    std::unique_ptr<Connection> owned_;                    // null when the connection is borrowed
+    Connection* conn_;                                     // owned_, or the borrowed one; never null
     std::string server_name_;
     std::string peer_;
 };
@@ -188,6 +193,17 @@ boost::asio::awaitable<std::unique_ptr<Impl>> start_session(std::unique_ptr<Conn
     std::shared_ptr<boost::asio::ssl::context> ctx;
     if (!connection->tls()) ctx = client_tls_context(options);
     auto client = std::make_unique<Impl>(std::move(connection), std::move(options), std::move(ctx));
+    co_await client->open();
+    co_return client;
+}
+
+// start_borrowed - a session Impl(connection, options) on a connection borrowed from its owner
+// (who keeps it alive until the session is gone), then open(). No TLS is started on it: TLS that
+// is on already is kept, otherwise the session runs without (options.tls is taken as none).
+template <class Impl, class Options>
+boost::asio::awaitable<std::unique_ptr<Impl>> start_borrowed(Connection& connection, Options options) {
+    if (!connection.tls()) options.tls = TlsMode::none;
+    auto client = std::make_unique<Impl>(connection, std::move(options));
     co_await client->open();
     co_return client;
 }

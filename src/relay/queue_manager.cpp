@@ -269,7 +269,10 @@ RelayStatus QueueManager::status() const {
     RelayStatus s;
     s.messages = items_.size();
     for (const auto& [id, item] : items_) {
-        for (const RecipientState& r : item.entry.state.recipients) s.recipients_pending += r.status == Status::pending;
+        for (std::size_t i = 0; i < item.entry.state.recipients.size(); ++i) {
+            s.recipients_pending += item.entry.state.recipients[i].status == Status::pending;
+            s.recipients_held += held(item, i);
+        }
         if (s.oldest == 0 || item.entry.envelope.received_at < s.oldest) s.oldest = item.entry.envelope.received_at;
     }
     for (const auto& [key, u] : unreachable_) {
@@ -330,6 +333,8 @@ void QueueManager::collect(const std::string& id, const Item& item, std::int64_t
         NextHop hop = next_hop(c, item.entry.envelope.sender, item.entry.envelope.remote[i].address);
         if (auto b = busy_hops_.find(hop.key); b != busy_hops_.end() && b->second >= kConnectionsPerHop) continue;
         if (unreachable_.contains(hop.key) && !flush_all_) continue;
+        // Held for ATRN: only its site's own connection takes it (deliver_held), never the scheduler.
+        if (hop.hold) continue;
         auto& g = groups[hop.key];
         g.first = hop;
         if (g.second.empty() || g.second.back().first != id) g.second.push_back({id, {}});
@@ -462,17 +467,30 @@ awaitable<void> QueueManager::deliver(NextHop hop, Batch batch) {
         }
     }
     // Only when nothing answered may the line be down: the mail then waits without counting tries.
-    bool network = !client && cause == smtp::Cause::network;
-    if (network) mark_unreachable(hop, failure);
-    for (auto& [id, rcpts] : batch) {
+    if (!client && cause == smtp::Cause::network) mark_unreachable(hop, failure);
+    co_await transfer(client, hop.rewrite_from, batch, failure, cause);
+    if (--busy_hops_.at(hop.key) == 0) busy_hops_.erase(hop.key);
+    --busy_;
+    wake();
+}
+
+// transfer - the messages of batch over client (null: no session could be had, for failure and
+// cause), one transaction each: every recipient's reply recorded, the state saved, and a message
+// done removed at once; then QUIT. The caller holds each message of batch (in_flight) and this lets
+// it go. The relay's deliveries and the ATRN hand-over share it: one way out.
+awaitable<QueueManager::Tally> QueueManager::transfer(std::unique_ptr<smtp::Client>& client, const std::string& rewrite_from,
+                                                      const Batch& batch, std::string failure, smtp::Cause cause) {
+    Tally tally;
+    const bool network = !client && cause == smtp::Cause::network;
+    for (const auto& [id, rcpts] : batch) {
         Item& item = items_.at(id);
         if (client) {
             const Envelope& env = item.entry.envelope;
             smtp::OutboundMessage m;
-            m.sender = hop.rewrite_from.empty() ? env.sender : hop.rewrite_from;
-            if (!hop.rewrite_from.empty()) {
+            m.sender = rewrite_from.empty() ? env.sender : rewrite_from;
+            if (!rewrite_from.empty()) {
                 m.from_rewrite_old = env.sender;
-                m.from_rewrite_new = hop.rewrite_from;
+                m.from_rewrite_new = rewrite_from;
             }
             for (std::size_t i : rcpts) m.recipients.push_back({env.remote[i].address, env.remote[i].notify, env.remote[i].orcpt});
             m.file = item.entry.message;
@@ -503,6 +521,10 @@ awaitable<void> QueueManager::deliver(NextHop hop, Batch batch) {
         } else if (!client) {
             for (std::size_t i : rcpts) item.entry.state.recipients[i].last_reply = failure;
         }
+        for (std::size_t i : rcpts) {
+            Status st = item.entry.state.recipients[i].status;
+            ++(st == Status::delivered ? tally.delivered : st == Status::failed ? tally.failed : tally.deferred);
+        }
         reschedule(item);
         // A message now delivered to everyone is removed at once below: its state need not be
         // written first (the removal, with its directory fsync, is what makes "done" durable).
@@ -520,9 +542,81 @@ awaitable<void> QueueManager::deliver(NextHop hop, Batch batch) {
         } catch (const std::exception&) {
         }
     }
-    if (--busy_hops_.at(hop.key) == 0) busy_hops_.erase(hop.key);
-    --busy_;
+    co_return tally;
+}
+
+// held - whether recipient rcpt of item waits for ATRN: pending, in a hold domain.
+bool QueueManager::held(const Item& item, std::size_t rcpt) const {
+    if (item.entry.state.recipients[rcpt].status != Status::pending) return false;
+    return next_hop(*svc_.config, item.entry.envelope.sender, item.entry.envelope.remote[rcpt].address).hold;
+}
+
+std::size_t QueueManager::held_count(const std::vector<std::string>& domains) const {
+    std::set<std::string> keys;
+    for (const std::string& d : domains) keys.insert(hold_key(lowercase_ascii(d)));
+    const Config& c = *svc_.config;
+    std::size_t n = 0;
+    for (const auto& [id, item] : items_) {
+        for (std::size_t i = 0; i < item.entry.state.recipients.size(); ++i) {
+            if (item.entry.state.recipients[i].status != Status::pending) continue;
+            NextHop hop = next_hop(c, item.entry.envelope.sender, item.entry.envelope.remote[i].address);
+            if (hop.hold && keys.contains(hop.key)) {
+                ++n;
+                break;
+            }
+        }
+    }
+    return n;
+}
+
+awaitable<HeldOutcome> QueueManager::deliver_held(Connection& conn, std::vector<std::string> domains) {
+    const ConfigPtr config = svc_.config;
+    std::set<std::string> keys;
+    for (const std::string& d : domains) keys.insert(hold_key(lowercase_ascii(d)));
+    // Take the messages now, before the first await: from here on they are ours (in_flight).
+    Batch batch;
+    for (auto& [id, item] : items_) {
+        if (item.in_flight > 0) continue;
+        std::vector<std::size_t> rcpts;
+        for (std::size_t i = 0; i < item.entry.state.recipients.size(); ++i) {
+            if (item.entry.state.recipients[i].status != Status::pending) continue;
+            NextHop hop = next_hop(*config, item.entry.envelope.sender, item.entry.envelope.remote[i].address);
+            if (hop.hold && keys.contains(hop.key)) rcpts.push_back(i);
+        }
+        if (rcpts.empty()) continue;
+        ++item.in_flight;
+        batch.emplace_back(id, std::move(rcpts));
+    }
+    HeldOutcome out;
+    // RFC 2645 5.3: the customer, now the server, speaks first; we are the client, with no login and
+    // the TLS of the ATRN session as it is.
+    smtp::ClientOptions o;
+    o.helo = config->hostname;
+    o.server_name = domains.empty() ? std::string() : lowercase_ascii(domains.front());
+    o.tls = TlsMode::none;
+    o.tls_required = false;
+    o.tls_verify = false;
+    std::unique_ptr<smtp::Client> client;
+    // A customer that cannot take mail now, even for good by its greeting, keeps it held: it is the
+    // only way out for this mail, and its next ATRN may go better.
+    smtp::Cause cause = smtp::Cause::reply;
+    try {
+        client = co_await smtp::Client::start(conn, std::move(o));
+    } catch (const smtp::ClientError& e) {
+        out.error = e.what();
+        cause = e.cause() == smtp::Cause::network ? smtp::Cause::network : smtp::Cause::reply;
+    }
+    std::size_t messages = batch.size();
+    spdlog::info("atrn: {} message(s) held for {} to hand over{}{}", messages, fmt::join(domains, ","),
+                 out.error.empty() ? "" : "; ", out.error);
+    Tally t = co_await transfer(client, "", batch, out.error, cause);
+    out.delivered = t.delivered;
+    out.failed = t.failed;
+    out.deferred = t.deferred;
+    spdlog::info("atrn: {}: {} recipient(s) delivered, {} failed, {} still held", fmt::join(domains, ","), out.delivered,
+                 out.failed, out.deferred);
     wake();
+    co_return out;
 }
 
 awaitable<void> QueueManager::check_deadlines() {

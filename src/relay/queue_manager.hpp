@@ -27,9 +27,13 @@ using boost::asio::awaitable;
 
 namespace mk {
 
+class Connection;
+enum class ClientCause;
+
 namespace smtp {
 struct Result;
 struct SendResult;
+class Client;
 }
 
 struct RelayStatus {
@@ -39,6 +43,15 @@ struct RelayStatus {
     std::size_t recipients_pending = 0;
     std::int64_t oldest = 0;            // received_at of the oldest message, 0 when empty
     std::vector<std::string> unreachable;   // hop keys
+    std::size_t recipients_held = 0;    // of recipients_pending: held for ATRN ([[odmr.hold]])
+};
+
+// What one ATRN hand-over did (QueueManager::deliver_held), by recipient.
+struct HeldOutcome {
+    std::size_t delivered = 0;          // the customer said 2xx: left the hold
+    std::size_t failed = 0;             // 5xx: failed, the sender gets a DSN
+    std::size_t deferred = 0;           // 4xx, or never answered: still held
+    std::string error;                  // why the session ended early (greeting, lost connection), or empty
 };
 
 class QueueManager {
@@ -63,6 +76,20 @@ public:
 
     RelayStatus status() const;
     std::vector<QueueEntry> entries() const;
+    // config - the configuration the queue routes by (which recipients are held, for the views).
+    ConfigPtr config() const { return svc_.config; }
+
+    // held_count - the messages with a recipient held for ATRN in one of domains (lowercase hold
+    // domains), whether or not a hand-over is working on them; 0 is ATRN's 453 (RFC 2645 4).
+    std::size_t held_count(const std::vector<std::string>& domains) const;
+    // deliver_held - the provider's half of ATRN after its 250: on conn, which the caller owns and
+    // keeps alive until this returns, read the customer's 220, EHLO, and deliver every message held
+    // for domains, recipient by recipient, through the relay's own recording (record, save_state,
+    // finish): a recipient leaves the hold only after the customer's 2xx; 5xx fails it (failure DSN
+    // to the sender); 4xx keeps it held. Then QUIT, which closes conn. The messages are held
+    // (in_flight) meanwhile: the scheduler and `queue remove` leave them alone; one busy elsewhere
+    // at the start (a delivery to another hop, a notice) waits for the next ATRN. Never throws.
+    awaitable<HeldOutcome> deliver_held(Connection& conn, std::vector<std::string> domains);
 
 private:
     struct Item {
@@ -82,6 +109,13 @@ private:
     void collect(const std::string& id, const Item& item, std::int64_t now, Groups& groups) const;
     void start(Groups& groups);
     awaitable<void> deliver(NextHop hop, Batch batch);
+    // Counted results of a transfer, by recipient.
+    struct Tally {
+        std::size_t delivered = 0, failed = 0, deferred = 0;
+    };
+    awaitable<Tally> transfer(std::unique_ptr<smtp::Client>& client, const std::string& rewrite_from, const Batch& batch,
+                              std::string failure, ClientCause cause);
+    bool held(const Item& item, std::size_t rcpt) const;
     awaitable<void> probe(std::string key);
     void mark_unreachable(const NextHop& hop, const std::string& why);
     void mark_reachable(const std::string& key);

@@ -20,6 +20,8 @@ std::string domain_of(std::string_view address) {
 
 }  // namespace
 
+std::string hold_key(std::string_view domain) { return fmt::format("atrn:{}", domain); }
+
 NextHop next_hop(const Config& config, std::string_view sender, std::string_view recipient) {
     NextHop n;
     const RelayConfig& relay = config.relay;
@@ -31,6 +33,13 @@ NextHop next_hop(const Config& config, std::string_view sender, std::string_view
         n.hop.tls = TlsMode::none;
         n.lmtp = config.delivery.mode == DeliveryConfig::Mode::lmtp;
         n.key = fmt::format("downstream:{}:{}", n.hop.host, n.hop.port);
+        return n;
+    }
+    // We are the hold domain's MX: its mail goes to its site only, never to a smarthost or an MX
+    // (which would be us again), whatever [[relay.sender]] or [[route]] say.
+    if (config.odmr.hold_for(n.domain)) {
+        n.hold = true;
+        n.key = hold_key(n.domain);
         return n;
     }
     std::string from = lowercase_ascii(sender);

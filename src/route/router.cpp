@@ -101,7 +101,10 @@ Target mailbox_target(const Config& config, const UserConfig& u) {
 
 RouteResult route_recipient(const Config& config, const Address& rcpt, bool relay_allowed) {
     RouteResult r;
-    if (!config.is_local_domain(rcpt.domain) && !relay_allowed) {
+    // A hold domain is ours to accept as its MX, exactly that domain (no subdomains): the mail is
+    // queued and held for ATRN (route/next_hop), never relayed, so this opens no relay.
+    bool ours = config.is_local_domain(rcpt.domain) || config.odmr.hold_for(rcpt.domain) != nullptr;
+    if (!ours && !relay_allowed) {
         r.code = 554;
         r.esc = esc::kRelayDenied;
         r.reason = "relay access denied";

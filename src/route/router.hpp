@@ -31,7 +31,9 @@ struct RouteResult {
 };
 
 // route_recipient - resolve one envelope recipient. relay_allowed: the client is trusted or
-// authenticated, so remote recipients are queued rather than refused.
+// authenticated, so remote recipients are queued rather than refused. A recipient in a hold domain
+// ([[odmr.hold]]: we are its MX) is queued from anyone, as a local one is accepted; no other remote
+// domain is.
 RouteResult route_recipient(const Config& config, const Address& rcpt, bool relay_allowed);
 
 // mailbox_target - where a user's own copy goes: its Maildir, or with a downstream server

@@ -34,7 +34,7 @@ awaitable<std::string> answer(const std::string& request, QueueManager& q, Fetch
         std::vector<Fetcher::Status> accounts = co_await f.status();
         co_return json::serialize(status_view(q.status(), accounts));
     }
-    if (request == "queue list") co_return json::serialize(queue_view(q.entries()));
+    if (request == "queue list") co_return json::serialize(queue_view(q.entries(), *q.config()));
     if (request == "queue flush") {
         q.flush();
         co_return json::serialize(json::object{{"ok", true}});

@@ -2,6 +2,8 @@
 // and state, already parsed).
 #include "server/views.hpp"
 
+#include "route/next_hop.hpp"
+
 namespace mk {
 
 namespace json = boost::json;
@@ -19,18 +21,21 @@ json::object status_view(const RelayStatus& relay, std::span<const Fetcher::Stat
                                      {"last_error", a.run.last_error}});
     return {{"online", relay.online},          {"offline_since", relay.offline_since},
             {"messages", relay.messages},      {"recipients_pending", relay.recipients_pending},
+            {"recipients_held", relay.recipients_held},
             {"oldest", relay.oldest},          {"unreachable", std::move(unreachable)},
             {"accounts", std::move(accts)}};
 }
 
-json::array queue_view(std::span<const QueueEntry> entries) {
+json::array queue_view(std::span<const QueueEntry> entries, const Config& config) {
     json::array out;
     for (const QueueEntry& e : entries) {
         json::array rcpts;
         for (std::size_t i = 0; i < e.envelope.remote.size(); ++i) {
             const RecipientState& r = e.state.recipients.at(i);
+            bool held = r.status == RecipientState::Status::pending &&
+                        next_hop(config, e.envelope.sender, e.envelope.remote[i].address).hold;
             rcpts.push_back(json::object{{"address", e.envelope.remote[i].address},
-                                         {"status", status_name(r.status)},
+                                         {"status", held ? std::string_view("held") : status_name(r.status)},
                                          {"attempts", r.attempts},
                                          {"last_reply", r.last_reply}});
         }

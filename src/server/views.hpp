@@ -17,14 +17,16 @@
 namespace mk {
 
 // status_view - the relay's state (online, queue size, oldest message, unreachable hops) and each
-// fetch account's last run: {"online", "offline_since", "messages", "recipients_pending", "oldest",
-// "unreachable": [hop], "accounts": [{"account", "running", "last_run", "last_success", "fetched",
-// "last_error"}]}; times in unix seconds, 0 for never.
+// fetch account's last run: {"online", "offline_since", "messages", "recipients_pending",
+// "recipients_held" (of the pending, those held for ATRN), "oldest", "unreachable": [hop],
+// "accounts": [{"account", "running", "last_run", "last_success", "fetched", "last_error"}]}; times
+// in unix seconds, 0 for never.
 boost::json::object status_view(const RelayStatus& relay, std::span<const Fetcher::Status> accounts);
 
 // queue_view - the queued messages in the order given (oldest first): [{"id", "sender", "size",
 // "received_at", "next_attempt", "recipients": [{"address", "status", "attempts", "last_reply"}]}],
-// one recipient per remote recipient of the envelope.
-boost::json::array queue_view(std::span<const QueueEntry> entries);
+// one recipient per remote recipient of the envelope. status is the queue's ("pending", "delivered",
+// "failed"), except "held" for a pending recipient that config holds for ATRN ([[odmr.hold]]).
+boost::json::array queue_view(std::span<const QueueEntry> entries, const Config& config);
 
 }  // namespace mk

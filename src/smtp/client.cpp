@@ -241,6 +241,8 @@ class SmtpClient final : public Client, public ClientSession, private SaslFramin
 public:
     SmtpClient(std::unique_ptr<Connection> conn, ClientOptions options, std::shared_ptr<ssl::context> tls_ctx)
         : ClientSession(std::move(conn), std::move(tls_ctx), options.server_name), options_(std::move(options)) {}
+    // SmtpClient - on a connection borrowed from its owner (start_borrowed): no TLS of its own.
+    SmtpClient(Connection& conn, ClientOptions options) : ClientSession(conn, options.server_name), options_(std::move(options)) {}
 
     // open - everything start() promises on this connection; throws ClientError.
     awaitable<void> open();
@@ -805,6 +807,11 @@ awaitable<std::unique_ptr<Client>> Client::connect(std::vector<boost::asio::ip::
 
 awaitable<std::unique_ptr<Client>> Client::start(std::unique_ptr<Connection> connection, ClientOptions options) {
     auto client = co_await start_session<SmtpClient>(std::move(connection), std::move(options));
+    co_return std::unique_ptr<Client>(std::move(client));
+}
+
+awaitable<std::unique_ptr<Client>> Client::start(Connection& connection, ClientOptions options) {
+    auto client = co_await start_borrowed<SmtpClient>(connection, std::move(options));
     co_return std::unique_ptr<Client>(std::move(client));
 }
 

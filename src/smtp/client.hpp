@@ -93,6 +93,12 @@ public:
     // Throws ClientError; the connection is closed then.
     static boost::asio::awaitable<std::unique_ptr<Client>> start(std::unique_ptr<Connection> connection,
                                                                  ClientOptions options);
+    // start - the same on a connection borrowed from its owner, who keeps it alive until the client
+    // is gone (ODMR: the provider's server session after ATRN's 250, RFC 2645 5.3). TLS already on
+    // is kept; none is started (options.tls is taken as none without it). QUIT, and a failure of the
+    // network or of the protocol, close the connection; a refusal (a 554 greeting, EHLO refused)
+    // and destroying the client leave it to its owner.
+    static boost::asio::awaitable<std::unique_ptr<Client>> start(Connection& connection, ClientOptions options);
     // max_size - the server's SIZE limit (RFC 1870), 0 when it gave none.
     virtual std::uint64_t max_size() const = 0;
     virtual std::string peer() const = 0;    // "host[addr]:port" for logs and DSN Remote-MTA

@@ -81,3 +81,35 @@ TEST(NextHop, LocalRecipientsInTheQueueGoDownstream) {
 
 }  // namespace
 }  // namespace mk
+
+namespace mk {
+namespace {
+
+// Mail for a hold domain waits for ATRN: never the sender's provider, a route, the smarthost or an
+// MX (which would be us), whatever the rules for other mail say.
+TEST(NextHop, HoldDomainIsHeldForAtrn) {
+    for (RelayConfig::Mode mode : {RelayConfig::Mode::smarthost, RelayConfig::Mode::direct}) {
+        Config c = relay_config(mode);
+        c.odmr.hold = {{"customer.example", "anna"}};
+        RouteConfig route;   // even a route naming the domain does not take it
+        route.domain = "customer.example";
+        route.hop.host = "mx.customer.example";
+        c.relay.routes.push_back(route);
+        for (const char* sender : {"anna@home.arpa", "ben@home.arpa", "", "stranger@far.example"}) {
+            SCOPED_TRACE(sender);
+            NextHop h = next_hop(c, sender, "Someone@Customer.Example");
+            EXPECT_TRUE(h.hold);
+            EXPECT_FALSE(h.mx);
+            EXPECT_EQ(h.key, "atrn:customer.example");
+            EXPECT_EQ(h.key, hold_key("customer.example"));
+            EXPECT_TRUE(h.hop.host.empty());
+            EXPECT_TRUE(h.rewrite_from.empty());
+        }
+        // A subdomain, or another domain, is not held.
+        EXPECT_FALSE(next_hop(c, "ben@home.arpa", "x@sub.customer.example").hold);
+        EXPECT_FALSE(next_hop(c, "ben@home.arpa", "x@other.example").hold);
+    }
+}
+
+}  // namespace
+}  // namespace mk

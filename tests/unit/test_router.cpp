@@ -1,6 +1,10 @@
 // tests/unit/test_router.cpp — recipient resolution and relay permission over a config built in code.
+#include <span>
+#include <string_view>
+
 #include <gtest/gtest.h>
 
+#include "core/enhanced_status.hpp"
 #include "route/router.hpp"
 
 namespace mk {
@@ -36,6 +40,20 @@ struct Case {
     std::vector<Target> targets;
 };
 
+// expect_rows - each row routed over c gives its code and targets; refusal_esc, when given, is the
+// enhanced status every refusal must carry.
+void expect_rows(const Config& c, std::span<const Case> cases, std::string_view refusal_esc = {}) {
+    for (const Case& k : cases) {
+        SCOPED_TRACE(k.rcpt);
+        auto a = parse_mailbox(k.rcpt);
+        ASSERT_TRUE(a);
+        RouteResult r = route_recipient(c, *a, k.relay_allowed);
+        EXPECT_EQ(r.code, k.code);
+        EXPECT_EQ(r.targets, k.targets);
+        if (!r.accepted() && !refusal_esc.empty()) EXPECT_EQ(r.esc, refusal_esc);
+    }
+}
+
 TEST(Router, Table) {
     Config c = household();
     const Case cases[] = {
@@ -55,14 +73,7 @@ TEST(Router, Table) {
         {"user%other.example@home.arpa", false, 550, {}},
         {"\"user@other.example\"@home.arpa", false, 550, {}},
     };
-    for (const Case& k : cases) {
-        SCOPED_TRACE(k.rcpt);
-        auto a = parse_mailbox(k.rcpt);
-        ASSERT_TRUE(a);
-        RouteResult r = route_recipient(c, *a, k.relay_allowed);
-        EXPECT_EQ(r.code, k.code);
-        EXPECT_EQ(r.targets, k.targets);
-    }
+    expect_rows(c, cases);
 }
 
 TEST(Router, CatchAllTakesUnknownLocalOnly) {
@@ -90,6 +101,33 @@ TEST(Router, DownstreamDeliveryQueuesLocalUsersByTheirFirstAddress) {
                                    via("ben@provider.example", "family@home.arpa")}));
     EXPECT_EQ(route_recipient(c, *parse_mailbox("nobody@home.arpa"), false).targets,
               std::vector<Target>{via("anna@home.arpa", "nobody@home.arpa")});
+}
+
+}  // namespace
+}  // namespace mk
+
+namespace mk {
+namespace {
+
+// We are the MX of a hold domain: its mail is accepted from anyone and queued (to be held for
+// ATRN), and that opens no relay: other remote domains, subdomains included, are still refused.
+TEST(Router, HoldDomainIsAcceptedFromAnyoneAndNothingElse) {
+    Config c = household();
+    c.odmr.hold = {{"customer.example", "anna"}};
+    const Case cases[] = {
+        {"someone@customer.example", false, 250, {q("someone@customer.example")}},
+        {"Someone@Customer.Example", false, 250, {q("Someone@customer.example")}},
+        {"postmaster@customer.example", false, 250, {q("postmaster@customer.example")}},
+        {"someone@customer.example", true, 250, {q("someone@customer.example")}},
+        {"someone@sub.customer.example", false, 554, {}},
+        {"someone@customer.example.evil", false, 554, {}},
+        {"someone@other.example", false, 554, {}},
+        // Relay tricks naming another domain inside a hold domain's local part go to the hold
+        // domain's site as written, not to the other domain.
+        {"user%other.example@customer.example", false, 250, {q("user%other.example@customer.example")}},
+        {"anna@home.arpa", false, 250, {mb("anna")}},
+    };
+    expect_rows(c, cases, esc::kRelayDenied);
 }
 
 }  // namespace

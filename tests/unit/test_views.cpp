@@ -24,11 +24,11 @@ TEST(Views, QueueViewOneRecipientPerRemote) {
     e.state.recipients[0].last_reply = "451 4.3.0 later";
     e.state.recipients[1].status = RecipientState::Status::delivered;
     const QueueEntry entries[] = {e};
-    EXPECT_EQ(boost::json::serialize(queue_view(entries)),
+    EXPECT_EQ(boost::json::serialize(queue_view(entries, Config{})),
               R"([{"id":"q1","sender":"anna@home.arpa","size":1234,"received_at":1700000000,"next_attempt":1700000600,)"
               R"("recipients":[{"address":"x@example.com","status":"pending","attempts":2,"last_reply":"451 4.3.0 later"},)"
               R"({"address":"y@example.org","status":"delivered","attempts":0,"last_reply":""}]}])");
-    EXPECT_EQ(boost::json::serialize(queue_view({})), "[]");
+    EXPECT_EQ(boost::json::serialize(queue_view({}, Config{})), "[]");
 }
 
 TEST(Views, StatusViewRelayAndAccounts) {
@@ -37,6 +37,7 @@ TEST(Views, StatusViewRelayAndAccounts) {
     relay.offline_since = 1700000100;
     relay.messages = 3;
     relay.recipients_pending = 4;
+    relay.recipients_held = 1;
     relay.oldest = 1700000000;
     relay.unreachable = {"smarthost:mail.example.net:587"};
     Fetcher::Status a;
@@ -48,9 +49,34 @@ TEST(Views, StatusViewRelayAndAccounts) {
     a.run.last_error = "connect: refused";
     const Fetcher::Status accounts[] = {a};
     EXPECT_EQ(boost::json::serialize(status_view(relay, accounts)),
-              R"({"online":false,"offline_since":1700000100,"messages":3,"recipients_pending":4,"oldest":1700000000,)"
+              R"({"online":false,"offline_since":1700000100,"messages":3,"recipients_pending":4,"recipients_held":1,"oldest":1700000000,)"
               R"("unreachable":["smarthost:mail.example.net:587"],"accounts":[{"account":"anna-pop","running":true,)"
               R"("last_run":1700000200,"last_success":1700000150,"fetched":17,"last_error":"connect: refused"}]})");
+}
+
+}  // namespace
+}  // namespace mk
+
+namespace mk {
+namespace {
+
+// A pending recipient in a hold domain shows as "held" (waiting for ATRN, not for a retry); once
+// delivered or failed it shows as such.
+TEST(Views, QueueViewShowsHeldForAtrn) {
+    Config c;
+    c.odmr.hold = {{"customer.example", "anna"}};
+    QueueEntry e;
+    e.envelope.id = "q2";
+    e.envelope.sender = "someone@far.example";
+    e.envelope.remote = {{"bob@customer.example"}, {"x@example.com"}, {"eve@customer.example"}};
+    e.state.recipients.resize(3);
+    e.state.recipients[2].status = RecipientState::Status::failed;
+    const QueueEntry entries[] = {e};
+    boost::json::array v = queue_view(entries, c);
+    const auto& r = v.at(0).as_object().at("recipients").as_array();
+    EXPECT_EQ(r.at(0).as_object().at("status").as_string(), "held");
+    EXPECT_EQ(r.at(1).as_object().at("status").as_string(), "pending");
+    EXPECT_EQ(r.at(2).as_object().at("status").as_string(), "failed");
 }
 
 }  // namespace
