@@ -37,6 +37,7 @@ struct AliasConfig {
 
 struct ListenConfig {
     std::vector<Endpoint> smtp, submission, submissions, pop3, pop3s;
+    std::vector<Endpoint> odmr;   // provider side of RFC 2645 (port 366); off unless configured
 };
 
 // listen_keys - the keys [listen] accepts, one per field of ListenConfig (the daemon's listener

@@ -10,11 +10,14 @@ namespace mk::config_detail {
 
 namespace {
 
-// Unprivileged loopback ports by default, so that a first run works without root.
+// Unprivileged loopback ports by default, so that a first run works without root. An empty fallback
+// is a service that is off unless the file names its addresses: ODMR is a provider's business (a
+// mailkeep on a VPS holding a family's mail), not a household's, and AUTH on it would be one more
+// door to guess passwords at.
 struct ListenKey {
     std::string_view key;
     std::vector<Endpoint> ListenConfig::*field;
-    std::string_view fallback;
+    std::string_view fallback;   // empty: no endpoint by default
 };
 constexpr ListenKey kListenKeys[] = {
     {"smtp", &ListenConfig::smtp, "127.0.0.1:2525"},
@@ -22,6 +25,7 @@ constexpr ListenKey kListenKeys[] = {
     {"submissions", &ListenConfig::submissions, "127.0.0.1:2465"},
     {"pop3", &ListenConfig::pop3, "127.0.0.1:2110"},
     {"pop3s", &ListenConfig::pop3s, "127.0.0.1:2995"},
+    {"odmr", &ListenConfig::odmr, ""},
 };
 
 // The [listen] keys, taken from the table above so the two cannot drift apart.
@@ -42,6 +46,7 @@ void Builder::read_listen(const toml::table* t) {
     if (t) reject_unknown(*t, "[listen]", kListenNames);
     for (const ListenKey& k : kListenKeys) {
         auto list = t ? texts(*t, k.key) : std::nullopt;
+        if (!list && k.fallback.empty()) continue;
         if (!list) list.emplace(std::vector<Text>{{std::string(k.fallback), 0}});
         for (const Text& e : *list) {
             if (auto ep = parse_endpoint(e.value)) (cfg_.listen.*k.field).push_back(*ep);

@@ -33,6 +33,7 @@ constexpr std::string_view kTimeout = "4.2";
 constexpr std::string_view kSecurity = "7.0";         // X.7.0 other security status
 constexpr std::string_view kAuthRequired = "7.0";     // RFC 4954 530 5.7.0
 constexpr std::string_view kRelayDenied = "7.1";      // X.7.1 delivery not authorized
+constexpr std::string_view kNotAuthorized = "7.1";    // X.7.1 the same, for a request (ATRN for a domain not the user's)
 constexpr std::string_view kAuthFailed = "7.8";       // RFC 4954 535 5.7.8
 constexpr std::string_view kAuthSucceeded = "7.0";    // RFC 4954 235 2.7.0
 constexpr std::string_view kAuthLineTooLong = "5.6";  // RFC 4954 4: 500 5.5.6 exchange line too long

@@ -32,6 +32,8 @@ std::span<const ListenerRole> listener_roles() {
         {"submissions", &ListenConfig::submissions, ListenTls::implicit, smtp_as<SmtpRole::submissions>, kSmtpRefusal},
         {"pop3", &ListenConfig::pop3, ListenTls::starttls, pop3_session, kPop3Refusal},
         {"pop3s", &ListenConfig::pop3s, ListenTls::implicit, pop3_session, kPop3Refusal},
+        // RFC 2645: an SMTP greeting and replies, so SMTP's refusal; STARTTLS as on port 25.
+        {"odmr", &ListenConfig::odmr, ListenTls::starttls, smtp_as<SmtpRole::odmr>, kSmtpRefusal},
     };
     return roles;
 }

@@ -1,6 +1,6 @@
 // server/listeners.hpp — the listener roles: one row per [listen] key, saying how a connection
 // accepted there is served. The daemon binds, accepts, caps and logs from this table alone; a new
-// protocol (IMAP, IMAPS, ODMR, HTTP) is a row here and a session of its own.
+// protocol (IMAP, IMAPS, HTTP; ODMR is one already) is a row here and a session of its own.
 #pragma once
 
 #include <span>

@@ -1,6 +1,7 @@
 // smtp/command.cpp — SMTP verbs and MAIL/RCPT arguments; every input yields a command or an error.
 #include "smtp/command.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -16,11 +17,11 @@ std::string_view trim_right(std::string_view s) {
     return s;
 }
 
-constexpr std::array<std::pair<std::string_view, Verb>, 14> kVerbs{{
+constexpr std::array<std::pair<std::string_view, Verb>, 15> kVerbs{{
     {"EHLO", Verb::ehlo}, {"HELO", Verb::helo}, {"MAIL", Verb::mail}, {"RCPT", Verb::rcpt},
     {"DATA", Verb::data}, {"RSET", Verb::rset}, {"NOOP", Verb::noop}, {"QUIT", Verb::quit},
     {"VRFY", Verb::vrfy}, {"EXPN", Verb::expn}, {"HELP", Verb::help}, {"STARTTLS", Verb::starttls},
-    {"AUTH", Verb::auth}, {"BDAT", Verb::bdat},
+    {"AUTH", Verb::auth}, {"BDAT", Verb::bdat}, {"ATRN", Verb::atrn},
 }};
 
 // Strip "FROM:" / "TO:" (case-insensitive); a space after the colon is tolerated, as most MTAs do.
@@ -118,6 +119,21 @@ bool valid_helo_name(std::string_view name) {
         }
         if (label.size() == name.size()) return true;
         name.remove_prefix(label.size() + 1);
+    }
+}
+
+std::optional<std::vector<std::string>> parse_atrn_domains(std::string_view args) {
+    std::vector<std::string> out;
+    if (args.empty()) return out;
+    for (;;) {
+        auto comma = args.find(',');
+        std::string_view item = args.substr(0, comma);
+        if (item.starts_with('[') || !valid_helo_name(item)) return std::nullopt;
+        if (item.ends_with('.')) item.remove_suffix(1);   // "example.org." is example.org
+        std::string domain = lowercase_ascii(item);
+        if (std::find(out.begin(), out.end(), domain) == out.end()) out.push_back(std::move(domain));
+        if (comma == std::string_view::npos) return out;
+        args.remove_prefix(comma + 1);
     }
 }
 

@@ -15,7 +15,7 @@ namespace mk::smtp {
 // RFC 5321 4.5.3.1.4: a command line is at most 512 octets including CRLF.
 constexpr std::size_t kMaxCommandLine = 512 - 2;
 
-enum class Verb { unknown, ehlo, helo, mail, rcpt, data, rset, noop, quit, vrfy, expn, help, starttls, auth, bdat };
+enum class Verb { unknown, ehlo, helo, mail, rcpt, data, rset, noop, quit, vrfy, expn, help, starttls, auth, bdat, atrn };
 
 struct Command {
     Verb verb = Verb::unknown;
@@ -72,6 +72,11 @@ constexpr std::size_t kMaxHostname = 255;
 // end in '.'; U-labels are admitted as well-formed UTF-8 (RFC 6531 3.7.1). Nothing else: the name
 // is written into Received: and the log.
 bool valid_helo_name(std::string_view name);
+
+// parse_atrn_domains - RFC 2645 5.2.1 "ATRN" [SP domain *("," domain)]: the arguments of ATRN as
+// lowercase domains, each once, in the order given (none: an empty list, every domain the user may
+// pull); nullopt when an item is empty or not a domain name (address literals are not domains here).
+std::optional<std::vector<std::string>> parse_atrn_domains(std::string_view args);
 
 // xtext_valid - RFC 3461 4 xtext ("+" HEXCHAR HEXCHAR for specials).
 bool xtext_valid(std::string_view s);

@@ -5,12 +5,14 @@
 // client has nothing more in flight, which is all PIPELINING (RFC 2920) asks of a server.
 #include "smtp/server_session.hpp"
 
+#include <algorithm>
 #include <array>
 #include <ctime>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "core/base64.hpp"
@@ -49,6 +51,12 @@ constexpr std::size_t kMaxAuthLine = 12288;
 // DATA is written to the spool in pieces of this size.
 constexpr std::size_t kSpoolChunk = 64 * 1024;
 
+// Which roles a verb exists in; elsewhere 502 5.5.1 (the odmr port is not an MTA port).
+constexpr unsigned role_bit(SmtpRole r) { return 1u << static_cast<unsigned>(r); }
+constexpr unsigned kMailRoles = role_bit(SmtpRole::mx) | role_bit(SmtpRole::submission) | role_bit(SmtpRole::submissions);
+constexpr unsigned kAllRoles = kMailRoles | role_bit(SmtpRole::odmr);
+constexpr unsigned kOdmrRole = role_bit(SmtpRole::odmr);
+
 enum class State { fresh, greeted, mail, rcpt };
 constexpr unsigned bit(State s) { return 1u << static_cast<unsigned>(s); }
 constexpr unsigned kAnyState = bit(State::fresh) | bit(State::greeted) | bit(State::mail) | bit(State::rcpt);
@@ -82,8 +90,9 @@ private:
         smtp::Verb verb;
         Handler handler;
         unsigned states;   // where the verb is legal; elsewhere 503 5.5.1
+        unsigned roles;    // the roles that have the verb; elsewhere 502 5.5.1
     };
-    static const std::array<Row, 13> kTable;
+    static const std::array<Row, 14> kTable;
 
     awaitable<void> on_ehlo(std::string_view args) { return greet(args, true); }
     awaitable<void> on_helo(std::string_view args) { return greet(args, false); }
@@ -99,6 +108,12 @@ private:
     awaitable<void> on_starttls(std::string_view args);
     awaitable<void> on_auth(std::string_view args);
     awaitable<void> on_unsupported(std::string_view args);
+    awaitable<void> on_atrn(std::string_view args);
+
+    // check_atrn - decide ATRN without acting: the domains to turn for, or the refusal (RFC 2645 5.2.1).
+    std::optional<Reply> check_atrn(std::string_view args, std::vector<std::string>& domains) const;
+    // turn - after ATRN's 250: the connection is the customer's SMTP server now (Services::odmr.turn).
+    awaitable<void> turn(const std::vector<std::string>& domains);
 
     // receive_data - read the message after 354 into the spool; returns the final reply.
     awaitable<Reply> receive_data();
@@ -112,8 +127,13 @@ private:
     awaitable<void> flush();
     void set_state(State s);
     void reset_transaction();
+    // refuse_pipelined - after a verb that changes who speaks or how (STARTTLS, ATRN): bytes already
+    // buffered behind it are refused with 554 and the session ends; false when there are none.
+    bool refuse_pipelined(std::string_view verb);
     bool relay_allowed() const;
     bool auth_offered() const;
+    std::string_view auth_mechanisms() const;
+    bool mechanism_offered(std::string_view mech) const;
     bool sender_owned(const Address& sender) const;
     std::string trace_headers() const;
     std::string client() const { return fmt::format("{}[{}]", helo_.empty() ? "unknown" : helo_, conn_.remote_address().to_string()); }
@@ -136,20 +156,22 @@ private:
     std::vector<AcceptedRcpt> rcpts_;
 };
 
-const std::array<Session::Row, 13> Session::kTable{{
-    {smtp::Verb::ehlo, &Session::on_ehlo, kAnyState},
-    {smtp::Verb::helo, &Session::on_helo, kAnyState},
-    {smtp::Verb::mail, &Session::on_mail, bit(State::greeted)},
-    {smtp::Verb::rcpt, &Session::on_rcpt, bit(State::mail) | bit(State::rcpt)},
-    {smtp::Verb::data, &Session::on_data, bit(State::rcpt)},
-    {smtp::Verb::rset, &Session::on_rset, kAnyState},
-    {smtp::Verb::noop, &Session::on_noop, kAnyState},
-    {smtp::Verb::quit, &Session::on_quit, kAnyState},
-    {smtp::Verb::vrfy, &Session::on_vrfy, kAnyState},
-    {smtp::Verb::help, &Session::on_help, kAnyState},
-    {smtp::Verb::starttls, &Session::on_starttls, bit(State::greeted)},
-    {smtp::Verb::auth, &Session::on_auth, bit(State::greeted)},
-    {smtp::Verb::expn, &Session::on_unsupported, kAnyState},
+const std::array<Session::Row, 14> Session::kTable{{
+    {smtp::Verb::ehlo, &Session::on_ehlo, kAnyState, kAllRoles},
+    {smtp::Verb::helo, &Session::on_helo, kAnyState, kAllRoles},
+    {smtp::Verb::mail, &Session::on_mail, bit(State::greeted), kMailRoles},
+    {smtp::Verb::rcpt, &Session::on_rcpt, bit(State::mail) | bit(State::rcpt), kMailRoles},
+    {smtp::Verb::data, &Session::on_data, bit(State::rcpt), kMailRoles},
+    {smtp::Verb::rset, &Session::on_rset, kAnyState, kAllRoles},
+    {smtp::Verb::noop, &Session::on_noop, kAnyState, kAllRoles},
+    {smtp::Verb::quit, &Session::on_quit, kAnyState, kAllRoles},
+    {smtp::Verb::vrfy, &Session::on_vrfy, kAnyState, kMailRoles},
+    {smtp::Verb::help, &Session::on_help, kAnyState, kAllRoles},
+    {smtp::Verb::starttls, &Session::on_starttls, bit(State::greeted), kAllRoles},
+    {smtp::Verb::auth, &Session::on_auth, bit(State::greeted), kAllRoles},
+    {smtp::Verb::expn, &Session::on_unsupported, kAnyState, kAllRoles},
+    // RFC 2645 5.2.1: not inside a mail transaction (503); the mail roles do not have it (502).
+    {smtp::Verb::atrn, &Session::on_atrn, bit(State::greeted), kOdmrRole},
 }};
 
 void Session::set_state(State s) {
@@ -171,6 +193,21 @@ bool Session::relay_allowed() const {
 
 // AUTH is offered over TLS, or in the clear only to loopback clients (nothing crosses a wire).
 bool Session::auth_offered() const { return conn_.tls() || is_loopback(conn_.remote_address()); }
+
+// auth_mechanisms - what EHLO lists after AUTH, and all on_auth accepts. The odmr role takes PLAIN
+// only (RFC 2645 5.1.2 names CRAM-MD5 as its mechanism: it goes here, "CRAM-MD5 PLAIN", with a branch
+// in on_auth, once net/sasl has it; unlike PLAIN it may then be offered without TLS, see auth_offered).
+std::string_view Session::auth_mechanisms() const { return role_ == SmtpRole::odmr ? "PLAIN" : "PLAIN LOGIN"; }
+
+bool Session::mechanism_offered(std::string_view mech) const {
+    std::string_view list = auth_mechanisms();
+    while (!list.empty()) {
+        std::string_view m = list.substr(0, list.find(' '));
+        if (iequals(m, mech)) return true;
+        list.remove_prefix(std::min(list.size(), m.size() + 1));
+    }
+    return false;
+}
 
 bool Session::sender_owned(const Address& sender) const {
     const UserConfig* u = config_->find_user(auth_user_);
@@ -221,6 +258,9 @@ awaitable<void> Session::run() {
             if (r.verb == cmd.verb) row = &r;
         if (!row) {
             reply(cmd.verb == smtp::Verb::bdat ? 502 : 500, esc::kInvalidCommand, "command not recognized");
+        } else if (!(row->roles & role_bit(role_))) {
+            reply(502, esc::kInvalidCommand, "command not implemented");
+            ++bad_;
         } else if (!(row->states & bit(state_))) {
             reply(503, esc::kBadSequence, state_ == State::fresh ? "send HELO/EHLO first" : "bad sequence of commands");
             ++bad_;
@@ -259,10 +299,18 @@ awaitable<void> Session::greet(std::string_view args, bool esmtp) {
         reply(250, {}, config_->hostname);
         co_return;
     }
+    if (role_ == SmtpRole::odmr) {
+        // RFC 2645 5.1.1: ATRN and AUTH; no PIPELINING, SIZE or the like, since no mail is taken here.
+        std::string text = fmt::format("{}\nENHANCEDSTATUSCODES\nATRN", config_->hostname);
+        if (!conn_.tls() && svc_.tls) text += "\nSTARTTLS";
+        if (auth_offered() && auth_user_.empty()) text += fmt::format("\nAUTH {}", auth_mechanisms());
+        reply(Reply{250, {}, text});
+        co_return;
+    }
     std::string text = fmt::format("{}\nPIPELINING\nSIZE {}\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\nDSN",
                                    config_->hostname, config_->limits.max_message_size);
     if (!conn_.tls() && svc_.tls) text += "\nSTARTTLS";
-    if (auth_offered() && auth_user_.empty()) text += "\nAUTH PLAIN LOGIN";
+    if (auth_offered() && auth_user_.empty()) text += fmt::format("\nAUTH {}", auth_mechanisms());
     reply(Reply{250, {}, text});
 }
 
@@ -468,6 +516,14 @@ awaitable<void> Session::on_unsupported(std::string_view) {
     co_return;
 }
 
+bool Session::refuse_pipelined(std::string_view verb) {
+    if (conn_.buffered() == 0) return false;
+    spdlog::warn("smtp {}: data pipelined after {}, closing", client(), verb);
+    reply(554, esc::kSecurity, fmt::format("pipelined data after {}, closing", verb));
+    quit_ = true;
+    return true;
+}
+
 awaitable<void> Session::on_starttls(std::string_view args) {
     if (!args.empty()) {
         reply(501, esc::kBadArgs, "syntax: STARTTLS");
@@ -478,13 +534,8 @@ awaitable<void> Session::on_starttls(std::string_view args) {
               conn_.tls() ? "TLS already active" : "TLS not available");
         co_return;
     }
-    if (conn_.buffered() > 0) {
-        // Plaintext pipelined behind STARTTLS would be read as if it came over TLS (CVE-2011-0411).
-        spdlog::warn("smtp {}: data pipelined after STARTTLS, closing", client());
-        reply(554, esc::kSecurity, "pipelined data after STARTTLS, closing");
-        quit_ = true;
-        co_return;
-    }
+    // Plaintext pipelined behind STARTTLS would be read as if it came over TLS (CVE-2011-0411).
+    if (refuse_pipelined("STARTTLS")) co_return;
     reply(220, esc::kOk, "ready to start TLS");
     co_await flush();
     try {
@@ -541,6 +592,10 @@ awaitable<void> Session::on_auth(std::string_view args) {
     }
     std::string_view mech = args.substr(0, args.find(' '));
     std::string_view initial = mech.size() < args.size() ? args.substr(mech.size() + 1) : std::string_view{};
+    if (!mechanism_offered(mech)) {
+        reply(504, esc::kBadArgs, "unrecognized authentication mechanism");
+        co_return;
+    }
     std::string login, password;
     auto cancelled = [&](const std::optional<std::string>& r) {
         if (!r) return true;
@@ -591,6 +646,85 @@ awaitable<void> Session::on_auth(std::string_view args) {
     auth_user_ = user->name;
     spdlog::info("smtp {}: authenticated as {}", client(), auth_user_);
     reply(235, esc::kAuthSucceeded, "authentication successful");
+}
+
+std::optional<Reply> Session::check_atrn(std::string_view args, std::vector<std::string>& domains) const {
+    // RFC 2645 5.2.1 and 6: the replies and their texts are the RFC's.
+    if (auth_user_.empty()) return Reply{530, esc::kAuthRequired, "Authentication required"};
+    auto asked = smtp::parse_atrn_domains(args);
+    if (!asked) return Reply{501, esc::kBadArgs, "syntax: ATRN [domain[,domain...]]"};
+    if (asked->empty()) {
+        // No argument: every domain held for this user.
+        for (const OdmrHoldConfig& h : config_->odmr.hold)
+            if (h.user == auth_user_ && std::find(asked->begin(), asked->end(), h.domain) == asked->end())
+                asked->push_back(h.domain);
+        if (asked->empty()) {
+            spdlog::info("smtp {}: ATRN refused: user {} may pull no domain", client(), auth_user_);
+            return Reply{450, esc::kNotAuthorized, "ATRN request refused"};
+        }
+    }
+    for (const std::string& d : *asked) {
+        const OdmrHoldConfig* h = config_->odmr.hold_for(d);
+        if (!h || h->user != auth_user_) {
+            spdlog::info("smtp {}: ATRN refused: user {} may not pull {}", client(), auth_user_, d);
+            return Reply{450, esc::kNotAuthorized, "ATRN request refused"};
+        }
+    }
+    if (!svc_.odmr.held_count || !svc_.odmr.turn) {
+        spdlog::warn("smtp {}: ATRN: the queue has no held mail service in this daemon", client());
+        return Reply{451, esc::kSystemError, "Unable to process ATRN request now"};
+    }
+    domains = std::move(*asked);
+    return std::nullopt;
+}
+
+awaitable<void> Session::on_atrn(std::string_view args) {
+    std::vector<std::string> domains;
+    if (std::optional<Reply> refusal = check_atrn(args, domains)) {
+        if (refusal->code == 501) ++bad_;
+        reply(*refusal);
+        co_return;
+    }
+    std::size_t held = 0;
+    bool failed = false;
+    try {
+        held = co_await svc_.odmr.held_count(domains);
+    } catch (const std::exception& e) {
+        spdlog::error("smtp {}: ATRN: cannot count held mail: {}", client(), e.what());
+        failed = true;
+    }
+    if (failed) {
+        reply(451, esc::kSystemError, "Unable to process ATRN request now");
+        co_return;
+    }
+    if (held == 0) {
+        reply(453, esc::kOther, "You have no mail");
+        co_return;
+    }
+    // After 250 the next bytes must be the customer's 220 as a server; anything already sent was
+    // written before it saw our answer, so it is out of step (and, as after STARTTLS, would be read as
+    // if it came from the other role).
+    if (refuse_pipelined("ATRN")) co_return;
+    reply(250, esc::kOk, "OK now reversing the connection");
+    co_await flush();
+    spdlog::info("smtp {}: ATRN by {} for {}: {} held, reversing", client(), auth_user_, fmt::join(domains, ","), held);
+    co_await turn(domains);
+    quit_ = true;   // the hook said QUIT as the client: the connection is done
+}
+
+awaitable<void> Session::turn(const std::vector<std::string>& domains) {
+    AtrnOutcome outcome;
+    try {
+        outcome = co_await svc_.odmr.turn(conn_, auth_user_, domains);
+    } catch (const std::exception& e) {
+        outcome.error = e.what();
+    }
+    if (outcome.error.empty())
+        spdlog::info("smtp {}: ATRN done: delivered={}, deferred={}, failed={}", client(), outcome.delivered,
+                     outcome.deferred, outcome.failed);
+    else
+        spdlog::warn("smtp {}: ATRN stopped: delivered={}, deferred={}, failed={}: {}", client(), outcome.delivered,
+                     outcome.deferred, outcome.failed, outcome.error);
 }
 
 }  // namespace

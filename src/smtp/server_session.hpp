@@ -1,5 +1,5 @@
-// smtp/server_session.hpp — the SMTP server session for the MX, submission and submissions roles;
-// talks to untrusted peers; writes mail only through the intake.
+// smtp/server_session.hpp — the SMTP server session for the MX, submission, submissions and ODMR
+// roles; talks to untrusted peers; writes mail only through the intake.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -13,6 +13,8 @@ enum class SmtpRole {
     mx,            // port 25 style: local domains from anyone, relay for trusted networks or AUTH
     submission,    // RFC 6409: AUTH required, STARTTLS offered
     submissions,   // RFC 8314: implicit TLS, AUTH required
+    odmr,          // RFC 2645 provider: AUTH, then ATRN turns the connection round (Services::odmr);
+                   // no mail transaction (MAIL, RCPT, DATA get 502)
 };
 
 // smtp_session - serve one connection until QUIT, a timeout, too many errors or close.

@@ -1,6 +1,7 @@
 // tests/fuzz/fuzz_smtp_command.cpp — libFuzzer target: the SMTP command line, MAIL/RCPT arguments and
-// the EHLO name check. What the session accepts must be safe to write into Received: and the queue
-// envelope: a valid EHLO name, and every accepted address, is well-formed UTF-8 without controls.
+// the EHLO name check and ATRN's domain list. What the session accepts must be safe to write into
+// Received:, the queue envelope and the log: a valid EHLO name, every accepted address and every ATRN
+// domain is well-formed UTF-8 without controls (an ATRN domain also a valid name, lowercase, once).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -27,6 +28,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (bool utf8 : {true, false}) {
         auto rcpt = mk::smtp::parse_rcpt_args(c.args, utf8);
         if (rcpt.ok() && (!safe(rcpt.value->recipient.str()) || !safe(rcpt.value->orcpt))) __builtin_trap();
+    }
+    if (auto domains = mk::smtp::parse_atrn_domains(c.args)) {
+        for (std::size_t i = 0; i < domains->size(); ++i) {
+            const std::string& d = (*domains)[i];
+            if (!safe(d) || !mk::smtp::valid_helo_name(d) || d != mk::lowercase_ascii(d) || d.ends_with('.'))
+                __builtin_trap();
+            for (std::size_t j = 0; j < i; ++j)
+                if ((*domains)[j] == d) __builtin_trap();
+        }
     }
     return 0;
 }

@@ -41,6 +41,7 @@ TEST(Config, EmptyFileGivesDefaults) {
     EXPECT_EQ(endpoints(c.listen.submissions), "127.0.0.1|2465");
     EXPECT_EQ(endpoints(c.listen.pop3), "127.0.0.1|2110");
     EXPECT_EQ(endpoints(c.listen.pop3s), "127.0.0.1|2995");
+    EXPECT_EQ(endpoints(c.listen.odmr), "");   // off unless configured: a provider's listener
     EXPECT_EQ(c.tls_cert, "tls/cert.pem");
     EXPECT_EQ(c.resolve(c.tls_key), "/etc/mailkeep/mailkeep-data/tls/key.pem");
     EXPECT_EQ(c.limits.max_message_size, 25u * 1024 * 1024);

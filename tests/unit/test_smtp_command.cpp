@@ -13,6 +13,7 @@ TEST(SmtpCommand, Verbs) {
         {"MAIL FROM:<a@b>", Verb::mail}, {"RCPT TO:<a@b>", Verb::rcpt}, {"DATA", Verb::data},
         {"RSET", Verb::rset}, {"NOOP", Verb::noop}, {"QUIT", Verb::quit}, {"VRFY x", Verb::vrfy},
         {"HELP", Verb::help}, {"STARTTLS", Verb::starttls}, {"AUTH PLAIN", Verb::auth},
+        {"ATRN", Verb::atrn}, {"atrn a.example,b.example", Verb::atrn},
         {"MAILX FROM:<a@b>", Verb::unknown}, {"", Verb::unknown}, {" EHLO x", Verb::unknown},
         {"DATA\x01", Verb::unknown},
     };
@@ -111,6 +112,31 @@ TEST(SmtpCommand, HeloNames) {
     EXPECT_EQ(long_name.size(), kMaxHostname);
     EXPECT_TRUE(valid_helo_name(long_name));
     EXPECT_FALSE(valid_helo_name(long_name + "y"));
+}
+
+TEST(SmtpCommand, AtrnDomains) {
+    using List = std::vector<std::string>;
+    // RFC 2645 5.2.1: "ATRN" [SP domain *("," domain)].
+    const std::pair<const char*, std::optional<List>> cases[] = {
+        {"", List{}},
+        {"customer.example", List{"customer.example"}},
+        {"A.Example,b.example", List{"a.example", "b.example"}},
+        {"a.example,A.EXAMPLE,a.example.", List{"a.example"}},   // each once, the root dot dropped
+        {"b.example,a.example", List{"b.example", "a.example"}},   // in the order asked
+        {"a.example,", std::nullopt},
+        {",a.example", std::nullopt},
+        {"a.example,,b.example", std::nullopt},
+        {"a.example, b.example", std::nullopt},
+        {"a.example b.example", std::nullopt},
+        {"[192.0.2.1]", std::nullopt},
+        {"a..example", std::nullopt},
+        {"-a.example", std::nullopt},
+        {"a.example\x01", std::nullopt},
+    };
+    for (const auto& [args, want] : cases) {
+        SCOPED_TRACE(args);
+        EXPECT_EQ(parse_atrn_domains(args), want);
+    }
 }
 
 TEST(SmtpCommand, MaxLineConstantIsRfc5321) { EXPECT_EQ(kMaxCommandLine + 2, 512u); }
