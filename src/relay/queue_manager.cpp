@@ -569,7 +569,7 @@ std::size_t QueueManager::held_count(const std::vector<std::string>& domains) co
     return n;
 }
 
-awaitable<HeldOutcome> QueueManager::deliver_held(Connection& conn, std::vector<std::string> domains) {
+awaitable<AtrnOutcome> QueueManager::deliver_held(Connection& conn, std::vector<std::string> domains) {
     const ConfigPtr config = svc_.config;
     std::set<std::string> keys;
     for (const std::string& d : domains) keys.insert(hold_key(lowercase_ascii(d)));
@@ -587,7 +587,7 @@ awaitable<HeldOutcome> QueueManager::deliver_held(Connection& conn, std::vector<
         ++item.in_flight;
         batch.emplace_back(id, std::move(rcpts));
     }
-    HeldOutcome out;
+    AtrnOutcome out;
     // RFC 2645 5.3: the customer, now the server, speaks first; we are the client, with no login and
     // the TLS of the ATRN session as it is.
     smtp::ClientOptions o;

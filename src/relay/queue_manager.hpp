@@ -46,14 +46,6 @@ struct RelayStatus {
     std::size_t recipients_held = 0;    // of recipients_pending: held for ATRN ([[odmr.hold]])
 };
 
-// What one ATRN hand-over did (QueueManager::deliver_held), by recipient.
-struct HeldOutcome {
-    std::size_t delivered = 0;          // the customer said 2xx: left the hold
-    std::size_t failed = 0;             // 5xx: failed, the sender gets a DSN
-    std::size_t deferred = 0;           // 4xx, or never answered: still held
-    std::string error;                  // why the session ended early (greeting, lost connection), or empty
-};
-
 class QueueManager {
 public:
     QueueManager(boost::asio::io_context& ioc, Services& services);
@@ -89,7 +81,7 @@ public:
     // to the sender); 4xx keeps it held. Then QUIT, which closes conn. The messages are held
     // (in_flight) meanwhile: the scheduler and `queue remove` leave them alone; one busy elsewhere
     // at the start (a delivery to another hop, a notice) waits for the next ATRN. Never throws.
-    awaitable<HeldOutcome> deliver_held(Connection& conn, std::vector<std::string> domains);
+    awaitable<AtrnOutcome> deliver_held(Connection& conn, std::vector<std::string> domains);
 
 private:
     struct Item {

@@ -133,9 +133,13 @@ public:
         queue_.on_reachable([this] { fetcher_.wake_all(); });
         queue_.on_empty([this] { memory_.now(); });
         services_.before_login = [this](std::string user) { return fetcher_.before_login(std::move(user)); };
-        // XXX ODMR (issue 11): services_.odmr.held_count and .turn (service/services.hpp) are to be
-        // wired here to the QueueManager's held mail (a count per domain list, and the delivery of the
-        // held mail over the ATRN connection) once it has them; until then ATRN answers 451 4.3.0.
+        // ATRN on the odmr listener hands over the mail held for the user's domains (RFC 2645).
+        services_.odmr.held_count = [this](std::vector<std::string> domains) -> asio::awaitable<std::size_t> {
+            co_return queue_.held_count(domains);
+        };
+        services_.odmr.turn = [this](Connection& conn, std::string, std::vector<std::string> domains) {
+            return queue_.deliver_held(conn, std::move(domains));
+        };
     }
 
     int run();

@@ -23,7 +23,7 @@ namespace mk {
 class Connection;
 class Intake;
 
-// AtrnOutcome - what one ATRN reversal did (RFC 2645), for the provider's log: messages the customer
+// AtrnOutcome - what one ATRN reversal did (RFC 2645), for the provider's log, by recipient: the customer
 // took (2xx), left held (4xx, or not tried when the connection ended), and refused for good (5xx,
 // bounced to their senders); error says why the reversal stopped early, empty when it ran to QUIT.
 struct AtrnOutcome {

@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include "core/base64.hpp"
@@ -131,6 +132,7 @@ private:
     // buffered behind it are refused with 554 and the session ends; false when there are none.
     bool refuse_pipelined(std::string_view verb);
     bool relay_allowed() const;
+    bool plaintext_auth_ok() const;
     bool auth_offered() const;
     std::string_view auth_mechanisms() const;
     bool mechanism_offered(std::string_view mech) const;
@@ -192,12 +194,18 @@ bool Session::relay_allowed() const {
 }
 
 // AUTH is offered over TLS, or in the clear only to loopback clients (nothing crosses a wire).
-bool Session::auth_offered() const { return conn_.tls() || is_loopback(conn_.remote_address()); }
+// plaintext_auth_ok - whether a password may cross this connection: under TLS, or from loopback.
+bool Session::plaintext_auth_ok() const { return conn_.tls() || is_loopback(conn_.remote_address()); }
 
-// auth_mechanisms - what EHLO lists after AUTH, and all on_auth accepts. The odmr role takes PLAIN
-// only (RFC 2645 5.1.2 names CRAM-MD5 as its mechanism: it goes here, "CRAM-MD5 PLAIN", with a branch
-// in on_auth, once net/sasl has it; unlike PLAIN it may then be offered without TLS, see auth_offered).
-std::string_view Session::auth_mechanisms() const { return role_ == SmtpRole::odmr ? "PLAIN" : "PLAIN LOGIN"; }
+// auth_offered - whether EHLO lists AUTH at all. CRAM-MD5 sends no password, so the odmr role offers
+// it in the clear too (RFC 2645 5.1.2 names it; fetchmail's ODMR client speaks nothing else).
+bool Session::auth_offered() const { return role_ == SmtpRole::odmr || plaintext_auth_ok(); }
+
+// auth_mechanisms - what EHLO lists after AUTH, and all on_auth accepts.
+std::string_view Session::auth_mechanisms() const {
+    if (role_ != SmtpRole::odmr) return "PLAIN LOGIN";
+    return plaintext_auth_ok() ? "CRAM-MD5 PLAIN" : "CRAM-MD5";
+}
 
 bool Session::mechanism_offered(std::string_view mech) const {
     std::string_view list = auth_mechanisms();
@@ -593,10 +601,15 @@ awaitable<void> Session::on_auth(std::string_view args) {
     std::string_view mech = args.substr(0, args.find(' '));
     std::string_view initial = mech.size() < args.size() ? args.substr(mech.size() + 1) : std::string_view{};
     if (!mechanism_offered(mech)) {
-        reply(504, esc::kBadArgs, "unrecognized authentication mechanism");
+        if (role_ == SmtpRole::odmr && iequals(mech, "PLAIN"))   // offered, but not in the clear
+            reply(538, esc::kEncryptionRequired, "encryption required for requested authentication mechanism");
+        else
+            reply(504, esc::kBadArgs, "unrecognized authentication mechanism");
         co_return;
     }
     std::string login, password;
+    const UserConfig* user = nullptr;
+    bool checked = false;   // CRAM-MD5 is checked in its branch: no crypt(3) to offload
     auto cancelled = [&](const std::optional<std::string>& r) {
         if (!r) return true;
         if (*r == "*") {
@@ -632,12 +645,32 @@ awaitable<void> Session::on_auth(std::string_view args) {
         }
         login = *u;
         password = *p;
+    } else if (iequals(mech, "CRAM-MD5")) {
+        if (!initial.empty()) {   // RFC 2195: the server speaks first
+            reply(501, esc::kSyntax, "CRAM-MD5 takes no initial response");
+            ++bad_;
+            co_return;
+        }
+        std::uint64_t random = 0;
+        RAND_bytes(reinterpret_cast<unsigned char*>(&random), sizeof random);
+        const std::string challenge = cram_md5_challenge(random, std::time(nullptr), config_->hostname);
+        std::optional<std::string> resp = co_await auth_response(base64_encode(challenge));
+        if (cancelled(resp)) co_return;
+        auto answer = decode_cram_md5(*resp);
+        if (!answer) {
+            reply(501, esc::kSyntax, "malformed AUTH CRAM-MD5 response");
+            ++bad_;
+            co_return;
+        }
+        login = answer->user;
+        user = authenticate_cram_md5(*config_, login, challenge, answer->digest);
+        checked = true;
     } else {
         reply(504, esc::kBadArgs, "unrecognized authentication mechanism");
         co_return;
     }
     // crypt(3) takes milliseconds by design: it runs on the blocking pool, not the network thread.
-    const UserConfig* user = co_await offload([&] { return authenticate(*config_, login, password); });
+    if (!checked) user = co_await offload([&] { return authenticate(*config_, login, password); });
     if (!user) {
         co_await auth_failed(login);
         co_return;

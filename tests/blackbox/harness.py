@@ -174,6 +174,8 @@ def render_config(data_dir, ports, cert, key, users=None, aliases=(), trusted_ne
                 f"addresses = {toml_value(addresses)}",
                 f"forward_to = {toml_value(extra.get('forward_to', []))}",
                 f"keep_copy = {toml_value(extra.get('keep_copy', True))}"]
+        if "cram_md5" in extra:
+            out.append(f"cram_md5 = {toml_value(extra['cram_md5'])}")
     for alias in aliases:
         out += ["", "[[alias]]", f"address = {toml_value(alias['address'])}", f"to = {toml_value(alias['to'])}"]
     if relay:

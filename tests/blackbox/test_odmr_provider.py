@@ -1,8 +1,7 @@
 # tests/blackbox/test_odmr_provider.py — the `odmr` listener of a real daemon (RFC 2645, provider side):
-# the SMTP greeting, EHLO with ATRN and AUTH PLAIN but no PIPELINING, AUTH before ATRN (530), 502 for
-# the mail commands, and ATRN refused (450) for a user with no hold domain. [[odmr.hold]] is not read
-# from the file yet and the queue's held mail is not wired into the daemon, so a granted ATRN and the
-# reversal are covered by the unit tests (tests/unit/test_smtp_odmr.cpp), not here.
+# the SMTP greeting, EHLO with ATRN and AUTH CRAM-MD5 PLAIN but no PIPELINING, AUTH before ATRN (530),
+# 502 for the mail commands, and ATRN refused (450) for a user with no hold domain. A granted ATRN and
+# the reversal with a real customer: test_odmr_fetchmail.py.
 import smtplib
 
 from harness import DEFAULT_USERS, free_ports, port_accepts, wait_until
@@ -27,11 +26,12 @@ def test_odmr_listener_serves_the_odmr_role(mailkeep_factory):
         assert code == 250
         assert s.has_extn("atrn") and s.has_extn("starttls"), s.esmtp_features
         assert not s.has_extn("pipelining") and not s.has_extn("size"), s.esmtp_features
-        assert s.esmtp_features["auth"].split() == ["PLAIN"], s.esmtp_features
+        assert s.esmtp_features["auth"].split() == ["CRAM-MD5", "PLAIN"], s.esmtp_features
         code, msg = s.docmd("ATRN")
         assert (code, msg) == (530, b"5.7.0 Authentication required")
         assert s.docmd("MAIL", "FROM:<a@example.org>")[0] == 502   # not a port for sending mail
-        s.login("anna", DEFAULT_USERS["anna"][0])   # loopback: PLAIN in the clear is offered
+        s.user, s.password = "anna", DEFAULT_USERS["anna"][0]
+        assert s.auth("PLAIN", s.auth_plain)[0] == 235   # loopback: PLAIN in the clear is offered
         code, msg = s.docmd("ATRN", "customer.example")
         assert (code, msg) == (450, b"4.7.1 ATRN request refused")
         code, msg = s.docmd("ATRN")   # no domain: every one held for anna, and there is none

@@ -70,7 +70,7 @@ bool run_until(boost::asio::io_context& ioc, Done done) {
 // Handover - one ATRN reversal: the customer's SMTP server session on one end of a pipe, the
 // provider's deliver_held on the other.
 struct Handover {
-    std::optional<HeldOutcome> outcome;
+    std::optional<AtrnOutcome> outcome;
     bool customer_ended = false;
 };
 
@@ -195,7 +195,7 @@ TEST(AtrnHandover, RefusedGreetingKeepsTheMailHeld) {
     QueueManager queue(ioc, p.h.services);
     queue.start();
     auto pipe = make_pipe(ioc.get_executor());
-    std::optional<HeldOutcome> outcome;
+    std::optional<AtrnOutcome> outcome;
     boost::asio::co_spawn(
         ioc,
         [&]() -> awaitable<void> {

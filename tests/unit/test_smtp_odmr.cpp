@@ -6,6 +6,8 @@
 
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 #include "core/base64.hpp"
 #include "smtp/server_session.hpp"
 #include "transcript.hpp"
@@ -37,14 +39,17 @@ std::string plain(std::string_view user, std::string_view password) {
 const std::string kAuthAnna = "AUTH PLAIN " + plain("anna", "anna-secret") + "\r\n";
 const std::string kAuthOk = "235 2.7.0 authentication successful\r\n";
 
-// ehlo - the odmr role's EHLO answer: ATRN always, STARTTLS and AUTH PLAIN where they would be accepted.
-std::string ehlo(bool starttls, bool auth) {
+// ehlo - the odmr role's EHLO answer: ATRN, STARTTLS where it would be accepted, and AUTH with
+// mechs unless the client has logged in (CRAM-MD5 always: no password crosses the wire; PLAIN under
+// TLS or from loopback).
+std::string ehlo(bool starttls, std::string_view mechs) {
     std::string s = "250-mx.test\r\n250-ENHANCEDSTATUSCODES\r\n";
-    s += starttls || auth ? "250-ATRN\r\n" : "250 ATRN\r\n";
-    if (starttls) s += auth ? "250-STARTTLS\r\n" : "250 STARTTLS\r\n";
-    if (auth) s += "250 AUTH PLAIN\r\n";
+    s += starttls || !mechs.empty() ? "250-ATRN\r\n" : "250 ATRN\r\n";
+    if (starttls) s += mechs.empty() ? "250 STARTTLS\r\n" : "250-STARTTLS\r\n";
+    if (!mechs.empty()) s += fmt::format("250 AUTH {}\r\n", mechs);
     return s;
 }
+constexpr std::string_view kBoth = "CRAM-MD5 PLAIN";
 
 // FakeQueue - what the hooks were asked, and what held_count answers.
 struct FakeQueue {
@@ -103,7 +108,7 @@ TEST(SmtpOdmr, EhloAuthAndEveryRefusal) {
     expect_transcript(w.session(), {
                                        {"", kGreeting},
                                        {"ATRN customer.example\r\n", "503 send HELO/EHLO first\r\n"},
-                                       {"EHLO customer.test\r\n", ehlo(true, true)},
+                                       {"EHLO customer.test\r\n", ehlo(true, kBoth)},
                                        // RFC 2645 5.2.1: AUTH first.
                                        {"ATRN customer.example\r\n", "530 5.7.0 Authentication required\r\n"},
                                        {"ATRN\r\n", "530 5.7.0 Authentication required\r\n"},
@@ -116,7 +121,7 @@ TEST(SmtpOdmr, EhloAuthAndEveryRefusal) {
                                        {"NOOP\r\n", "250 2.0.0 ok\r\n"},
                                        {"AUTH LOGIN\r\n", "504 5.5.4 unrecognized authentication mechanism\r\n"},
                                        {kAuthAnna, kAuthOk},
-                                       {"EHLO customer.test\r\n", ehlo(true, false)},
+                                       {"EHLO customer.test\r\n", ehlo(true, "")},
                                        {"ATRN other.example\r\n", refused},
                                        {"ATRN bens.example\r\n", refused},
                                        {"ATRN customer.example,bens.example\r\n", refused},
@@ -149,7 +154,7 @@ TEST(SmtpOdmr, NothingHeldIs453AndTheDomainsAskedAreTheUsers) {
     w.q.held = 0;
     expect_transcript(w.session(), {
                                        {"", kGreeting},
-                                       {"EHLO customer.test\r\n", ehlo(true, true)},
+                                       {"EHLO customer.test\r\n", ehlo(true, kBoth)},
                                        {kAuthAnna, kAuthOk},
                                        {"ATRN\r\n", "453 4.0.0 You have no mail\r\n"},
                                        {"ATRN Customer.Example,customer.example.\r\n", "453 4.0.0 You have no mail\r\n"},
@@ -168,7 +173,7 @@ TEST(SmtpOdmr, UserWithoutHoldDomainsIsRefused) {
     w.config->odmr.hold = {{"customer.example", "anna"}};
     expect_transcript(w.session(), {
                                        {"", kGreeting},
-                                       {"EHLO customer.test\r\n", ehlo(true, true)},
+                                       {"EHLO customer.test\r\n", ehlo(true, kBoth)},
                                        {"AUTH PLAIN " + plain("ben", "ben-secret") + "\r\n", kAuthOk},
                                        {"ATRN\r\n", "450 4.7.1 ATRN request refused\r\n"},
                                    });
@@ -182,7 +187,7 @@ TEST(SmtpOdmr, TemporaryProblemsAre451) {
         w.q.count_fails = true;
         expect_transcript(w.session(), {
                                            {"", kGreeting},
-                                           {"EHLO customer.test\r\n", ehlo(true, true)},
+                                           {"EHLO customer.test\r\n", ehlo(true, kBoth)},
                                            {kAuthAnna, kAuthOk},
                                            {"ATRN customer.example\r\n", unable},
                                            {"NOOP\r\n", "250 2.0.0 ok\r\n"},   // the session goes on
@@ -195,7 +200,7 @@ TEST(SmtpOdmr, TemporaryProblemsAre451) {
         w.services.odmr = {};
         expect_transcript(w.session(), {
                                            {"", kGreeting},
-                                           {"EHLO customer.test\r\n", ehlo(true, true)},
+                                           {"EHLO customer.test\r\n", ehlo(true, kBoth)},
                                            {kAuthAnna, kAuthOk},
                                            {"ATRN customer.example\r\n", unable},
                                        });
@@ -223,7 +228,7 @@ TEST(SmtpOdmr, AtrnReversesTheSameConnection) {
         SessionDriver d(w.session());
         const std::vector<Step> steps = {
             {"", kGreeting},
-            {"EHLO customer.test\r\n", ehlo(true, true)},
+            {"EHLO customer.test\r\n", ehlo(true, kBoth)},
             {kAuthAnna, kAuthOk},
             {"ATRN second.example,customer.example\r\n", "250 2.0.0 OK now reversing the connection\r\n"},
             // Roles reversed: we are the customer's server now, the session the client.
@@ -249,11 +254,11 @@ TEST(SmtpOdmr, ReversalKeepsTls) {
     expect_transcript(w.session(),
                       {
                           {"", kGreeting},
-                          {"EHLO customer.test\r\n", ehlo(true, false)},
+                          {"EHLO customer.test\r\n", ehlo(true, "CRAM-MD5")},
                           {"AUTH PLAIN " + plain("anna", "anna-secret") + "\r\n",
                            "538 5.7.11 encryption required for requested authentication mechanism\r\n"},
                           {"STARTTLS\r\n", "220 2.0.0 ready to start TLS\r\n", false, true},
-                          {"EHLO customer.test\r\n", ehlo(false, true)},
+                          {"EHLO customer.test\r\n", ehlo(false, kBoth)},
                           {kAuthAnna, kAuthOk},
                           {"ATRN customer.example\r\n", "250 2.0.0 OK now reversing the connection\r\n"},
                           {"220 customer.test ESMTP\r\n", "QUIT\r\n"},
