@@ -350,6 +350,9 @@ int Daemon::run() {
     memory_.start();
     listen_all();
     spdlog::info("mailkeep started: hostname {}, data {}", c.hostname, c.data_dir.string());
+    // Read and checked, not yet acted on (issue 11): said once, so that nobody waits for them.
+    if (c.odmr.client) spdlog::warn("[odmr.client] is not implemented yet: no ATRN runs are made");
+    if (!c.etrn.empty()) spdlog::warn("[[etrn]] is not implemented yet: no ETRN is sent");
     ioc_.run();
     std::filesystem::remove(ctl);
     spdlog::info("mailkeep stopped: {} message(s) accepted in {} commit batch(es)", intake_.stats().messages,
