@@ -27,6 +27,7 @@ submission = ["127.0.0.1:2587"]      # clients sending, STARTTLS + AUTH (587)
 submissions = ["127.0.0.1:2465"]     # clients sending, implicit TLS + AUTH (465)
 pop3 = ["127.0.0.1:2110"]            # clients reading, STLS (110)
 pop3s = ["127.0.0.1:2995"]           # clients reading, implicit TLS (995)
+# odmr = ["127.0.0.1:2366"]          # sites pulling held mail with ATRN (366); see [[odmr.hold]]
 
 [tls]
 cert = "tls/cert.pem"                # relative to data_dir
@@ -119,6 +120,12 @@ max_connections_per_ip = 20
 # domain = "example.com"
 # host = "mx.partner.example"
 # port = 25                          # default 25 (465 with tls = "implicit")
+#
+# The MX of a site with a dynamic address (On-Demand Mail Relay, RFC 2645): its mail is accepted,
+# held, and handed over when the site connects to the odmr listener and says ATRN:
+# [[odmr.hold]]
+# domain = "customer.example"
+# user = "anna"                      # who may pull it; her cram_md5 = `mailkeep passwd --cram-md5`
 
 # Where mail for local users goes:
 # [delivery]

@@ -18,6 +18,7 @@ constexpr const char* kUsers = R"(
 [[user]]
 name = "anna"
 addresses = ["anna@home.arpa", "postmaster@home.arpa", "anna.s@home.arpa"]
+cram_md5 = "{CRAM-MD5}0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 [[user]]
 name = "ben"
 addresses = ["ben@home.arpa"]
@@ -212,6 +213,9 @@ TEST(ConfigRelay, DefaultTextExampleIsValidWhenUncommented) {
     ASSERT_NE(live, text);
     r = parse_config(live + kUsers, kFile);
     ASSERT_TRUE(r.errors.empty()) << r.errors[0].to_string() << "\n" << live;
+    ASSERT_EQ(r.config->odmr.hold.size(), 1u);   // the ODMR provider's example too
+    EXPECT_EQ(r.config->odmr.hold[0].domain, "customer.example");
+    EXPECT_EQ(r.config->odmr.hold[0].user, "anna");
     EXPECT_EQ(summary(*r.config),
               "smarthost smtp.provider.example:587 starttls ca=tls/provider-ca.pem user=home@provider.example "
               "command=pass show provider retry=5m,15m,1h,4h warn=4h give_up=5d probe=1m mx=25"
