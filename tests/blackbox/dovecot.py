@@ -84,6 +84,22 @@ service lmtp {{
 """
 
 
+# Dovecot refuses mail users with UID 0, so under root a maildir it reads is handed to an unprivileged
+# uid (the passwd-file names the owner of the files, as the mail store expects).
+UNPRIVILEGED = 65534
+
+
+def hand_over(maildir):
+    """hand_over - under root, give the maildir to UNPRIVILEGED and return that uid; else None
+    (the passwd-file then names the files' own owner)."""
+    if os.geteuid() != 0:
+        return None
+    for dirpath, _, filenames in os.walk(maildir):
+        for name in [dirpath] + [os.path.join(dirpath, n) for n in filenames]:
+            os.chown(name, UNPRIVILEGED, UNPRIVILEGED)
+    return UNPRIVILEGED
+
+
 def make_traversable(path, top=None):
     """make_traversable - add o+x (search, not read) to path and its ancestors below top (the
     system temp dir): pytest makes its temp dirs 0700, and Dovecot's auth (uid dovecot) and mail

@@ -9,26 +9,11 @@ import re
 
 import pytest
 
-from dovecot import DOVECOT, Dovecot
+from dovecot import DOVECOT, Dovecot, hand_over
 from harness import make_message
 from smtputil import send
 
 pytestmark = pytest.mark.skipif(not os.path.exists(DOVECOT), reason="dovecot is not installed")
-
-# Dovecot refuses mail users with UID 0, so under root the maildirs are handed to an unprivileged
-# uid (the passwd-file names the owner of the files, as the mail store expects).
-UNPRIVILEGED = 65534
-
-
-def hand_over(maildir):
-    """hand_over - under root, give the maildir to UNPRIVILEGED and return that uid; else None
-    (the passwd-file then names the files' own owner)."""
-    if os.geteuid() != 0:
-        return None
-    for dirpath, _, filenames in os.walk(maildir):
-        for name in [dirpath] + [os.path.join(dirpath, n) for n in filenames]:
-            os.chown(name, UNPRIVILEGED, UNPRIVILEGED)
-    return UNPRIVILEGED
 
 
 def norm(b):

@@ -10,25 +10,13 @@ import subprocess
 
 import pytest
 
-from dovecot import DOVECOT, Dovecot
+from dovecot import DOVECOT, Dovecot, hand_over
 from harness import make_message
 from smtputil import send
 
 pytestmark = pytest.mark.skipif(not os.path.exists(DOVECOT), reason="dovecot is not installed")
 
 DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
-# Dovecot refuses mail users with UID 0: under root the maildir is handed to an unprivileged uid.
-UNPRIVILEGED = 65534
-
-
-def hand_over(maildir):
-    """hand_over - under root, give the maildir to UNPRIVILEGED and return that uid; else None."""
-    if os.geteuid() != 0:
-        return None
-    for dirpath, _, filenames in os.walk(maildir):
-        for name in [dirpath] + [os.path.join(dirpath, n) for n in filenames]:
-            os.chown(name, UNPRIVILEGED, UNPRIVILEGED)
-    return UNPRIVILEGED
 
 
 def crlf(data):
