@@ -58,6 +58,7 @@ private:
     void read_limits(const toml::table* t);
 
     // config_users.cpp: the local recipients.
+    std::string read_unique_name(const toml::table& t, std::string_view what, std::map<std::string, std::size_t>& seen);
     std::optional<std::string> claim(const Text& raw);
     void read_user(const toml::table& t);
     void read_alias(const toml::table& t);

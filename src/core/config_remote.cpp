@@ -167,17 +167,7 @@ void Builder::read_account(const toml::table& t) {
     const std::string in = " in [[account]]";
     reject_unknown(t, section, kAccountKeys);
     AccountConfig a;
-    if (auto v = text(t, "name")) {
-        a.name = v->value;
-        // The name keys the account's state (UIDs, status), so it follows the user name rule.
-        if (!valid_user_name(a.name))
-            error(v->line, "account name " + in_quotes(a.name) + " must be " + kUserNameRule);
-        else if (auto [it, fresh] = accounts_.emplace(a.name, v->line); !fresh)
-            error(v->line, "duplicate account " + in_quotes(a.name) + " (first at line " +
-                               std::to_string(it->second) + ")");
-    } else if (!t.contains("name")) {
-        error(line_of(t), "[[account]] without a name");
-    }
+    a.name = read_unique_name(t, "account", accounts_);   // it keys the account's state (UIDs, status)
 
     // Where and how: the protocol decides the TLS mode and the default port.
     auto proto = choice(t, "protocol", kProtocols);

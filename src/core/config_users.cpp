@@ -1,5 +1,7 @@
 // core/config_users.cpp — the local recipients: [[user]] and [[alias]], and the claim of each local
 // address by one of them.
+#include <fmt/format.h>
+
 #include "core/address.hpp"
 #include "core/config_builder.hpp"
 #include "core/cram_md5.hpp"
@@ -35,20 +37,27 @@ std::optional<std::string> Builder::claim(const Text& raw) {
     return address;
 }
 
+// read_unique_name - the name of a [[user]] or an [[account]] (what): it names a directory or keys
+// state, so it follows the user name rule, and it is given once among seen (name -> its line).
+std::string Builder::read_unique_name(const toml::table& t, std::string_view what,
+                                      std::map<std::string, std::size_t>& seen) {
+    auto name = text(t, "name");
+    if (!name) {
+        if (!t.contains("name")) error(line_of(t), fmt::format("[[{}]] without a name", what));
+        return {};
+    }
+    if (!valid_user_name(name->value))
+        error(name->line, fmt::format("{} name {} must be {}", what, in_quotes(name->value), kUserNameRule));
+    else if (auto [it, fresh] = seen.emplace(name->value, name->line); !fresh)
+        error(name->line, fmt::format("duplicate {} {} (first at line {})", what, in_quotes(name->value), it->second));
+    return name->value;
+}
+
 // read_user - one [[user]].
 void Builder::read_user(const toml::table& t) {
     reject_unknown(t, "[[user]]", kUserKeys);
     UserConfig u;
-    if (auto name = text(t, "name")) {
-        u.name = name->value;
-        if (!valid_user_name(u.name))
-            error(name->line, "user name " + in_quotes(u.name) + " must be " + kUserNameRule);
-        else if (auto [it, fresh] = users_.emplace(u.name, name->line); !fresh)
-            error(name->line, "duplicate user " + in_quotes(u.name) + " (first at line " +
-                                  std::to_string(it->second) + ")");
-    } else if (!t.contains("name")) {
-        error(line_of(t), "[[user]] without a name");
-    }
+    u.name = read_unique_name(t, "user", users_);
     if (auto v = text(t, "password")) {
         // A plain password here never matches; the value is not repeated: it may be one.
         if (auto problem = password_hash_problem(v->value))
