@@ -157,7 +157,37 @@ int cmd_daemon(const std::string& file, const std::string& request) {
                                      ok ? fmt::format("{}s ago", now - ok) : std::string("never"),
                                      a.at("fetched").to_number<long>(), err.empty() ? "" : ", last error: " + err);
         }
+        for (const auto& ov : v.at("odmr").as_array()) {
+            const auto& o = ov.as_object();
+            std::int64_t run = o.at("last_run").to_number<std::int64_t>();
+            std::int64_t ok = o.at("last_success").to_number<std::int64_t>();
+            std::string err = o.at("last_error").as_string().c_str();
+            std::cout << fmt::format("{} at {}: {}{}, last success {}, {} received{}\n", o.at("request").as_string().c_str(),
+                                     o.at("provider").as_string().c_str(),
+                                     run ? fmt::format("last run {}s ago", now - run) : std::string("not run yet"),
+                                     o.at("running").as_bool() ? " (running)" : "",
+                                     ok ? fmt::format("{}s ago", now - ok) : std::string("never"),
+                                     o.at("received").to_number<long>(), err.empty() ? "" : ", last error: " + err);
+        }
         return 0;
+    }
+    if (request == "odmr") {
+        bool all_ok = v.at("ok").as_bool();
+        for (const auto& rv : v.at("reports").as_array()) {
+            const auto& r = rv.as_object();
+            std::string err = r.at("error").as_string().c_str();
+            std::string reply = r.at("reply").as_string().c_str();
+            std::cout << fmt::format("{} at {}: {}{}{}\n", r.at("request").as_string().c_str(),
+                                     r.at("provider").as_string().c_str(),
+                                     reply.empty() ? std::string("no reply") : reply,
+                                     r.at("request").as_string().starts_with("ATRN")
+                                         ? fmt::format(", {} received", r.at("received").to_number<long>())
+                                         : std::string(),
+                                     err.empty() ? "" : ", error: " + err);
+            all_ok = all_ok && err.empty();
+        }
+        if (!v.at("ok").as_bool()) std::cerr << "mailkeep: " << v.at("error").as_string().c_str() << "\n";
+        return all_ok ? 0 : 1;
     }
     if (request.starts_with("fetch")) {
         for (const auto& rv : v.at("reports").as_array()) {
@@ -233,7 +263,9 @@ int main(int argc, char** argv) {
     auto* fetch = app.add_subcommand("fetch", "collect from the provider accounts now (all, or ACCOUNT) and say what was done");
     std::string fetch_account;
     fetch->add_option("account", fetch_account);
-    for (auto* sub : {queue_list, queue_flush, queue_remove, status, fetch}) {
+    auto* odmr = app.add_subcommand("odmr", "pull our domains' mail from the ODMR provider (ATRN) and send each "
+                                            "[[etrn]] now; say what arrived");
+    for (auto* sub : {queue_list, queue_flush, queue_remove, status, fetch, odmr}) {
         sub->add_option("--config", config_file, "config file (default: DATA/mailkeep.toml)");
         sub->add_option("--data", data_dir, "data directory");
     }
@@ -259,5 +291,6 @@ int main(int argc, char** argv) {
     if (*queue_remove) return cmd_daemon(default_config(), "queue remove " + queue_id);
     if (*status) return cmd_daemon(default_config(), "status");
     if (*fetch) return cmd_daemon(default_config(), fetch_account.empty() ? "fetch" : "fetch " + fetch_account);
+    if (*odmr) return cmd_daemon(default_config(), "odmr");
     return 1;
 }

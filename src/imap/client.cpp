@@ -397,7 +397,7 @@ awaitable<void> ImapClient::login() {
     std::vector<std::string> mechanisms;
     for (const std::string& cap : caps_)
         if (cap.starts_with("AUTH=")) mechanisms.push_back(cap.substr(5));   // RFC 3501 6.2.2
-    SaslClient sasl(*this, options_, SaslContext{"AUTHENTICATE", peer_, "imap client"});
+    SaslClient sasl(*this, options_, SaslContext{"AUTHENTICATE", peer_, "imap client", conn_->tls()});
     std::optional<std::string> password = co_await sasl.login(mechanisms, false, !has_cap("LOGINDISABLED"));
     if (!password) co_return;
     Response r = co_await login_command(*password);

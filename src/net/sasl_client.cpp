@@ -40,18 +40,22 @@ std::string_view sasl_name(SaslMechanism m) {
         case SaslMechanism::xoauth2: return "XOAUTH2";
         case SaslMechanism::plain: return "PLAIN";
         case SaslMechanism::login: return "LOGIN";
+        case SaslMechanism::cram_md5: return "CRAM-MD5";
     }
     return "?";
 }
 
-std::optional<SaslMechanism> choose_mechanism(const std::vector<std::string>& offered, bool token, bool login_allowed) {
+std::optional<SaslMechanism> choose_mechanism(const std::vector<std::string>& offered, bool token, bool login_allowed,
+                                              bool encrypted) {
     if (token) {
         if (offers(offered, SaslMechanism::oauthbearer)) return SaslMechanism::oauthbearer;
         if (offers(offered, SaslMechanism::xoauth2)) return SaslMechanism::xoauth2;
         return std::nullopt;
     }
+    if (!encrypted && offers(offered, SaslMechanism::cram_md5)) return SaslMechanism::cram_md5;
     if (offers(offered, SaslMechanism::plain)) return SaslMechanism::plain;
     if (login_allowed && offers(offered, SaslMechanism::login)) return SaslMechanism::login;
+    if (offers(offered, SaslMechanism::cram_md5)) return SaslMechanism::cram_md5;
     return std::nullopt;
 }
 
@@ -109,6 +113,17 @@ awaitable<SaslStep> SaslClient::exchange(SaslMechanism m, const std::string& sec
     SaslStep step;
     if (m == SaslMechanism::plain) {
         step = co_await framing_.sasl_start(name, plain_response(options_.username, secret));
+    } else if (m == SaslMechanism::cram_md5) {
+        // RFC 2195 2: the server's challenge first, then "user digest" (the password never leaves).
+        step = co_await framing_.sasl_start(name, std::nullopt);
+        if (step.kind == SaslStep::Kind::challenge) {
+            std::optional<std::string> challenge = base64_decode(step.challenge);
+            if (!challenge)
+                throw ClientError(fmt::format("{}: {} CRAM-MD5: the challenge is not base64", context_.peer,
+                                              context_.command),
+                                  ClientCause::policy);
+            step = co_await framing_.sasl_respond(cram_md5_response(options_.username, secret, *challenge));
+        }
     } else if (m == SaslMechanism::login) {
         // LOGIN: the user name, then the password, each after a challenge (whatever its text says).
         step = co_await framing_.sasl_start(name, std::nullopt);
@@ -162,7 +177,7 @@ awaitable<std::optional<std::string>> SaslClient::login(const std::vector<std::s
                                                         bool own_login) {
     if (has_line_break_or_nul(options_.username)) no_secret("user name", "it contains CR, LF or NUL; not sent");
     const bool by_token = static_cast<bool>(options_.oauth_token);
-    std::optional<SaslMechanism> m = choose_mechanism(offered, by_token, login_allowed);
+    std::optional<SaslMechanism> m = choose_mechanism(offered, by_token, login_allowed, context_.encrypted);
     if (m) {
         co_await authenticate(*m);
         co_return std::nullopt;
@@ -172,7 +187,8 @@ awaitable<std::optional<std::string>> SaslClient::login(const std::vector<std::s
                           ClientCause::policy)
             .at_login(true);
     if (!own_login)
-        throw ClientError(fmt::format("{}: server offers neither {} PLAIN nor LOGIN", context_.peer, context_.command),
+        throw ClientError(fmt::format("{}: server offers none of {} PLAIN, LOGIN, CRAM-MD5", context_.peer,
+                                      context_.command),
                           ClientCause::policy)
             .at_login(true);
     std::string secret = co_await password();

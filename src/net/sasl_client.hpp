@@ -15,15 +15,19 @@
 
 namespace mk {
 
-enum class SaslMechanism { oauthbearer, xoauth2, plain, login };
+enum class SaslMechanism { oauthbearer, xoauth2, plain, login, cram_md5 };
 
-// sasl_name - the mechanism's registered name ("OAUTHBEARER", "XOAUTH2", "PLAIN", "LOGIN").
+// sasl_name - the mechanism's registered name ("OAUTHBEARER", "XOAUTH2", "PLAIN", "LOGIN", "CRAM-MD5").
 std::string_view sasl_name(SaslMechanism m);
 
 // choose_mechanism - the best of what the server offers (names in upper case) for our kind of secret:
-// with a token OAUTHBEARER (RFC 7628), else XOAUTH2; with a password PLAIN (RFC 4616), else LOGIN when
-// the protocol allows it (login_allowed: SMTP, where it is common); nullopt when none fits.
-std::optional<SaslMechanism> choose_mechanism(const std::vector<std::string>& offered, bool token, bool login_allowed);
+// with a token OAUTHBEARER (RFC 7628), else XOAUTH2. With a password: on a connection without TLS
+// (allowed only where the configuration asked for none, to loopback) CRAM-MD5 (RFC 2195) first, since
+// the password itself is not sent; then PLAIN (RFC 4616), LOGIN when the protocol allows it
+// (login_allowed: SMTP, where it is common), and CRAM-MD5 last (RFC 2645 ODMR providers may offer
+// nothing else). nullopt when none fits.
+std::optional<SaslMechanism> choose_mechanism(const std::vector<std::string>& offered, bool token, bool login_allowed,
+                                              bool encrypted);
 
 // What the server said at one step of an exchange, as the protocol reads its reply.
 struct SaslStep {
@@ -58,6 +62,7 @@ struct SaslContext {
     std::string_view command;   // "AUTH", "AUTHENTICATE"
     std::string_view peer;      // "host[address]:port"
     std::string_view role;      // "smtp client"
+    bool encrypted;             // TLS is on (choose_mechanism)
 };
 
 // SaslClient - one login by SASL over a protocol's framing, as options say (username, password,
@@ -69,7 +74,7 @@ public:
 
     // login - log in the best way the server offers (offered: mechanism names, upper case) for our
     // secret: a token by OAUTHBEARER or XOAUTH2, fetched again once when the server refuses it; a
-    // password by PLAIN, or LOGIN where login_allowed. When no mechanism fits a password and the
+    // password by CRAM-MD5, PLAIN, or LOGIN where login_allowed (choose_mechanism). When no mechanism fits a password and the
     // protocol has a login of its own (own_login: POP3 USER/PASS, IMAP LOGIN), the password, fetched
     // and checked, is returned for it; nullopt: logged in. Throws ClientError: marked at_login when
     // the login failed (refused, no secret, nothing that fits), not when the session broke.

@@ -336,7 +336,7 @@ awaitable<void> Pop3Client::user_pass(const std::string& password) {
 awaitable<void> Pop3Client::login() {
     // The flow guarantees TLS when it was configured; check anyway before any secret leaves.
     if (options_.tls != TlsMode::none && !conn_->tls()) fail("refusing to log in without TLS", ClientCause::policy);
-    SaslClient sasl(*this, options_, SaslContext{"AUTH", peer_, "pop3 client"});
+    SaslClient sasl(*this, options_, SaslContext{"AUTH", peer_, "pop3 client", conn_->tls()});
     std::optional<std::string> password = co_await sasl.login(caps_.sasl, false, true);
     if (password) co_await user_pass(*password);
 }

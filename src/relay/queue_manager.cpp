@@ -16,7 +16,6 @@
 #include "core/address.hpp"
 #include "core/date.hpp"
 #include "core/ids.hpp"
-#include "core/secret.hpp"
 #include "net/dns.hpp"
 #include "net/offload.hpp"
 #include "route/router.hpp"
@@ -52,18 +51,11 @@ std::chrono::seconds jittered(std::chrono::seconds d) {
 bool wants(unsigned notify, unsigned kind) { return notify == 0 ? kind != smtp::kNotifySuccess : (notify & kind) != 0; }
 
 smtp::ClientOptions client_options(const Config& c, const NextHop& n, const std::string& server_name) {
-    smtp::ClientOptions o;
-    o.helo = c.hostname;
-    o.server_name = server_name;
-    o.tls = n.hop.tls;
+    smtp::ClientOptions o = smtp::hop_options(c, n.hop, server_name);
     // Direct delivery to an MX: STARTTLS when offered, unverified (RFC 7435 opportunistic security).
-    o.tls_required = !n.mx && n.hop.tls != TlsMode::none;
-    o.tls_verify = !n.mx && n.hop.tls_verify;
+    o.tls_required = o.tls_required && !n.mx;
+    o.tls_verify = o.tls_verify && !n.mx;
     o.lmtp = n.lmtp;
-    if (!n.hop.ca_file.empty()) o.ca_file = c.resolve(n.hop.ca_file);
-    o.username = n.hop.username;
-    o.password = password_source(n.hop.password, n.hop.password_command);
-    o.oauth_token = token_source(n.hop.oauth2_token_command);
     return o;
 }
 

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "fetch/fetcher.hpp"
+#include "fetch/odmr_client.hpp"
 #include "relay/queue_manager.hpp"
 #include "server/views.hpp"
 
@@ -29,10 +30,19 @@ std::filesystem::path control_path(const std::filesystem::path& data_dir) { retu
 
 namespace {
 
-awaitable<std::string> answer(const std::string& request, QueueManager& q, Fetcher& f) {
+// The daemon's parts a request may reach.
+struct Parts {
+    QueueManager& queue;
+    Fetcher& fetcher;
+    OdmrClient& odmr;
+};
+
+awaitable<std::string> answer(const std::string& request, Parts p) {
+    QueueManager& q = p.queue;
+    Fetcher& f = p.fetcher;
     if (request == "status") {
         std::vector<Fetcher::Status> accounts = co_await f.status();
-        co_return json::serialize(status_view(q.status(), accounts));
+        co_return json::serialize(status_view(q.status(), accounts, p.odmr.status()));
     }
     if (request == "queue list") co_return json::serialize(queue_view(q.entries(), *q.config()));
     if (request == "queue flush") {
@@ -53,29 +63,35 @@ awaitable<std::string> answer(const std::string& request, QueueManager& q, Fetch
         co_return json::serialize(json::object{{"ok", !reports.empty()}, {"error", reports.empty() ? "no such account" : ""},
                                                {"reports", std::move(out)}});
     }
+    if (request == "odmr") {
+        std::vector<OdmrReport> reports = co_await p.odmr.run_now();
+        co_return json::serialize(json::object{{"ok", !reports.empty()},
+                                               {"error", reports.empty() ? "neither [odmr.client] nor [[etrn]] is configured" : ""},
+                                               {"reports", odmr_view(reports)}});
+    }
     co_return json::serialize(json::object{{"ok", false}, {"error", "unknown request"}});
 }
 
-awaitable<void> serve_one(local::socket socket, QueueManager& q, Fetcher& f) {
+awaitable<void> serve_one(local::socket socket, Parts parts) {
     asio::streambuf buf(kMaxControlRequest);
     boost::system::error_code ec;
     std::size_t n = co_await asio::async_read_until(socket, buf, '\n', asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
     std::string line(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + static_cast<std::ptrdiff_t>(n) - 1);
-    std::string reply = co_await answer(line, q, f);
+    std::string reply = co_await answer(line, parts);
     reply += "\n";
     co_await asio::async_write(socket, asio::buffer(reply), asio::redirect_error(asio::use_awaitable, ec));
 }
 
 }  // namespace
 
-awaitable<void> serve_control(local::acceptor& acceptor, QueueManager& queue, Fetcher& fetcher) {
+awaitable<void> serve_control(local::acceptor& acceptor, QueueManager& queue, Fetcher& fetcher, OdmrClient& odmr) {
     for (;;) {
         boost::system::error_code ec;
         local::socket s = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
         if (ec) co_return;
         // Each request runs on its own: a `fetch` may take a while, `status` must not wait for it.
-        asio::co_spawn(acceptor.get_executor(), serve_one(std::move(s), queue, fetcher), asio::detached);
+        asio::co_spawn(acceptor.get_executor(), serve_one(std::move(s), Parts{queue, fetcher, odmr}), asio::detached);
     }
 }
 

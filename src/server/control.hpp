@@ -14,14 +14,15 @@ namespace mk {
 
 class QueueManager;
 class Fetcher;
+class OdmrClient;
 
 // control_path - where the socket of the daemon using data_dir lives.
 std::filesystem::path control_path(const std::filesystem::path& data_dir);
 
 // serve_control - accept requests until the acceptor is closed: "status", "queue list",
-// "queue flush", "queue remove ID", "fetch [ACCOUNT]".
+// "queue flush", "queue remove ID", "fetch [ACCOUNT]", "odmr" (ATRN and ETRN now).
 boost::asio::awaitable<void> serve_control(boost::asio::local::stream_protocol::acceptor& acceptor,
-                                           QueueManager& queue, Fetcher& fetcher);
+                                           QueueManager& queue, Fetcher& fetcher, OdmrClient& odmr);
 
 // control_request - the CLI side: the daemon's JSON answer, or nullopt when no daemon listens.
 std::optional<std::string> control_request(const std::filesystem::path& data_dir, const std::string& request);

@@ -21,6 +21,7 @@
 #include "net/connection.hpp"
 #include "net/tls.hpp"
 #include "fetch/fetcher.hpp"
+#include "fetch/odmr_client.hpp"
 #include "relay/queue_manager.hpp"
 #include "route/multidrop.hpp"
 #include "store/state_db.hpp"
@@ -122,7 +123,7 @@ public:
     Daemon(std::shared_ptr<Config> config, asio::io_context& ioc, std::vector<Listener> listeners,
            std::shared_ptr<asio::ssl::context> tls)
         : ioc_(ioc), intake_(config->data_dir), state_(config->data_dir / "state.db"), queue_(ioc, services_),
-          fetcher_(ioc, services_, state_), control_(ioc), listeners_(std::move(listeners)),
+          fetcher_(ioc, services_, state_), odmr_(ioc, services_), control_(ioc), listeners_(std::move(listeners)),
           signals_(ioc, SIGTERM, SIGINT), hup_(ioc, SIGHUP) {
         services_.config = config;
         services_.tls = std::move(tls);
@@ -130,7 +131,10 @@ public:
         // The intake tells the relay of every queued message, from its own thread.
         intake_.on_queued([this](const Envelope& e) { asio::post(ioc_, [this, e] { queue_.enqueue(e); }); });
         // The line is up again: collect from the providers at once, not at the next interval.
-        queue_.on_reachable([this] { fetcher_.wake_all(); });
+        queue_.on_reachable([this] {
+            fetcher_.wake_all();
+            odmr_.wake();
+        });
         queue_.on_empty([this] { memory_.now(); });
         services_.before_login = [this](std::string user) { return fetcher_.before_login(std::move(user)); };
         // ATRN on the odmr listener hands over the mail held for the user's domains (RFC 2645).
@@ -158,6 +162,7 @@ private:
     StateDb state_;
     QueueManager queue_;
     Fetcher fetcher_;
+    OdmrClient odmr_;
     asio::local::stream_protocol::acceptor control_;
     std::vector<Listener> listeners_;
     std::map<asio::ip::address, std::size_t> per_ip_;
@@ -269,6 +274,7 @@ void Daemon::drain() {
     memory_.stop();
     queue_.stop();
     fetcher_.stop();
+    odmr_.stop();
     control_.close();
     for (Connection* c : std::vector<Connection*>(services_.connections.begin(), services_.connections.end()))
         if (c->idle()) c->close();
@@ -340,7 +346,7 @@ int Daemon::run() {
     control_.bind(asio::local::stream_protocol::endpoint(ctl.string()));
     ::umask(old_mask);
     control_.listen();
-    asio::co_spawn(ioc_, serve_control(control_, queue_, fetcher_), asio::detached);
+    asio::co_spawn(ioc_, serve_control(control_, queue_, fetcher_, odmr_), asio::detached);
     queue_.start();
     fetcher_.start();
     signals_.async_wait([this](boost::system::error_code ec, int) {
@@ -349,10 +355,9 @@ int Daemon::run() {
     wait_hup();
     memory_.start();
     listen_all();
+    // After the listeners: the reversed session is an SMTP server session like theirs.
+    odmr_.start();
     spdlog::info("mailkeep started: hostname {}, data {}", c.hostname, c.data_dir.string());
-    // Read and checked, not yet acted on (issue 11): said once, so that nobody waits for them.
-    if (c.odmr.client) spdlog::warn("[odmr.client] is not implemented yet: no ATRN runs are made");
-    if (!c.etrn.empty()) spdlog::warn("[[etrn]] is not implemented yet: no ETRN is sent");
     ioc_.run();
     std::filesystem::remove(ctl);
     spdlog::info("mailkeep stopped: {} message(s) accepted in {} commit batch(es)", intake_.stats().messages,

@@ -13,7 +13,7 @@ namespace {
 // The SMTP roles differ only in what the session is told.
 template <SmtpRole R>
 boost::asio::awaitable<void> smtp_as(Connection& conn, Services& services) {
-    return smtp_session(conn, services, R);
+    co_await smtp_session(conn, services, R);
 }
 
 constexpr std::string_view kTooMany = "too many connections, try again later";

@@ -8,7 +8,8 @@ namespace mk {
 
 namespace json = boost::json;
 
-json::object status_view(const RelayStatus& relay, std::span<const Fetcher::Status> accounts) {
+json::object status_view(const RelayStatus& relay, std::span<const Fetcher::Status> accounts,
+                         std::span<const OdmrClient::Status> odmr) {
     json::array unreachable;
     for (const std::string& k : relay.unreachable) unreachable.push_back(json::string(k));
     json::array accts;
@@ -19,11 +20,31 @@ json::object status_view(const RelayStatus& relay, std::span<const Fetcher::Stat
                                      {"last_success", a.run.last_success},
                                      {"fetched", a.run.fetched_total},
                                      {"last_error", a.run.last_error}});
+    json::array requests;
+    for (const OdmrClient::Status& o : odmr)
+        requests.push_back(json::object{{"request", o.request},
+                                        {"provider", o.provider},
+                                        {"running", o.running},
+                                        {"last_run", o.last_run},
+                                        {"last_success", o.last_success},
+                                        {"received", o.received},
+                                        {"last_error", o.last_error}});
     return {{"online", relay.online},          {"offline_since", relay.offline_since},
             {"messages", relay.messages},      {"recipients_pending", relay.recipients_pending},
             {"recipients_held", relay.recipients_held},
             {"oldest", relay.oldest},          {"unreachable", std::move(unreachable)},
-            {"accounts", std::move(accts)}};
+            {"accounts", std::move(accts)},   {"odmr", std::move(requests)}};
+}
+
+json::array odmr_view(std::span<const OdmrReport> reports) {
+    json::array out;
+    for (const OdmrReport& r : reports)
+        out.push_back(json::object{{"request", r.request},
+                                   {"provider", r.provider},
+                                   {"received", r.received},
+                                   {"reply", r.reply},
+                                   {"error", r.error}});
+    return out;
 }
 
 json::array queue_view(std::span<const QueueEntry> entries, const Config& config) {

@@ -23,6 +23,7 @@
 
 #include "core/base64.hpp"
 #include "core/pread.hpp"
+#include "core/secret.hpp"
 #include "core/text.hpp"
 #include "mime/seven_bit.hpp"
 #include "net/connection.hpp"
@@ -257,6 +258,8 @@ public:
     std::string tls() const override { return conn_ ? conn_->tls_description() : std::string(); }
     awaitable<SendResult> send(const OutboundMessage& message) override;
     awaitable<void> quit() override;
+    awaitable<Result> command(std::string line, std::chrono::seconds timeout) override;
+    Connection& turned() override;
 
 private:
     // One command of a transaction and what its reply decides.
@@ -270,7 +273,7 @@ private:
     void set_state(State s);
     void broken() override { set_state(State::broken); }
     awaitable<ServerReply> read_reply(const char* what, Duration timeout);
-    awaitable<ServerReply> command(std::string line, const char* what, Duration timeout);
+    awaitable<ServerReply> exchange(std::string line, const char* what, Duration timeout);
     awaitable<void> tls_handshake();
     awaitable<void> hello();
     awaitable<void> starttls();
@@ -331,8 +334,8 @@ awaitable<ServerReply> SmtpClient::read_reply(const char* what, Duration timeout
     co_return r;
 }
 
-// command - write one line (CRLF added) and read its reply.
-awaitable<ServerReply> SmtpClient::command(std::string line, const char* what, Duration timeout) {
+// exchange - write one line (CRLF added) and read its reply.
+awaitable<ServerReply> SmtpClient::exchange(std::string line, const char* what, Duration timeout) {
     line += "\r\n";
     co_await write(line, what, timeout);
     ServerReply r = co_await read_reply(what, timeout);
@@ -361,7 +364,7 @@ awaitable<void> SmtpClient::hello() {
         name = a.is_v6() ? "[IPv6:" + a.to_string() + "]" : "[" + a.to_string() + "]";
     }
     const char* verb = options_.lmtp ? "LHLO" : "EHLO";
-    ServerReply r = co_await command(fmt::format("{} {}", verb, name), verb, kCommandTimeout);
+    ServerReply r = co_await exchange(fmt::format("{} {}", verb, name), verb, kCommandTimeout);
     if (r.code == 250) {
         ext_ = parse_extensions(r.lines);
         co_return;
@@ -370,7 +373,7 @@ awaitable<void> SmtpClient::hello() {
     // not know EHLO": it says come back later.
     if (options_.lmtp || r.code < 500)
         throw ClientError(fmt::format("{}: {} refused: {}", peer_, verb, r.summary()), r.code, r.code < 500);
-    ServerReply h = co_await command(fmt::format("HELO {}", name), "HELO", kCommandTimeout);
+    ServerReply h = co_await exchange(fmt::format("HELO {}", name), "HELO", kCommandTimeout);
     if (h.code != 250)
         throw ClientError(fmt::format("{}: HELO refused: {}", peer_, h.summary()), h.code, h.code < 500);
     ext_ = ServerExtensions{};   // RFC 5321 4.1.1.1: HELO means no extensions
@@ -389,7 +392,7 @@ awaitable<void> SmtpClient::starttls() {
         spdlog::info("smtp client {}: STARTTLS not offered, continuing without TLS", peer_);
         co_return;
     }
-    ServerReply r = co_await command("STARTTLS", "STARTTLS", kCommandTimeout);
+    ServerReply r = co_await exchange("STARTTLS", "STARTTLS", kCommandTimeout);
     if (r.code != 220) {
         if (options_.tls_required)
             throw ClientError(fmt::format("{}: STARTTLS refused: {}", peer_, r.summary()), r.code, true);
@@ -413,7 +416,7 @@ awaitable<void> SmtpClient::authenticate() {
     if (!conn_->tls() && options_.tls != TlsMode::none)
         throw ClientError(fmt::format("{}: refusing AUTH without TLS", peer_), Cause::policy).at_login(false);
     // SMTP has no login of its own (own_login false): login() returns nothing to use.
-    SaslClient sasl(*this, options_, SaslContext{"AUTH", peer_, "smtp client"});
+    SaslClient sasl(*this, options_, SaslContext{"AUTH", peer_, "smtp client", conn_->tls()});
     co_await sasl.login(ext_.auth, true, false);
 }
 
@@ -421,31 +424,31 @@ awaitable<void> SmtpClient::authenticate() {
 // long, with the response after the server's empty challenge.
 awaitable<SaslStep> SmtpClient::sasl_start(std::string_view mechanism, const std::optional<std::string>& initial) {
     if (!initial) {
-        ServerReply r = co_await command(fmt::format("AUTH {}", mechanism), "AUTH", kCommandTimeout);
+        ServerReply r = co_await exchange(fmt::format("AUTH {}", mechanism), "AUTH", kCommandTimeout);
         co_return r.sasl_step();
     }
     std::string encoded = initial->empty() ? std::string("=") : base64_encode(*initial);
     std::string line = fmt::format("AUTH {} {}", mechanism, encoded);
     if (line.size() <= kMaxAuthLine) {
-        ServerReply r = co_await command(std::move(line), "AUTH", kCommandTimeout);
+        ServerReply r = co_await exchange(std::move(line), "AUTH", kCommandTimeout);
         co_return r.sasl_step();
     }
-    ServerReply r = co_await command(fmt::format("AUTH {}", mechanism), "AUTH", kCommandTimeout);
+    ServerReply r = co_await exchange(fmt::format("AUTH {}", mechanism), "AUTH", kCommandTimeout);
     if (r.code != 334) co_return r.sasl_step();
     if (encoded.size() > kMaxAuthLine) fail("AUTH response longer than RFC 4954 allows", Cause::policy);
-    ServerReply f = co_await command(std::move(encoded), "AUTH", kCommandTimeout);
+    ServerReply f = co_await exchange(std::move(encoded), "AUTH", kCommandTimeout);
     co_return f.sasl_step();
 }
 
 // sasl_respond - one base64 response line to a 334 challenge.
 awaitable<SaslStep> SmtpClient::sasl_respond(std::string_view response) {
-    ServerReply r = co_await command(base64_encode(response), "AUTH", kCommandTimeout);
+    ServerReply r = co_await exchange(base64_encode(response), "AUTH", kCommandTimeout);
     co_return r.sasl_step();
 }
 
 // sasl_cancel - RFC 4954 4: "*" ends the exchange; the server answers 501.
 awaitable<SaslStep> SmtpClient::sasl_cancel() {
-    ServerReply r = co_await command("*", "AUTH", kCommandTimeout);
+    ServerReply r = co_await exchange("*", "AUTH", kCommandTimeout);
     co_return r.sasl_step();
 }
 
@@ -470,7 +473,7 @@ awaitable<void> SmtpClient::reset() {
     bool lost = false;
     ServerReply r;
     try {
-        r = co_await command("RSET", "RSET", kCommandTimeout);
+        r = co_await exchange("RSET", "RSET", kCommandTimeout);
     } catch (const ClientError&) {
         lost = true;   // the transaction's results stand; only the connection is gone
     }
@@ -752,7 +755,7 @@ awaitable<void> SmtpClient::quit() {
     if (state_ == State::closed) co_return;
     if (state_ != State::broken && conn_) {
         try {
-            ServerReply r = co_await command("QUIT", "QUIT", kQuitTimeout);
+            ServerReply r = co_await exchange("QUIT", "QUIT", kQuitTimeout);
             if (r.code != 221) spdlog::debug("smtp client {}: QUIT answered {}", peer_, r.summary());
         } catch (const ClientError&) {
             // The mail is delivered or not already; a lost goodbye changes nothing.
@@ -760,6 +763,19 @@ awaitable<void> SmtpClient::quit() {
     }
     if (conn_) conn_->close();
     set_state(State::closed);
+}
+
+awaitable<Result> SmtpClient::command(std::string line, std::chrono::seconds timeout) {
+    if (state_ != State::ready) fail(fmt::format("{} in state {}", line, state_name(state_)), Cause::policy);
+    const std::string verb = line.substr(0, line.find(' '));
+    ServerReply r = co_await exchange(std::move(line), verb.c_str(), timeout);
+    co_return r.result();
+}
+
+Connection& SmtpClient::turned() {
+    // The provider speaks first now, as a client: nothing of ours may follow, not even QUIT.
+    set_state(State::closed);
+    return *conn_;
 }
 
 }  // namespace
@@ -778,6 +794,8 @@ ServerExtensions parse_extensions(const std::vector<std::string>& lines) {
         else if (keyword == "DSN") e.dsn = true;
         else if (keyword == "STARTTLS") e.starttls = true;
         else if (keyword == "ENHANCEDSTATUSCODES") e.enhanced_status_codes = true;
+        else if (keyword == "ATRN") e.atrn = true;
+        else if (keyword == "ETRN") e.etrn = true;
         else if (keyword == "SIZE") {
             // RFC 1870 4: "SIZE" alone or with 0 means no fixed limit; garbage is treated the same.
             std::uint64_t n = 0;
@@ -792,6 +810,20 @@ ServerExtensions parse_extensions(const std::vector<std::string>& lines) {
         }
     }
     return e;
+}
+
+ClientOptions hop_options(const Config& config, const HopConfig& hop, std::string server_name) {
+    ClientOptions o;
+    o.helo = config.hostname;
+    o.server_name = std::move(server_name);
+    o.tls = hop.tls;
+    o.tls_required = hop.tls != TlsMode::none;
+    o.tls_verify = hop.tls_verify;
+    if (!hop.ca_file.empty()) o.ca_file = config.resolve(hop.ca_file);
+    o.username = hop.username;
+    o.password = password_source(hop.password, hop.password_command);
+    o.oauth_token = token_source(hop.oauth2_token_command);
+    return o;
 }
 
 awaitable<std::unique_ptr<Client>> Client::connect(std::vector<boost::asio::ip::tcp::endpoint> endpoints,

@@ -2,6 +2,7 @@
 // downstream delivery; the server it talks to is untrusted.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -26,6 +27,10 @@ struct ClientOptions : mk::ClientOptions {
     bool tls_required = true;                // false: opportunistic STARTTLS (direct MX delivery)
     bool lmtp = false;                       // LHLO and one reply per recipient after DATA
 };
+
+// hop_options - the options for a hop from the configuration (smarthost, route, ODMR or ETRN
+// provider): our hostname for EHLO, TLS as configured, required and verified as configured, its login.
+ClientOptions hop_options(const Config& config, const HopConfig& hop, std::string server_name);
 
 // The clients' one error type (net/client): a server's refusal with its reply code, or a failure of
 // the network or by policy, always with its temporary/permanent bit. Cause says which.
@@ -74,6 +79,8 @@ struct ServerExtensions {
     bool dsn = false;                        // RFC 3461
     bool starttls = false;                   // RFC 3207
     bool enhanced_status_codes = false;      // RFC 2034
+    bool atrn = false;                       // RFC 2645 (the provider's odmr port)
+    bool etrn = false;                       // RFC 1985
     std::vector<std::string> auth;           // RFC 4954 mechanisms, uppercase ("AUTH=" form included)
 };
 
@@ -121,6 +128,13 @@ public:
     // get a local 451 4.4.2, and the client is unusable afterwards (the next send throws).
     virtual boost::asio::awaitable<SendResult> send(const OutboundMessage& message) = 0;
     virtual boost::asio::awaitable<void> quit() = 0;
+    // command - one command outside a mail transaction (ETRN, ATRN: line without CRLF) and its reply,
+    // waiting up to timeout for it. Throws ClientError when the connection is lost.
+    virtual boost::asio::awaitable<Result> command(std::string line, std::chrono::seconds timeout) = 0;
+    // turned - after a 250 to ATRN (RFC 2645 5.3) the connection is the caller's to serve the SMTP
+    // session the provider now starts on it; this client says nothing more on it (quit() is a no-op)
+    // and keeps it, with its TLS, alive until the client is destroyed.
+    virtual Connection& turned() = 0;
 };
 
 }  // namespace mk::smtp

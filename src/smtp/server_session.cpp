@@ -54,9 +54,12 @@ constexpr std::size_t kSpoolChunk = 64 * 1024;
 
 // Which roles a verb exists in; elsewhere 502 5.5.1 (the odmr port is not an MTA port).
 constexpr unsigned role_bit(SmtpRole r) { return 1u << static_cast<unsigned>(r); }
-constexpr unsigned kMailRoles = role_bit(SmtpRole::mx) | role_bit(SmtpRole::submission) | role_bit(SmtpRole::submissions);
+constexpr unsigned kMailRoles = role_bit(SmtpRole::mx) | role_bit(SmtpRole::submission) |
+                               role_bit(SmtpRole::submissions) | role_bit(SmtpRole::turned);
 constexpr unsigned kAllRoles = kMailRoles | role_bit(SmtpRole::odmr);
 constexpr unsigned kOdmrRole = role_bit(SmtpRole::odmr);
+// After ATRN the connection's security was settled by the customer as a client: nothing to add.
+constexpr unsigned kLoginRoles = kAllRoles & ~role_bit(SmtpRole::turned);
 
 enum class State { fresh, greeted, mail, rcpt };
 constexpr unsigned bit(State s) { return 1u << static_cast<unsigned>(s); }
@@ -83,7 +86,8 @@ public:
     Session(Connection& conn, Services& svc, SmtpRole role)
         : conn_(conn), svc_(svc), config_(svc.config), role_(role) {}
 
-    awaitable<void> run();
+    // run - the session to its end; returns how many messages were accepted.
+    awaitable<std::size_t> run();
 
 private:
     using Handler = awaitable<void> (Session::*)(std::string_view args);
@@ -151,6 +155,7 @@ private:
     std::string auth_user_;   // the local user's name once authenticated
     std::string out_;         // replies not yet written
     unsigned bad_ = 0;
+    std::size_t accepted_ = 0;   // messages answered 250 after DATA
 
     // The transaction.
     std::string id_;
@@ -169,8 +174,8 @@ const std::array<Session::Row, 14> Session::kTable{{
     {smtp::Verb::quit, &Session::on_quit, kAnyState, kAllRoles},
     {smtp::Verb::vrfy, &Session::on_vrfy, kAnyState, kMailRoles},
     {smtp::Verb::help, &Session::on_help, kAnyState, kAllRoles},
-    {smtp::Verb::starttls, &Session::on_starttls, bit(State::greeted), kAllRoles},
-    {smtp::Verb::auth, &Session::on_auth, bit(State::greeted), kAllRoles},
+    {smtp::Verb::starttls, &Session::on_starttls, bit(State::greeted), kLoginRoles},
+    {smtp::Verb::auth, &Session::on_auth, bit(State::greeted), kLoginRoles},
     {smtp::Verb::expn, &Session::on_unsupported, kAnyState, kAllRoles},
     // RFC 2645 5.2.1: not inside a mail transaction (503); the mail roles do not have it (502).
     {smtp::Verb::atrn, &Session::on_atrn, bit(State::greeted), kOdmrRole},
@@ -199,7 +204,10 @@ bool Session::plaintext_auth_ok() const { return conn_.tls() || is_loopback(conn
 
 // auth_offered - whether EHLO lists AUTH at all. CRAM-MD5 sends no password, so the odmr role offers
 // it in the clear too (RFC 2645 5.1.2 names it; fetchmail's ODMR client speaks nothing else).
-bool Session::auth_offered() const { return role_ == SmtpRole::odmr || plaintext_auth_ok(); }
+bool Session::auth_offered() const {
+    if (role_ == SmtpRole::turned) return false;
+    return role_ == SmtpRole::odmr || plaintext_auth_ok();
+}
 
 // auth_mechanisms - what EHLO lists after AUTH, and all on_auth accepts.
 std::string_view Session::auth_mechanisms() const {
@@ -234,7 +242,7 @@ awaitable<void> Session::flush() {
     co_await conn_.write(data, kWriteTimeout);
 }
 
-awaitable<void> Session::run() {
+awaitable<std::size_t> Session::run() {
     reply(220, {}, fmt::format("{} ESMTP mailkeep", config_->hostname));
     unsigned commands = 0;
     while (!quit_) {
@@ -246,7 +254,7 @@ awaitable<void> Session::run() {
         conn_.set_idle(true);
         LineResult line = co_await conn_.read_line(smtp::kMaxCommandLine, kCommandTimeout);
         conn_.set_idle(false);
-        if (line.status == ReadStatus::closed) co_return;
+        if (line.status == ReadStatus::closed) co_return accepted_;
         if (line.status == ReadStatus::timeout) {
             reply(421, esc::kTimeout, fmt::format("{} timeout, closing", config_->hostname));
             break;
@@ -282,6 +290,7 @@ awaitable<void> Session::run() {
         }
     }
     co_await flush();
+    co_return accepted_;
 }
 
 awaitable<void> Session::greet(std::string_view args, bool esmtp) {
@@ -317,13 +326,15 @@ awaitable<void> Session::greet(std::string_view args, bool esmtp) {
     }
     std::string text = fmt::format("{}\nPIPELINING\nSIZE {}\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8\nDSN",
                                    config_->hostname, config_->limits.max_message_size);
-    if (!conn_.tls() && svc_.tls) text += "\nSTARTTLS";
+    if (!conn_.tls() && svc_.tls && role_ != SmtpRole::turned) text += "\nSTARTTLS";
     if (auth_offered() && auth_user_.empty()) text += fmt::format("\nAUTH {}", auth_mechanisms());
     reply(Reply{250, {}, text});
 }
 
 awaitable<void> Session::on_mail(std::string_view args) {
-    if (role_ != SmtpRole::mx && auth_user_.empty()) {
+    // Submission needs a login; the MX, and the provider delivering after our ATRN, take mail for us
+    // from anyone.
+    if (role_ != SmtpRole::mx && role_ != SmtpRole::turned && auth_user_.empty()) {
         reply(530, esc::kAuthRequired, "authentication required");
         co_return;
     }
@@ -488,6 +499,7 @@ awaitable<void> Session::on_data(std::string_view args) {
     }
     Reply r = co_await receive_data();
     if (r.code != 0) reply(r);
+    if (r.code == 250) ++accepted_;
     reset_transaction();
 }
 
@@ -607,6 +619,8 @@ awaitable<void> Session::on_auth(std::string_view args) {
             reply(504, esc::kBadArgs, "unrecognized authentication mechanism");
         co_return;
     }
+    // args point into the connection's buffer, which the exchange below reuses: the name is kept.
+    const std::string mechanism = uppercase_ascii(mech);
     std::string login, password;
     const UserConfig* user = nullptr;
     bool checked = false;   // CRAM-MD5 is checked in its branch: no crypt(3) to offload
@@ -677,7 +691,7 @@ awaitable<void> Session::on_auth(std::string_view args) {
     }
     svc_.throttle.record_success(conn_.remote_address());
     auth_user_ = user->name;
-    spdlog::info("smtp {}: authenticated as {}", client(), auth_user_);
+    spdlog::info("smtp {}: authenticated as {}, sasl_method={}", client(), auth_user_, mechanism);
     reply(235, esc::kAuthSucceeded, "authentication successful");
 }
 
@@ -762,9 +776,9 @@ awaitable<void> Session::turn(const std::vector<std::string>& domains) {
 
 }  // namespace
 
-awaitable<void> smtp_session(Connection& conn, Services& services, SmtpRole role) {
+awaitable<std::size_t> smtp_session(Connection& conn, Services& services, SmtpRole role) {
     Session s(conn, services, role);
-    co_await s.run();
+    co_return co_await s.run();
 }
 
 }  // namespace mk

@@ -2,6 +2,8 @@
 // roles; talks to untrusted peers; writes mail only through the intake.
 #pragma once
 
+#include <cstddef>
+
 #include <boost/asio/awaitable.hpp>
 
 #include "net/connection.hpp"
@@ -15,9 +17,13 @@ enum class SmtpRole {
     submissions,   // RFC 8314: implicit TLS, AUTH required
     odmr,          // RFC 2645 provider: AUTH, then ATRN turns the connection round (Services::odmr);
                    // no mail transaction (MAIL, RCPT, DATA get 502)
+    turned,        // RFC 2645 customer, after our ATRN's 250: the provider delivers on the connection we
+                   // dialled; mail for our domains as from any MX client, never relay; no AUTH or
+                   // STARTTLS (TLS stays as it was before ATRN)
 };
 
-// smtp_session - serve one connection until QUIT, a timeout, too many errors or close.
-boost::asio::awaitable<void> smtp_session(Connection& conn, Services& services, SmtpRole role);
+// smtp_session - serve one connection until QUIT, a timeout, too many errors or close; returns how
+// many messages were accepted (made durable and answered 250).
+boost::asio::awaitable<std::size_t> smtp_session(Connection& conn, Services& services, SmtpRole role);
 
 }  // namespace mk

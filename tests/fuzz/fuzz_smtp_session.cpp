@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     constexpr mk::SmtpRole kRoles[] = {mk::SmtpRole::mx, mk::SmtpRole::submission, mk::SmtpRole::submissions,
                                        mk::SmtpRole::odmr};
     const mk::SmtpRole role = kRoles[o.role];
-    mk::fuzz::drive([&](mk::Connection& c) { return mk::smtp_session(c, h.services, role); }, o);
+    mk::fuzz::drive([&](mk::Connection& c) { return mk::test::served(mk::smtp_session(c, h.services, role)); }, o);
     // What was accepted stays on disk: cleared so that the directory does not grow with the run.
     mk::fuzz::clear_files(h.dir.path / "mail");
     mk::fuzz::clear_files(h.dir.path / "queue");

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl.hpp>
 #include <fmt/format.h>
 
@@ -25,6 +26,13 @@
 #include "temp_dir.hpp"
 
 namespace mk::test {
+
+// served - a session that returns something (smtp_session: how many messages it accepted) as the
+// session drivers run one, its result dropped.
+template <class T>
+boost::asio::awaitable<void> served(boost::asio::awaitable<T> session) {
+    co_await std::move(session);
+}
 
 // TestTls - a self-signed certificate for "localhost" in a private directory, the server context
 // over it and a client context that verifies nothing. Session tickets are off: a TLS 1.3 ticket is

@@ -72,12 +72,16 @@ bool run_until(boost::asio::io_context& ioc, Done done) {
 struct Handover {
     std::optional<AtrnOutcome> outcome;
     bool customer_ended = false;
+    std::size_t customer_accepted = 0;   // messages the customer's session answered 250 after DATA
 };
 
 void hand_over(boost::asio::io_context& ioc, QueueManager& queue, test::Household& customer, Handover& out) {
     auto pipe = make_pipe(ioc.get_executor());
-    boost::asio::co_spawn(ioc, smtp_session(*pipe.server, customer.services, SmtpRole::mx),
-                          [&out](std::exception_ptr) { out.customer_ended = true; });
+    boost::asio::co_spawn(ioc, smtp_session(*pipe.server, customer.services, SmtpRole::turned),
+                          [&out](std::exception_ptr, std::size_t accepted) {
+                              out.customer_ended = true;
+                              out.customer_accepted = accepted;
+                          });
     boost::asio::co_spawn(
         ioc,
         [&]() -> awaitable<void> {
@@ -133,6 +137,7 @@ TEST(AtrnHandover, HeldMailGoesToTheCustomerRecipientByRecipient) {
     EXPECT_EQ(one.outcome->failed, 1u);      // nobody
     EXPECT_EQ(one.outcome->deferred, 1u);    // ben in the first message
     EXPECT_EQ(one.outcome->error, "");
+    EXPECT_EQ(one.customer_accepted, 2u);   // the two messages the customer took, as its session counts them
 
     // The bytes arrived, as queued, behind the customer's own trace header.
     auto anna = customer.delivered("anna");

@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 
+#include "core/base64.hpp"
 #include "net/sasl.hpp"
 #include "net/sasl_client.hpp"
 
@@ -66,7 +67,7 @@ struct Outcome {
 
 // login - run SaslClient::login over framing with options, to the end (bounded).
 Outcome login(ScriptedFraming& framing, const ClientOptions& options, const std::vector<std::string>& offered,
-              bool login_allowed = true, bool own_login = false) {
+              bool login_allowed = true, bool own_login = false, bool encrypted = true) {
     asio::io_context io;
     Outcome out;
     bool done = false;
@@ -74,7 +75,7 @@ Outcome login(ScriptedFraming& framing, const ClientOptions& options, const std:
     asio::co_spawn(
         io,
         [&]() -> awaitable<void> {
-            SaslClient sasl(framing, options, SaslContext{"AUTH", "peer[127.0.0.1]:25", "test client"});
+            SaslClient sasl(framing, options, SaslContext{"AUTH", "peer[127.0.0.1]:25", "test client", encrypted});
             try {
                 out.own_password = co_await sasl.login(offered, login_allowed, own_login);
             } catch (const ClientError& e) {
@@ -119,6 +120,7 @@ TEST(SaslMechanism, ChoiceByKindOfSecretAndOffer) {
         bool token;
         bool login_allowed;
         std::optional<M> want;
+        bool encrypted = true;
     };
     const std::vector<Row> rows = {
         {{"PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"}, true, true, M::oauthbearer},
@@ -127,12 +129,16 @@ TEST(SaslMechanism, ChoiceByKindOfSecretAndOffer) {
         {{"LOGIN", "PLAIN", "OAUTHBEARER"}, false, true, M::plain},
         {{"LOGIN"}, false, true, M::login},
         {{"LOGIN"}, false, false, std::nullopt},
-        {{"CRAM-MD5", "GSSAPI"}, false, true, std::nullopt},
+        {{"CRAM-MD5", "GSSAPI"}, false, true, M::cram_md5},      // the last resort (RFC 2645 providers)
+        {{"CRAM-MD5", "PLAIN"}, false, true, M::plain},          // under TLS: PLAIN first
+        {{"CRAM-MD5", "PLAIN"}, false, true, M::cram_md5, false},  // in the clear: the password stays home
+        {{"CRAM-MD5"}, true, true, std::nullopt},                // a token is no CRAM-MD5 secret
+        {{"GSSAPI"}, false, true, std::nullopt},
         {{}, false, true, std::nullopt},
     };
     for (const Row& r : rows) {
         SCOPED_TRACE(::testing::PrintToString(r.offered));
-        EXPECT_EQ(choose_mechanism(r.offered, r.token, r.login_allowed), r.want);
+        EXPECT_EQ(choose_mechanism(r.offered, r.token, r.login_allowed, r.encrypted), r.want);
     }
 }
 
@@ -155,6 +161,26 @@ TEST(SaslClient, LoginAnswersTwoChallenges) {
     Outcome o = login(f, with_password(), {"LOGIN"});
     EXPECT_FALSE(o.error) << o.error->what();
     EXPECT_EQ(f.sent, (std::vector<std::string>{"start LOGIN", "respond anna", "respond s3cret"}));
+}
+
+TEST(SaslClient, CramMd5AnswersTheChallengeWithoutThePassword) {
+    // RFC 2195 2's example: the digest of "tanstaaftanstaaf" over this challenge.
+    const std::string challenge_text = "<1896.697170952@postoffice.reston.mci.net>";
+    ScriptedFraming f({challenge(base64_encode(challenge_text)), ok()});
+    ClientOptions o = with_password("tanstaaftanstaaf");
+    o.username = "tim";
+    Outcome out = login(f, o, {"PLAIN", "CRAM-MD5"}, true, false, false);
+    EXPECT_FALSE(out.error) << out.error->what();
+    EXPECT_EQ(f.sent, (std::vector<std::string>{"start CRAM-MD5", "respond tim b913a602c7eda7a495b4e6e7334d3890"}));
+}
+
+TEST(SaslClient, CramMd5ChallengeThatIsNotBase64BreaksTheSession) {
+    ScriptedFraming f({challenge("not base64!")});
+    Outcome out = login(f, with_password(), {"CRAM-MD5"}, true, false, false);
+    ASSERT_TRUE(out.error);
+    EXPECT_EQ(out.error->cause(), ClientCause::policy);
+    EXPECT_FALSE(out.error->login());
+    EXPECT_EQ(f.sent, (std::vector<std::string>{"start CRAM-MD5"}));
 }
 
 TEST(SaslClient, RefusedPasswordIsALoginFailureWithTheServersCode) {
@@ -243,7 +269,7 @@ TEST(SaslClient, NothingFitsOrTheProtocolLogsInItsOwnWay) {
     EXPECT_TRUE(none.sent.empty());
     // A password and no PLAIN: the protocol's own login gets the password (POP3 USER/PASS, IMAP LOGIN) ...
     ScriptedFraming own({});
-    Outcome p = login(own, with_password(), {"CRAM-MD5"}, false, true);
+    Outcome p = login(own, with_password(), {"GSSAPI"}, false, true);
     EXPECT_FALSE(p.error);
     EXPECT_EQ(p.own_password, "s3cret");
     EXPECT_TRUE(own.sent.empty());
@@ -255,9 +281,9 @@ TEST(SaslClient, NothingFitsOrTheProtocolLogsInItsOwnWay) {
         return std::string("s3cret");
     };
     ScriptedFraming nothing({});
-    Outcome q = login(nothing, counted, {"CRAM-MD5"}, true, false);
+    Outcome q = login(nothing, counted, {"GSSAPI"}, true, false);
     ASSERT_TRUE(q.error);
-    EXPECT_NE(std::string(q.error->what()).find("neither AUTH PLAIN nor LOGIN"), std::string::npos);
+    EXPECT_NE(std::string(q.error->what()).find("none of AUTH PLAIN, LOGIN, CRAM-MD5"), std::string::npos);
     EXPECT_FALSE(fetched);
 }
 

@@ -96,7 +96,7 @@ struct World : test::Household {
     SessionDriver::Session session(SmtpRole role = SmtpRole::odmr) {
         return [this, role](Connection& c) {
             session_conn = &c;
-            return smtp_session(c, services, role);
+            return test::served(smtp_session(c, services, role));
         };
     }
 };

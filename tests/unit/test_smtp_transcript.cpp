@@ -48,7 +48,7 @@ struct World : test::Household {
         config->limits.max_recipients = kRecipientLimit;
     }
     SessionDriver::Session session(SmtpRole role) {
-        return [this, role](Connection& c) { return smtp_session(c, services, role); };
+        return [this, role](Connection& c) { return test::served(smtp_session(c, services, role)); };
     }
 };
 

@@ -48,10 +48,29 @@ TEST(Views, StatusViewRelayAndAccounts) {
     a.run.fetched_total = 17;
     a.run.last_error = "connect: refused";
     const Fetcher::Status accounts[] = {a};
-    EXPECT_EQ(boost::json::serialize(status_view(relay, accounts)),
+    OdmrClient::Status o;
+    o.request = "ATRN customer.example";
+    o.provider = "odmr.provider.example:366";
+    o.last_run = 1700000300;
+    o.last_success = 1700000300;
+    o.received = 5;
+    const OdmrClient::Status odmr[] = {o};
+    EXPECT_EQ(boost::json::serialize(status_view(relay, accounts, odmr)),
               R"({"online":false,"offline_since":1700000100,"messages":3,"recipients_pending":4,"recipients_held":1,"oldest":1700000000,)"
               R"("unreachable":["smarthost:mail.example.net:587"],"accounts":[{"account":"anna-pop","running":true,)"
-              R"("last_run":1700000200,"last_success":1700000150,"fetched":17,"last_error":"connect: refused"}]})");
+              R"("last_run":1700000200,"last_success":1700000150,"fetched":17,"last_error":"connect: refused"}],)"
+              R"("odmr":[{"request":"ATRN customer.example","provider":"odmr.provider.example:366","running":false,)"
+              R"("last_run":1700000300,"last_success":1700000300,"received":5,"last_error":""}]})");
+}
+
+// What `mailkeep odmr` prints from: one object per request, the provider's reply and what arrived.
+TEST(Views, OdmrViewReportsEachRequest) {
+    const OdmrReport reports[] = {{"ATRN customer.example", "odmr.example:366", 3, "250 2.0.0 OK now reversing", ""},
+                                  {"ETRN customer.example", "mx.example:25", 0, "459 no", "ETRN customer.example refused: 459 no"}};
+    EXPECT_EQ(boost::json::serialize(odmr_view(reports)),
+              R"([{"request":"ATRN customer.example","provider":"odmr.example:366","received":3,"reply":"250 2.0.0 OK now reversing","error":""},)"
+              R"({"request":"ETRN customer.example","provider":"mx.example:25","received":0,"reply":"459 no",)"
+              R"("error":"ETRN customer.example refused: 459 no"}])");
 }
 
 }  // namespace
