@@ -4,6 +4,9 @@
 # no /dev/log here: without maillog_file Postfix fails silently). It accepts mail from 127.0.0.0/8
 # (mynetworks), offers STARTTLS with a given certificate, and delivers every address of its virtual
 # domain to a Maildir the test reads: virtual_mailbox_base/<domain>/<local part>/new/.
+# It can also be a backup MX: relay_domains it accepts for anyone and queues, a transport table that
+# sends them on (to a mailkeep's smtp port), fast flush (ETRN) for them, and slow retry times so that
+# only an ETRN (or `postqueue -f`) makes it try again within a test.
 import os
 import shutil
 import subprocess
@@ -13,6 +16,7 @@ from dovecot import make_traversable
 from harness import free_ports, port_accepts, wait_until
 
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
+POSTQUEUE = shutil.which("postqueue") or "/usr/sbin/postqueue"
 VMAIL_UID = 65534   # nobody: the virtual(8) agent refuses uids below virtual_minimum_uid (100)
 START_DEADLINE = 20.0
 STOP_DEADLINE = 20.0
@@ -39,7 +43,9 @@ inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 mydestination =
 local_recipient_maps =
-relay_domains =
+relay_domains = {relay_domains}
+fast_flush_domains = $relay_domains
+transport_maps = {transport_maps}
 alias_maps =
 alias_database =
 relayhost =
@@ -62,9 +68,9 @@ virtual_mailbox_maps = texthash:{root}/vmailbox
 virtual_uid_maps = static:{uid}
 virtual_gid_maps = static:{uid}
 virtual_minimum_uid = 100
-queue_run_delay = 1s
-minimal_backoff_time = 1s
-maximal_backoff_time = 2s
+queue_run_delay = {queue_run_delay}
+minimal_backoff_time = {minimal_backoff_time}
+maximal_backoff_time = {maximal_backoff_time}
 """
 
 # chroot (5th column) off everywhere: the queue lives in a temp dir, not under /var/spool/postfix.
@@ -98,17 +104,26 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
 
+# Retry times (queue_run_delay, minimal_backoff_time, maximal_backoff_time): a smarthost retries at once;
+# a backup MX holding mail for ETRN does not retry within a test's lifetime.
+FAST_RETRY = ("1s", "1s", "2s")
+NO_RETRY = ("3600s", "3600s", "3600s")
+
+
 class Postfix:
     """Postfix - one private instance. domain: its virtual mailbox domain; users: the local parts
     that exist there (anything else is rejected 550 5.1.1 at RCPT); cert/key: for STARTTLS;
+    port: its smtpd port (default: a free one); relay_domains: domains it accepts from anyone and
+    queues for the next hop, also its fast_flush_domains (ETRN); transport: {domain: nexthop}
+    (e.g. "smtp:[127.0.0.1]:2525"), a texthash transport_maps; retry: FAST_RETRY or NO_RETRY;
     extra_main_cf: lines appended to main.cf (later settings win)."""
 
     def __init__(self, root, cert, key, domain="smarthost.test", users=("user",), hostname="smtp.smarthost.test",
-                 extra_main_cf=""):
+                 port=None, relay_domains=(), transport=None, retry=FAST_RETRY, extra_main_cf=""):
         self.root = Path(root)
         self.domain = domain
         self.users = tuple(users)
-        self.port = free_ports(1)[0]
+        self.port = port or free_ports(1)[0]
         for d in ("queue", "data", "log", "vmail"):
             (self.root / d).mkdir(parents=True, exist_ok=True)
         # data_directory must belong to the mail owner; the mailboxes to the virtual uid.
@@ -116,9 +131,14 @@ class Postfix:
         os.chown(self.root / "vmail", VMAIL_UID, VMAIL_UID)
         (self.root / "vmailbox").write_text(
             "".join(f"{u}@{domain} {domain}/{u}/\n" for u in self.users))
+        transport_maps = ""
+        if transport:
+            (self.root / "transport").write_text("".join(f"{d} {hop}\n" for d, hop in transport.items()))
+            transport_maps = f"texthash:{self.root}/transport"
         # Postfix's own processes (uid postfix, uid nobody) must reach the queue, the mailboxes
         # and the certificate through pytest's 0700 temp dirs.
-        for p in (self.root / "queue", self.root / "vmail", self.root / "vmailbox", Path(cert).parent):
+        for p in (self.root / "queue", self.root / "vmail", self.root / "vmailbox", Path(cert).parent) + \
+                 ((self.root / "transport",) if transport else ()):
             make_traversable(p)
         # The configuration directory apart from the queue: postfix-script wants everything below
         # the config directory owned by root, and the queue subdirectories belong to postfix.
@@ -126,7 +146,8 @@ class Postfix:
         self.conf.mkdir(exist_ok=True)
         (self.conf / "main.cf").write_text(MAIN_CF.format(
             root=self.root, port=self.port, hostname=hostname, cert=cert, key=key, domains=domain,
-            uid=VMAIL_UID) + extra_main_cf)
+            uid=VMAIL_UID, relay_domains=", ".join(relay_domains), transport_maps=transport_maps,
+            queue_run_delay=retry[0], minimal_backoff_time=retry[1], maximal_backoff_time=retry[2]) + extra_main_cf)
         (self.conf / "master.cf").write_text(MASTER_CF.format(port=self.port))
         self.log = self.root / "log" / "maillog"
         self.started = False
@@ -168,6 +189,20 @@ class Postfix:
             wait_until(stopped, STOP_DEADLINE, "postfix master to exit")
         finally:
             self.started = False
+
+    # --- its queue ---------------------------------------------------------------------------
+    def queue_ids(self, queue="deferred"):
+        """queue_ids - the ids of the messages in one of Postfix's queue directories (maildrop,
+        incoming, active, deferred, hold), read from the files (hashed subdirectories included)."""
+        d = self.root / "queue" / queue
+        return sorted(p.name for p in d.rglob("*") if p.is_file()) if d.is_dir() else []
+
+    def postqueue(self):
+        """postqueue - `postqueue -p` (the mailq listing, asked of the running showq service)."""
+        r = subprocess.run([POSTQUEUE, "-c", str(self.conf), "-p"], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, f"postqueue -p: rc={r.returncode}\n{r.stdout}{r.stderr}"
+        return r.stdout
 
     # --- what arrived ----------------------------------------------------------------------
     def maildir(self, user):
