@@ -1425,6 +1425,7 @@ TEST(SmtpClientExtensions, Table) {
         {{"mx.example", "SIZE abc"}, ext([](ServerExtensions& e) { e.size = 0; })},
         {{"mx.example", "AUTH PLAIN login", "AUTH=LOGIN XOAUTH2"},
          ext([](ServerExtensions& e) { e.auth = {"PLAIN", "LOGIN", "XOAUTH2"}; })},
+        {{"odmr.example", "ATRN", "etrn"}, ext([](ServerExtensions& e) { e.atrn = e.etrn = true; })},
         {{"PIPELINING"}, {}},   // the first line is the server's name, never a keyword
     };
     for (const auto& c : cases) {
@@ -1437,6 +1438,8 @@ TEST(SmtpClientExtensions, Table) {
         EXPECT_EQ(got.starttls, c.want.starttls);
         EXPECT_EQ(got.enhanced_status_codes, c.want.enhanced_status_codes);
         EXPECT_EQ(got.auth, c.want.auth);
+        EXPECT_EQ(got.atrn, c.want.atrn);
+        EXPECT_EQ(got.etrn, c.want.etrn);
     }
 }
 

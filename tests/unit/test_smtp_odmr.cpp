@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/base64.hpp"
+#include "core/cidr.hpp"
 #include "smtp/server_session.hpp"
 #include "transcript.hpp"
 
@@ -147,6 +148,34 @@ TEST(SmtpOdmr, MailRolesDoNotHaveAtrn) {
         EXPECT_EQ(d.exchange("ATRN customer.example\r\n", Feed::whole), "502 5.5.1 command not implemented\r\n");
     }
     EXPECT_EQ(w.q.turns, 0u);
+}
+
+// The customer's side after its ATRN's 250 (SmtpRole::turned): the provider is a stranger delivering
+// our mail, as on the MX port, but it may not relay even from a trusted network, and it has neither
+// AUTH nor STARTTLS (the customer settled the connection's security as a client).
+TEST(SmtpOdmr, TurnedRoleTakesOurMailFromTheProviderAndNothingElse) {
+    World w;
+    w.config->trusted_networks = {*Cidr::parse("127.0.0.0/8")};   // the provider's address: still no relay
+    SessionDriver d(w.session(SmtpRole::turned));
+    EXPECT_EQ(d.exchange("", Feed::whole), kGreeting);
+    std::string ehlo_reply = d.exchange("EHLO provider.example\r\n", Feed::whole);
+    EXPECT_NE(ehlo_reply.find("250-PIPELINING\r\n"), std::string::npos) << ehlo_reply;
+    EXPECT_EQ(ehlo_reply.find("STARTTLS"), std::string::npos) << ehlo_reply;
+    EXPECT_EQ(ehlo_reply.find("AUTH"), std::string::npos) << ehlo_reply;
+    EXPECT_EQ(d.exchange("STARTTLS\r\n", Feed::whole), "502 5.5.1 command not implemented\r\n");
+    EXPECT_EQ(d.exchange(kAuthAnna, Feed::whole), "502 5.5.1 command not implemented\r\n");
+    EXPECT_EQ(d.exchange("ATRN customer.example\r\n", Feed::whole), "502 5.5.1 command not implemented\r\n");
+    EXPECT_EQ(d.exchange("MAIL FROM:<someone@far.example>\r\n", Feed::whole), "250 2.1.0 ok\r\n");
+    EXPECT_EQ(d.exchange("RCPT TO:<friend@far.example>\r\n", Feed::whole), "554 5.7.1 relay access denied\r\n");
+    EXPECT_EQ(d.exchange("RCPT TO:<anna@home.arpa>\r\n", Feed::whole), "250 2.1.5 ok\r\n");
+    EXPECT_EQ(d.exchange("DATA\r\n", Feed::whole), "354 end data with <CR><LF>.<CR><LF>\r\n");
+    std::string queued = d.exchange("Subject: held\r\n\r\nfor anna\r\n.\r\n", Feed::whole);
+    EXPECT_TRUE(queued.starts_with("250 2.0.0 ok: queued as ")) << queued;
+    EXPECT_EQ(d.exchange("QUIT\r\n", Feed::whole), "221 2.0.0 mx.test closing connection\r\n");
+    auto anna = w.delivered("anna");
+    ASSERT_EQ(anna.size(), 1u);
+    EXPECT_TRUE(anna[0].ends_with("Subject: held\r\n\r\nfor anna\r\n")) << anna[0];
+    EXPECT_NE(anna[0].find("Received: from provider.example ([127.0.0.1])"), std::string::npos) << anna[0];
 }
 
 TEST(SmtpOdmr, NothingHeldIs453AndTheDomainsAskedAreTheUsers) {
