@@ -1,0 +1,82 @@
+// imap/structure.hpp — a stored message as IMAP shows it (RFC 9051 7.5.2, RFC 3501 7.4.2): its MIME
+// tree with where each part's header and body lie, so that BODY[1.2], BODY[2.HEADER], BODY[1.MIME]
+// and BINARY[...] are byte ranges of the file; and ENVELOPE, BODY and BODYSTRUCTURE formatted as the
+// FETCH response carries them. Hand-written, one pass, bounded (kMaxPartDepth, kMaxParts, header
+// lines); any byte sequence parses: malformed MIME degrades as Dovecot's parser does (a multipart
+// whose boundary never comes is one part with what there is, a missing Content-Type is text/plain
+// us-ascii, message/rfc822 without a header block is an empty message). Pure: no I/O; the caller
+// reads the file (CRLF line ends: LF-only files are converted by the caller before parsing).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mk::imap {
+
+constexpr std::size_t kMaxPartDepth = 32;   // nested multiparts and message/rfc822
+constexpr std::size_t kMaxParts = 2000;     // parts in one message; the rest is left in its parent's body
+
+struct ByteRange {
+    std::size_t offset = 0, length = 0;
+    std::string_view of(std::string_view message) const { return message.substr(offset, length); }
+};
+
+struct BodyPart {
+    ByteRange header;        // the part's header lines and the empty line after them (BODY[n.MIME]; for
+                             // the top level BODY[HEADER])
+    ByteRange body;          // what follows (BODY[n], BODY[TEXT] at the top level), without the CRLF that
+                             // belongs to the next boundary
+    std::uint64_t lines = 0; // text/* and message/rfc822: lines in the body (RFC 9051 7.5.2)
+    std::string type = "text", subtype = "plain";   // lower case, as they are compared
+    std::vector<std::pair<std::string, std::string>> params;   // Content-Type parameters (RFC 2231 decoded)
+    std::optional<std::string> id, description;     // Content-ID, Content-Description (raw)
+    std::string encoding = "7bit";                  // Content-Transfer-Encoding, lower case
+    std::optional<std::string> md5;                 // Content-MD5
+    std::optional<std::string> disposition;         // Content-Disposition type
+    std::vector<std::pair<std::string, std::string>> disposition_params;
+    std::optional<std::string> language, location;  // Content-Language (raw list), Content-Location
+    std::vector<BodyPart> parts;   // multipart/*: its parts; message/rfc822 (and message/global): one, the
+                                   // enclosed message, whose header is that message's header
+};
+
+// parse - the MIME tree of a whole message (the root's header is the message's header).
+BodyPart parse(std::string_view message);
+
+// find - the part a section's part numbers name (RFC 9051 6.4.5: "1.2" is {1, 2}; {} the message
+// itself; a part number into a non-multipart names the part itself for 1 only); nullptr when absent.
+const BodyPart* find(const BodyPart& root, const std::vector<std::uint32_t>& path);
+
+// envelope - ENVELOPE of a header block, as the FETCH response carries it: "(date subject (from)
+// (sender) (reply-to) (to) (cc) (bcc) in-reply-to message-id)" with NIL where absent, sender and
+// reply-to defaulting to from, addresses parsed with groups (RFC 9051 7.5.2), strings quoted or as
+// literals where they must be.
+std::string envelope(std::string_view header);
+
+// body_structure - BODYSTRUCTURE (extensible: MD5, disposition, language, location) or BODY (not
+// extensible) of part, formatted; message is what part's ranges index into (a message/rfc822 part
+// carries its enclosed message's ENVELOPE and structure).
+std::string body_structure(const BodyPart& part, std::string_view message, bool extensible);
+
+// header_fields - the header lines of header whose names are (or, not_, are not) in names,
+// compared case-insensitively, in their order, with the empty line after them (RFC 9051 6.4.5
+// HEADER.FIELDS and HEADER.FIELDS.NOT).
+std::string header_fields(std::string_view header, const std::vector<std::string>& names, bool not_);
+
+// decoded - a part's body without its Content-Transfer-Encoding (base64, quoted-printable; others as
+// they are) for BINARY[...] (RFC 3516); nullopt when the encoding is unknown or broken (the session
+// answers [UNKNOWN-CTE]).
+std::optional<std::string> decoded(const BodyPart& part, std::string_view message);
+
+// header_value - the unfolded value of the first header field name in header (for SEARCH HEADER,
+// SUBJECT, FROM ...), nullopt when absent; encoded words are decoded to UTF-8 (RFC 2047).
+std::optional<std::string> header_value(std::string_view header, std::string_view name);
+
+// imap_string - s as an IMAP string: quoted when it can be, a literal otherwise; NIL for nullopt.
+std::string imap_string(const std::optional<std::string>& s);
+
+}  // namespace mk::imap
