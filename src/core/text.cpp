@@ -44,6 +44,38 @@ bool valid_utf8(std::string_view s) {
     return true;
 }
 
+std::uint32_t next_utf8(std::string_view s, std::size_t& i) {
+    std::size_t n = utf8_length(s.substr(i));
+    if (n == 0) {
+        ++i;
+        return 0xfffd;
+    }
+    auto byte = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(s[i + k])); };
+    std::uint32_t cp = n == 1 ? byte(0) : n == 2 ? byte(0) & 0x1f : n == 3 ? byte(0) & 0x0f : byte(0) & 0x07;
+    for (std::size_t k = 1; k < n; ++k) cp = (cp << 6) | (byte(k) & 0x3f);
+    i += n;
+    return cp;
+}
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+    auto put = [&](std::uint32_t b) { out += static_cast<char>(b); };
+    if (cp < 0x80) {
+        put(cp);
+    } else if (cp < 0x800) {
+        put(0xc0 | (cp >> 6));
+        put(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+        put(0xe0 | (cp >> 12));
+        put(0x80 | ((cp >> 6) & 0x3f));
+        put(0x80 | (cp & 0x3f));
+    } else {
+        put(0xf0 | (cp >> 18));
+        put(0x80 | ((cp >> 12) & 0x3f));
+        put(0x80 | ((cp >> 6) & 0x3f));
+        put(0x80 | (cp & 0x3f));
+    }
+}
+
 std::string printable(std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out;

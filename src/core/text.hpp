@@ -2,6 +2,8 @@
 // safe to put on one log line, ASCII case without a locale. Pure, no allocation beyond the copies.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -10,6 +12,11 @@ namespace mk {
 // valid_utf8 - s is well-formed UTF-8 (RFC 3629 4: no overlong forms, no surrogates, at most
 // U+10FFFF). ASCII is UTF-8.
 bool valid_utf8(std::string_view s);
+// next_utf8 - the code point at s[i] of well-formed UTF-8 (check with valid_utf8 first), i moved past
+// it; a byte that does not start a sequence is taken as U+FFFD.
+std::uint32_t next_utf8(std::string_view s, std::size_t& i);
+// append_utf8 - the UTF-8 form of code point cp (at most U+10FFFF) at the end of out.
+void append_utf8(std::string& out, std::uint32_t cp);
 
 // printable - s for a log line: control characters (CR and LF above all), DEL and bytes that are
 // not part of well-formed UTF-8 written as \xNN, so that a client cannot start a line of its own.
