@@ -39,6 +39,25 @@ def fetch(mk, *account):
     return r
 
 
+# The daemon's first cycle of an account runs at a random moment within 5 s of start (kStartSpread in
+# src/fetch/fetcher.cpp), plus the cycle itself, which is slow under ASan.
+START_UP_CYCLE_DEADLINE = 20
+
+
+def wait_for_start_up_cycle(mk, *accounts):
+    """wait_for_start_up_cycle - poll `mailkeep status` until the first cycle of each account has run
+    and been recorded ("account NAME: last run ...", no longer "not run yet"). A `fetch` reports what
+    was delivered since it asked (a cycle already running included), so a start-up cycle that ended
+    just before it asked has taken the mail and the count comes out short: a test that counts waits
+    here, then puts the mail on the provider (on an IMAP account, with idle=False: an IDLE push would
+    take it). Only on a daemon's first start, before any `fetch`, POP3 login or IDLE push (each of
+    which records a run too)."""
+    def all_ran():
+        lines = mk.status().splitlines()
+        return all(any(line.startswith(f"account {a}: last run ") for line in lines) for a in accounts)
+    wait_until(all_ran, START_UP_CYCLE_DEADLINE, f"the start-up cycle of {', '.join(accounts)}", interval=0.1)
+
+
 @pytest.mark.parametrize("transport", list(TRANSPORTS))
 def test_single_delete_exactly_once(mailkeep_factory, dovecot, transport, tls_pair):
     d, mail_root = dovecot
@@ -47,11 +66,14 @@ def test_single_delete_exactly_once(mailkeep_factory, dovecot, transport, tls_pa
     protocol = transport.split("+")[0]
     if protocol in ("pop3s", "imaps") or extra:
         extra = dict(extra, ca_file=str(tls_pair[0]))   # verified against the test CA, by IP SAN
+    if protocol.startswith("imap"):
+        extra = dict(extra, idle=False)   # an IDLE push would take the mail placed below before `fetch` does
+    mk = mailkeep_factory(extra_toml=account_toml("anna-provider", protocol, port, "annap", "pw-a",
+                                                  mailbox="single", deliver_to="anna", keep="delete", **extra))
+    wait_for_start_up_cycle(mk, "anna-provider")   # so that this fetch's own cycle is the one that counts
     msgs = [make_message(f"single {i}", f"line .{i}\r\n.leading dot\r\n".encode()) for i in range(3)]
     for m in msgs:
         place(mail_root, "annap", m)
-    mk = mailkeep_factory(extra_toml=account_toml("anna-provider", protocol, port, "annap", "pw-a",
-                                                  mailbox="single", deliver_to="anna", keep="delete", **extra))
     r = fetch(mk, "anna-provider")
     assert r.returncode == 0, r.stdout + r.stderr
     # Deleted on the provider by the same cycle, once the local copies were durable.
@@ -116,7 +138,7 @@ def test_max_per_cycle_spreads_over_cycles(mailkeep_factory, dovecot):
                                                   mailbox="single", deliver_to="ben", keep="delete", max_per_cycle=10))
     # The start-up cycle (at a random moment within the start spread) is the first; waited for, so
     # that it cannot fall between a `fetch` and the count after it.
-    wait_until(lambda: "fetch bulk: delivered=" in mk.log_text(), 15, "the start-up cycle")
+    wait_for_start_up_cycle(mk, "bulk")
     counts = [len(mk.maildir_messages("ben"))]
     for _ in range(3):
         r = fetch(mk, "bulk")
@@ -155,10 +177,13 @@ def test_same_message_through_two_accounts_is_delivered_once(mailkeep_factory, d
 
 def test_keep_seconds_deletes_after_the_period(mailkeep_factory, dovecot):
     d, mail_root = dovecot
-    place(mail_root, "annap", make_message("kept a while", b"x\r\n"))
     mk = mailkeep_factory(extra_toml=account_toml("anna-provider", "pop3", d.pop3_port, "annap", "pw-a",
                                                   mailbox="single", deliver_to="anna", keep="2s"))
-    fetch(mk, "anna-provider")
+    # Placed after the start-up cycle, so that the 2 s start at the fetch below, not at a cycle before it.
+    wait_for_start_up_cycle(mk, "anna-provider")
+    place(mail_root, "annap", make_message("kept a while", b"x\r\n"))
+    r = fetch(mk, "anna-provider")
+    assert r.returncode == 0 and "1 delivered, 0 removed" in r.stdout, r.stdout + r.stderr
     assert provider_count(mail_root, "annap") == 1, "deleted before its keep period"
     # The keep period is time itself: wait it out, then the next cycle deletes.
     wait_until(lambda: (fetch(mk, "anna-provider"), provider_count(mail_root, "annap") == 0)[1], 10,
@@ -171,7 +196,7 @@ def test_idle_pushes_within_two_seconds(mailkeep_factory, dovecot):
     mk = mailkeep_factory(extra_toml=account_toml("family", "imap", d.imap_port, "family", "pw-f",
                                                   mailbox="single", deliver_to="anna", idle=True))
     wait_until(lambda: "watching INBOX with IDLE" in mk.log_text(), 10, "the IDLE watch to start")
-    wait_until(lambda: "fetch family: delivered=" in mk.log_text(), 10, "the first (empty) cycle")
+    wait_for_start_up_cycle(mk, "family")   # empty; later cycles are the IDLE push's
     start = time.monotonic()
     m = make_message("pushed", b"no polling\r\n")
     place(mail_root, "family", m)
@@ -186,7 +211,7 @@ def test_pop3_login_fetches_stale_accounts_first(mailkeep_factory, dovecot):
     mk = mailkeep_factory(extra_toml=account_toml("anna-provider", "pop3", d.pop3_port, "annap", "pw-a",
                                                   mailbox="single", deliver_to="anna")
                           + '\n[fetch]\non_login = true\nstale_after = "1s"\nlogin_wait = "5s"\n')
-    wait_until(lambda: "fetch anna-provider: delivered=0" in mk.log_text(), 10, "the first (empty) cycle")
+    wait_for_start_up_cycle(mk, "anna-provider")   # empty; the next cycle is the login's
     m = make_message("on login", b"there when I look\r\n")
     place(mail_root, "annap", m)
     placed = time.monotonic()
@@ -219,14 +244,18 @@ class StallingPop3:
     """StallingPop3 - a POP3 server that lists the messages good (bytes each, served whole) and one
     more, and stops answering in the middle of that last one's RETR; with message set it sends that
     (already dot-stuffed, without the final ".") and ends the response instead, as a server with its
-    own idea of line ends might. After heal() the last one is served whole too."""
+    own idea of line ends might. After heal() the last one is served whole too. With empty=True it
+    lists no messages at all until fill(), so that a test can let the daemon's start-up cycle pass."""
 
     STALLED = b"Subject: half\r\n\r\nthe first half and then nothing"
 
-    def __init__(self, message=None, good=()):
+    def __init__(self, message=None, good=(), empty=False):
         self.message = message
         self.good = list(good)
         self.healed = threading.Event()
+        self.filled = threading.Event()
+        if not empty:
+            self.filled.set()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(4)
@@ -237,6 +266,9 @@ class StallingPop3:
 
     def heal(self):
         self.healed.set()
+
+    def fill(self):
+        self.filled.set()
 
     def serve(self):
         self.sock.settimeout(0.2)
@@ -263,6 +295,8 @@ class StallingPop3:
                     c.sendall(b"+OK\r\nUSER\r\nUIDL\r\n.\r\n")
                 elif cmd in (b"USER", b"PASS", b"NOOP"):
                     c.sendall(b"+OK\r\n")
+                elif cmd in (b"LIST", b"UIDL") and not self.filled.is_set():
+                    c.sendall(b"+OK\r\n.\r\n")
                 elif cmd == b"LIST":
                     sizes = [len(m) for m in self.good] + [5000]
                     c.sendall(b"+OK\r\n" + b"".join(b"%d %d\r\n" % (i + 1, s) for i, s in enumerate(sizes)) + b".\r\n")
@@ -295,10 +329,12 @@ class StallingPop3:
 
 def test_a_cycle_that_fails_part_way_reports_what_it_delivered(mailkeep_factory):
     good = [make_message(f"good {i}", body=f"number {i}\r\n".encode()) for i in range(5)]
-    server = StallingPop3(good=good)
+    server = StallingPop3(good=good, empty=True)
     try:
         mk = mailkeep_factory(extra_toml=account_toml("flaky", "pop3", server.port, "u", "p", mailbox="single",
                                                       deliver_to="ben", keep="forever", timeout="2s"))
+        wait_for_start_up_cycle(mk, "flaky")   # on the empty mailbox: the counts below are the fetches' own
+        server.fill()
         r = fetch(mk, "flaky")
         assert r.returncode == 1, r.stdout + r.stderr
         assert "flaky: 5 delivered" in r.stdout and "error" in r.stdout, r.stdout
@@ -322,7 +358,7 @@ def test_bare_line_feeds_from_a_provider_are_stored_as_crlf(mailkeep_factory):
     try:
         mk = mailkeep_factory(extra_toml=account_toml("lf", "pop3", server.port, "u", "p", mailbox="single",
                                                       deliver_to="ben", keep="forever"))
-        r = fetch(mk, "lf")   # this cycle or the start-up one (both done when it returns) fetched it
+        r = fetch(mk, "lf")   # this cycle or the start-up one fetched it: either is done when it returns
         assert r.returncode == 0, r.stdout + r.stderr
         (stored,) = mk.maildir_messages("ben")
         assert body_of(stored) == b"Subject: lf\r\nFrom: x@example.org\r\n\r\nline one\r\nline two\r\nthree\r\n"
@@ -341,7 +377,7 @@ def test_longest_legal_line_beginning_with_dot_is_fetched_whole(mailkeep_factory
     port = d.pop3_port if protocol == "pop3" else d.imap_port
     mk = mailkeep_factory(extra_toml=account_toml("anna-provider", protocol, port, "annap", "pw-a",
                                                   mailbox="single", deliver_to="anna", keep="forever"))
-    r = fetch(mk, "anna-provider")   # this cycle or the start-up one (both done when it returns)
+    r = fetch(mk, "anna-provider")   # this cycle or the start-up one: either is done when it returns
     assert r.returncode == 0, r.stdout + r.stderr
     (stored,) = mk.maildir_messages("anna")
     assert body_of(stored) == msg
@@ -395,13 +431,15 @@ def test_sigterm_is_prompt_while_an_idle_provider_is_down(mailkeep_factory):
 def test_password_from_a_command(mailkeep_factory, dovecot, tmp_path):
     # password_command runs (off the network thread) at each login; its first line is the password.
     d, mail_root = dovecot
-    place(mail_root, "annap", make_message("via password_command"))
     script = tmp_path / "secret.sh"
     script.write_text("#!/bin/sh\necho pw-a\necho ignored-second-line\n")
     script.chmod(0o700)
+    # idle=False: an IDLE push would take the mail placed below before `fetch` does.
     mk = mailkeep_factory(extra_toml=account_toml("anna-provider", "imap", d.imap_port, "annap", None,
                                                   password_command=str(script), mailbox="single",
-                                                  deliver_to="anna", keep="delete"))
+                                                  deliver_to="anna", keep="delete", idle=False))
+    wait_for_start_up_cycle(mk, "anna-provider")   # on the empty mailbox: the counts below are the fetches' own
+    place(mail_root, "annap", make_message("via password_command"))
     r = fetch(mk, "anna-provider")
     assert "1 delivered, 1 removed on the server" in r.stdout, r.stdout + r.stderr
     assert len(mk.maildir_messages("anna")) == 1
