@@ -5,7 +5,8 @@
 # The code under test is compiled once into an archive that every target links: the pure parsers, and
 # for the session targets (fuzz_*_session, a whole server session over the in-memory pipe) what the
 # SMTP and POP3 sessions reach: Connection and the pipe over Boost.Asio, TLS, SASL, the login
-# throttle, the intake and Maildir, routing, the config types. An object is rebuilt when its source or
+# throttle, the intake and Maildir, routing, the config types; and for fuzz_smtp_odmr the SMTP client
+# that the provider runs on the reversed connection after ATRN. An object is rebuilt when its source or
 # a header it includes changed (clang's dependency files), so a second run only fuzzes.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,7 +32,8 @@ lib_sources=(
   net/connection net/pipe net/offload net/auth_throttle net/tls
   route/router route/multidrop mime/gmime
   store/intake store/queue store/maildir store/crlf store/envelope store/json_impl
-  smtp/reply smtp/server_session pop3/server_session)
+  smtp/reply smtp/server_session pop3/server_session
+  smtp/client smtp/header_rewrite net/client net/sasl_client mime/seven_bit)   # the client side of ATRN
 lib="$out/libmailkeep_fuzz.a"
 objdir="$out/obj"
 
@@ -72,7 +74,7 @@ build_lib() {
     stale "$obj" || continue
     changed=1
     # shellcheck disable=SC2046 # GMime's flags are a list; its headers only (the library is loaded with dlopen)
-    spawn "$cxx" "${lib_flags[@]}" $(case $src in mime/gmime | route/multidrop) pkg-config --cflags gmime-3.0 ;; esac) \
+    spawn "$cxx" "${lib_flags[@]}" $(case $src in mime/gmime | mime/seven_bit | route/multidrop) pkg-config --cflags gmime-3.0 ;; esac) \
       -MMD -MF "${obj%.o}.d" -c "$top/src/$src.cpp" -o "$obj"
   done
   drain || { echo "fuzz: the library did not build"; return 1; }
@@ -97,6 +99,7 @@ build_target() {
   case "$name" in
     fuzz_multidrop) libs+=(-ldl -lcrypt -lcrypto) ;;   # GMime itself is loaded with dlopen; the config checks password hashes
     fuzz_*_session) libs+=(-lssl -lcrypto -lcrypt -lpthread) ;;
+    fuzz_smtp_odmr) libs+=(-lssl -lcrypto -lcrypt -lpthread -ldl) ;;   # and the SMTP client (GMime with dlopen)
   esac
   if [ -x "$bin" ] && [ -z "$(find "$src" "$lib" "$top/tests/fuzz/session_fuzz.hpp" "$top/tests/unit/household.hpp" \
                                 "$top/tests/unit/temp_dir.hpp" -newer "$bin" -print -quit)" ]; then

@@ -5,6 +5,8 @@
 // AUTH) instead of loopback, bits 4-7 a chunk size (0: all bytes in one write; n: n bytes per write,
 // the session running until it waits again between writes). The rest is what the client sends.
 // When the input is used up the client closes the connection: the session must then end.
+// drive_writes is the same with the client's writes chosen by the target (fuzz_smtp_odmr: a fixed
+// login first, then the input).
 #pragma once
 
 #include <chrono>
@@ -16,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -97,12 +100,15 @@ struct Sink : std::enable_shared_from_this<Sink> {
     }
 };
 
-// drive - run session over a new pipe, fed as o says; aborts if it hangs.
-inline void drive(const std::function<asio::awaitable<void>(Connection&)>& session, const Options& o) {
+// drive_writes - run session over a new pipe from a remote or a loopback client that writes each of
+// writes in turn, the next once the session has done all it could with the last (waits to read again,
+// or ended); aborts if it hangs. Then the client closes: the session must end.
+inline void drive_writes(const std::function<asio::awaitable<void>(Connection&)>& session, bool remote,
+                         const std::vector<std::string_view>& writes) {
     asio::io_context& ctx = io();
     PipeStreams p = make_pipe_streams(ctx.get_executor());
     const asio::ip::address client =
-        o.remote ? asio::ip::address(asio::ip::make_address_v4("192.0.2.7")) : asio::ip::address_v4::loopback();
+        remote ? asio::ip::address(asio::ip::make_address_v4("192.0.2.7")) : asio::ip::address_v4::loopback();
     auto server = std::make_unique<Connection>(std::make_unique<StreamTransport<PipeStream>>(std::move(p.server)),
                                                Endpoints{client, 40000, asio::ip::address_v4::loopback()});
     auto ended = std::make_shared<bool>(false);
@@ -120,11 +126,10 @@ inline void drive(const std::function<asio::awaitable<void>(Connection&)>& sessi
         }
     };
     auto quiet = [&] { return *ended || p.probe.reading(PipeEnd::server); };
-    const std::size_t chunk = o.chunk == 0 ? o.input.size() : o.chunk;
-    for (std::size_t sent = 0; sent < o.input.size() && !*ended; sent += chunk) {
+    for (std::string_view bytes : writes) {
+        if (*ended) break;
         auto written = std::make_shared<bool>(false);
-        asio::async_write(p.client, asio::buffer(o.input.substr(sent, chunk)),
-                          [written](boost::system::error_code, std::size_t) { *written = true; });
+        asio::async_write(p.client, asio::buffer(bytes), [written](boost::system::error_code, std::size_t) { *written = true; });
         run_until([&] { return *written; });
         run_until(quiet);
     }
@@ -133,6 +138,14 @@ inline void drive(const std::function<asio::awaitable<void>(Connection&)>& sessi
     run_until([&] { return *ended; });
     server.reset();
     ctx.poll();   // the completions of the aborted operations
+}
+
+// drive - run session over a new pipe, fed as o says; aborts if it hangs.
+inline void drive(const std::function<asio::awaitable<void>(Connection&)>& session, const Options& o) {
+    const std::size_t chunk = o.chunk == 0 ? o.input.size() : o.chunk;
+    std::vector<std::string_view> writes;
+    for (std::size_t sent = 0; sent < o.input.size(); sent += chunk) writes.push_back(o.input.substr(sent, chunk));
+    drive_writes(session, o.remote, writes);
 }
 
 }  // namespace mk::fuzz
