@@ -149,7 +149,11 @@ awaitable<OdmrReport> OdmrClient::atrn(ConfigPtr config) {
     Connection& conn = client->turned();
     turned_ = &conn;
     try {
-        r.received = co_await smtp_session(conn, svc_, SmtpRole::turned);
+        SmtpSessionEnd end = co_await smtp_session(conn, svc_, SmtpRole::turned);
+        r.received = end.accepted;
+        // The provider says QUIT when it has handed over all it holds for us (RFC 2645 5.3); without
+        // it the rest is still held there, for the next run.
+        if (!end.quit) r.error = "the provider ended the reversed session without QUIT";
     } catch (const std::exception& e) {
         r.error = fmt::format("the reversed session failed: {}", e.what());
     }

@@ -476,6 +476,13 @@ awaitable<QueueManager::Tally> QueueManager::transfer(std::unique_ptr<smtp::Clie
     const bool network = !client && cause == smtp::Cause::network;
     for (const auto& [id, rcpts] : batch) {
         Item& item = items_.at(id);
+        if (!tally.lost.empty()) {
+            // Never sent: the connection broke on an earlier message. Left as it was, without a
+            // counted try, for the next run (ATRN: the customer's next ATRN, which may be at once).
+            tally.deferred += rcpts.size();
+            if (--item.in_flight == 0 && final(item)) co_await finish(id);
+            continue;
+        }
         if (client) {
             const Envelope& env = item.entry.envelope;
             smtp::OutboundMessage m;
@@ -501,6 +508,7 @@ awaitable<QueueManager::Tally> QueueManager::transfer(std::unique_ptr<smtp::Clie
                 failure = fmt::format("lost connection with {}: {}", client->peer(), e.what());
                 cause = e.cause();
                 client.reset();
+                tally.lost = failure;
             }
         }
         if (!client && !network) {
@@ -602,6 +610,7 @@ awaitable<AtrnOutcome> QueueManager::deliver_held(Connection& conn, std::vector<
     spdlog::info("atrn: {} message(s) held for {} to hand over{}{}", messages, fmt::join(domains, ","),
                  out.error.empty() ? "" : "; ", out.error);
     Tally t = co_await transfer(client, "", batch, out.error, cause);
+    if (out.error.empty()) out.error = t.lost;
     out.delivered = t.delivered;
     out.failed = t.failed;
     out.deferred = t.deferred;

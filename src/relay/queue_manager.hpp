@@ -104,6 +104,7 @@ private:
     // Counted results of a transfer, by recipient.
     struct Tally {
         std::size_t delivered = 0, failed = 0, deferred = 0;
+        std::string lost;   // why the connection broke part-way, empty when it did not
     };
     awaitable<Tally> transfer(std::unique_ptr<smtp::Client>& client, const std::string& rewrite_from, const Batch& batch,
                               std::string failure, ClientCause cause);

@@ -86,8 +86,8 @@ public:
     Session(Connection& conn, Services& svc, SmtpRole role)
         : conn_(conn), svc_(svc), config_(svc.config), role_(role) {}
 
-    // run - the session to its end; returns how many messages were accepted.
-    awaitable<std::size_t> run();
+    // run - the session to its end.
+    awaitable<SmtpSessionEnd> run();
 
 private:
     using Handler = awaitable<void> (Session::*)(std::string_view args);
@@ -155,7 +155,8 @@ private:
     std::string auth_user_;   // the local user's name once authenticated
     std::string out_;         // replies not yet written
     unsigned bad_ = 0;
-    std::size_t accepted_ = 0;   // messages answered 250 after DATA
+    std::size_t accepted_ = 0;        // messages answered 250 after DATA
+    bool quit_by_client_ = false;     // the session ended with the client's QUIT
 
     // The transaction.
     std::string id_;
@@ -242,7 +243,7 @@ awaitable<void> Session::flush() {
     co_await conn_.write(data, kWriteTimeout);
 }
 
-awaitable<std::size_t> Session::run() {
+awaitable<SmtpSessionEnd> Session::run() {
     reply(220, {}, fmt::format("{} ESMTP mailkeep", config_->hostname));
     unsigned commands = 0;
     while (!quit_) {
@@ -254,7 +255,7 @@ awaitable<std::size_t> Session::run() {
         conn_.set_idle(true);
         LineResult line = co_await conn_.read_line(smtp::kMaxCommandLine, kCommandTimeout);
         conn_.set_idle(false);
-        if (line.status == ReadStatus::closed) co_return accepted_;
+        if (line.status == ReadStatus::closed) co_return SmtpSessionEnd{accepted_, false};
         if (line.status == ReadStatus::timeout) {
             reply(421, esc::kTimeout, fmt::format("{} timeout, closing", config_->hostname));
             break;
@@ -290,7 +291,7 @@ awaitable<std::size_t> Session::run() {
         }
     }
     co_await flush();
-    co_return accepted_;
+    co_return SmtpSessionEnd{accepted_, quit_by_client_};
 }
 
 awaitable<void> Session::greet(std::string_view args, bool esmtp) {
@@ -517,6 +518,7 @@ awaitable<void> Session::on_noop(std::string_view) {
 awaitable<void> Session::on_quit(std::string_view) {
     reply(221, esc::kOk, fmt::format("{} closing connection", config_->hostname));
     quit_ = true;
+    quit_by_client_ = true;
     co_return;
 }
 
@@ -776,7 +778,7 @@ awaitable<void> Session::turn(const std::vector<std::string>& domains) {
 
 }  // namespace
 
-awaitable<std::size_t> smtp_session(Connection& conn, Services& services, SmtpRole role) {
+awaitable<SmtpSessionEnd> smtp_session(Connection& conn, Services& services, SmtpRole role) {
     Session s(conn, services, role);
     co_return co_await s.run();
 }

@@ -22,8 +22,15 @@ enum class SmtpRole {
                    // STARTTLS (TLS stays as it was before ATRN)
 };
 
-// smtp_session - serve one connection until QUIT, a timeout, too many errors or close; returns how
-// many messages were accepted (made durable and answered 250).
-boost::asio::awaitable<std::size_t> smtp_session(Connection& conn, Services& services, SmtpRole role);
+// What a session came to: the messages it accepted (made durable and answered 250), and whether the
+// client ended it with QUIT (a client that just went away may have had more to send: a reversed
+// ATRN session cut off part-way is not a finished hand-over).
+struct SmtpSessionEnd {
+    std::size_t accepted = 0;
+    bool quit = false;
+};
+
+// smtp_session - serve one connection until QUIT, a timeout, too many errors or close.
+boost::asio::awaitable<SmtpSessionEnd> smtp_session(Connection& conn, Services& services, SmtpRole role);
 
 }  // namespace mk

@@ -1,8 +1,8 @@
 // tests/fuzz/session_fuzz.hpp — shared by the session fuzz targets: feeds hostile bytes to a whole
 // server session over the in-memory pipe, reads all it says, and requires it to end within a bound.
 //
-// The first input byte chooses how: bits 0-1 a role (for SMTP), bit 2 a remote client (no plaintext
-// AUTH) instead of loopback, bits 4-7 a chunk size (0: all bytes in one write; n: n bytes per write,
+// The first input byte chooses how: bits 0-1 and 3 a role (for SMTP), bit 2 a remote client (no
+// plaintext AUTH) instead of loopback, bits 4-7 a chunk size (0: all bytes in one write; n: n bytes per write,
 // the session running until it waits again between writes). The rest is what the client sends.
 // When the input is used up the client closes the connection: the session must then end.
 // drive_writes is the same with the client's writes chosen by the target (fuzz_smtp_odmr: a fixed
@@ -41,7 +41,7 @@ constexpr std::chrono::seconds kHangBound{5};
 
 // Options - what the first input byte says.
 struct Options {
-    unsigned role = 0;            // bits 0-1
+    unsigned role = 0;            // bits 0-1, and bit 3 as the value 4
     bool remote = false;          // bit 2
     std::size_t chunk = 0;        // bits 4-7; 0 = one write
     std::string_view input;       // the bytes after the first
@@ -49,7 +49,7 @@ struct Options {
     static Options from(const std::uint8_t* data, std::size_t size) {
         Options o;
         if (size == 0) return o;
-        o.role = data[0] & 3u;
+        o.role = (data[0] & 3u) | ((data[0] & 8u) >> 1);
         o.remote = (data[0] & 4u) != 0;
         o.chunk = data[0] >> 4;
         o.input = std::string_view(reinterpret_cast<const char*>(data + 1), size - 1);

@@ -73,14 +73,16 @@ struct Handover {
     std::optional<AtrnOutcome> outcome;
     bool customer_ended = false;
     std::size_t customer_accepted = 0;   // messages the customer's session answered 250 after DATA
+    bool customer_quit = false;          // the provider ended the reversed session with QUIT
 };
 
 void hand_over(boost::asio::io_context& ioc, QueueManager& queue, test::Household& customer, Handover& out) {
     auto pipe = make_pipe(ioc.get_executor());
     boost::asio::co_spawn(ioc, smtp_session(*pipe.server, customer.services, SmtpRole::turned),
-                          [&out](std::exception_ptr, std::size_t accepted) {
+                          [&out](std::exception_ptr, SmtpSessionEnd end) {
                               out.customer_ended = true;
-                              out.customer_accepted = accepted;
+                              out.customer_accepted = end.accepted;
+                              out.customer_quit = end.quit;
                           });
     boost::asio::co_spawn(
         ioc,
@@ -138,6 +140,7 @@ TEST(AtrnHandover, HeldMailGoesToTheCustomerRecipientByRecipient) {
     EXPECT_EQ(one.outcome->deferred, 1u);    // ben in the first message
     EXPECT_EQ(one.outcome->error, "");
     EXPECT_EQ(one.customer_accepted, 2u);   // the two messages the customer took, as its session counts them
+    EXPECT_TRUE(one.customer_quit);
 
     // The bytes arrived, as queued, behind the customer's own trace header.
     auto anna = customer.delivered("anna");
@@ -220,6 +223,76 @@ TEST(AtrnHandover, RefusedGreetingKeepsTheMailHeld) {
     EXPECT_NE(outcome->error.find("554"), std::string::npos) << outcome->error;
     EXPECT_EQ(recipient_status(queue, "HELD0000000000003", 0), "pending");
     EXPECT_EQ(queue.held_count({"home.arpa"}), 1u);
+    queue.stop();
+    EXPECT_TRUE(run_until(ioc, [&] { return ioc.stopped(); }));
+}
+
+// recipient_attempts - the counted tries of recipient i of message id, or -1 when it is gone.
+long recipient_attempts(const QueueManager& q, const std::string& id, std::size_t i) {
+    for (const QueueEntry& e : q.entries())
+        if (e.envelope.id == id) return static_cast<long>(e.state.recipients.at(i).attempts);
+    return -1;
+}
+
+// A customer that goes away part-way (it crashed): the message it took is gone from the hold, the
+// one in flight keeps one counted try, and the ones never sent are left as they were (no try
+// counted) for its next ATRN; the outcome says the hand-over broke.
+TEST(AtrnHandover, ACustomerLostPartWayLeavesTheRestUntouched) {
+    Provider p;
+    for (const char* id : {"HELD0000000000011", "HELD0000000000012", "HELD0000000000013"})
+        p.queue(id, "Subject: x\r\n\r\ny\r\n", {"anna@home.arpa"});
+    boost::asio::io_context ioc;
+    QueueManager queue(ioc, p.h.services);
+    queue.start();
+    auto pipe = make_pipe(ioc.get_executor());
+    std::optional<AtrnOutcome> outcome;
+    // The customer: takes the first message, then hangs up when the second one's MAIL comes.
+    boost::asio::co_spawn(
+        ioc,
+        [&]() -> awaitable<void> {
+            Connection& c = *pipe.server;
+            co_await c.write("220 customer ready\r\n", 5s);
+            unsigned mails = 0;
+            bool in_data = false;
+            for (;;) {
+                LineResult l = co_await c.read_line(1000, 5s);
+                if (l.status != ReadStatus::ok) co_return;
+                std::string line(l.line);
+                if (in_data) {
+                    if (line == ".") {
+                        in_data = false;
+                        co_await c.write("250 ok\r\n", 5s);
+                    }
+                    continue;
+                }
+                if (line.starts_with("MAIL") && ++mails == 2) {
+                    c.close();
+                    co_return;
+                }
+                if (line == "DATA") {
+                    in_data = true;
+                    co_await c.write("354 go\r\n", 5s);
+                } else {
+                    co_await c.write(line.starts_with("EHLO") ? "250 customer\r\n" : "250 ok\r\n", 5s);
+                }
+            }
+        },
+        boost::asio::detached);
+    boost::asio::co_spawn(
+        ioc,
+        [&]() -> awaitable<void> {
+            std::vector<std::string> domains{"home.arpa"};
+            outcome = co_await queue.deliver_held(*pipe.client, std::move(domains));
+        },
+        boost::asio::detached);
+    ASSERT_TRUE(run_until(ioc, [&] { return outcome.has_value(); }));
+    EXPECT_EQ(outcome->delivered, 1u);
+    EXPECT_EQ(outcome->deferred, 2u);
+    EXPECT_NE(outcome->error.find("lost connection"), std::string::npos) << outcome->error;
+    EXPECT_EQ(recipient_attempts(queue, "HELD0000000000011", 0), -1);   // handed over: gone
+    EXPECT_EQ(recipient_attempts(queue, "HELD0000000000012", 0), 1);    // in flight: one try
+    EXPECT_EQ(recipient_attempts(queue, "HELD0000000000013", 0), 0);    // never sent: untouched
+    EXPECT_EQ(queue.held_count({"home.arpa"}), 2u);
     queue.stop();
     EXPECT_TRUE(run_until(ioc, [&] { return ioc.stopped(); }));
 }
