@@ -28,7 +28,7 @@ lib_sources=(
   imap/response   # the parsers
   core/config core/config_read core/config_values core/config_listen core/config_users core/config_relay
   core/config_remote core/config_odmr core/config_default core/cidr core/size core/password core/ids core/date core/pread
-  core/durable core/enhanced_status
+  core/durable core/enhanced_status core/secret
   net/connection net/pipe net/offload net/auth_throttle net/tls
   route/router route/multidrop mime/gmime
   store/intake store/queue store/maildir store/crlf store/envelope store/json_impl

@@ -37,6 +37,7 @@ struct AliasConfig {
 
 struct ListenConfig {
     std::vector<Endpoint> smtp, submission, submissions, pop3, pop3s;
+    std::vector<Endpoint> imap, imaps;   // RFC 9051: STARTTLS (143) and implicit TLS (993)
     std::vector<Endpoint> odmr;   // provider side of RFC 2645 (port 366); off unless configured
 };
 

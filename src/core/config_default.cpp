@@ -27,6 +27,8 @@ submission = ["127.0.0.1:2587"]      # clients sending, STARTTLS + AUTH (587)
 submissions = ["127.0.0.1:2465"]     # clients sending, implicit TLS + AUTH (465)
 pop3 = ["127.0.0.1:2110"]            # clients reading, STLS (110)
 pop3s = ["127.0.0.1:2995"]           # clients reading, implicit TLS (995)
+imap = ["127.0.0.1:2143"]            # clients reading and filing, STARTTLS (143)
+imaps = ["127.0.0.1:2993"]           # clients reading and filing, implicit TLS (993)
 # odmr = ["127.0.0.1:2366"]          # sites pulling held mail with ATRN (366); see [[odmr.hold]]
 
 [tls]

@@ -25,6 +25,8 @@ constexpr ListenKey kListenKeys[] = {
     {"submissions", &ListenConfig::submissions, "127.0.0.1:2465"},
     {"pop3", &ListenConfig::pop3, "127.0.0.1:2110"},
     {"pop3s", &ListenConfig::pop3s, "127.0.0.1:2995"},
+    {"imap", &ListenConfig::imap, "127.0.0.1:2143"},
+    {"imaps", &ListenConfig::imaps, "127.0.0.1:2993"},
     {"odmr", &ListenConfig::odmr, ""},
 };
 

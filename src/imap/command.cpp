@@ -8,6 +8,7 @@
 #include <charconv>
 #include <ctime>
 
+#include "core/date.hpp"
 #include "core/text.hpp"
 
 namespace mk::imap {
@@ -16,16 +17,6 @@ namespace {
 
 constexpr std::string_view kMonths[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
                                         "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
-
-// days_from_civil - days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-int days_from_civil(int y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const int era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<int>(doe) - 719468;
-}
 
 bool is_ctl(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
 // ATOM-CHAR: any CHAR but atom-specials; 8-bit octets are not CHARs.
@@ -298,6 +289,8 @@ public:
         FetchAtt a;
         std::size_t start = i_;
         using K = FetchAtt::Kind;
+        // section_at: where the section's "[" is, for the name the response gives the item.
+        std::size_t section_at = 0;
         if (accept_word("ENVELOPE")) a.kind = K::envelope;
         else if (accept_word("FLAGS")) a.kind = K::flags;
         else if (accept_word("INTERNALDATE")) a.kind = K::internaldate;
@@ -310,29 +303,41 @@ public:
         else if (accept_word("MODSEQ")) a.kind = K::modseq;
         else if (accept_word("BINARY.SIZE")) {
             a.kind = K::binary_size;
+            section_at = i_;
             a.section = binary_section();
         } else if (accept_word("BINARY.PEEK") || accept_word("BINARY")) {
             a.kind = K::binary;
-            a.peek = iequals(s_.substr(start, 11), "BINARY.PEEK");
+            a.peek = i_ - start == 11;
+            section_at = i_;
             a.section = binary_section();
-            a.partial = partial();
         } else if (accept_word("BODY.PEEK")) {
             a.kind = K::body_section;
             a.peek = true;
+            section_at = i_;
             a.section = section();
-            a.partial = partial();
         } else if (accept_word("BODY")) {
             if (peek() == '[') {
                 a.kind = K::body_section;
+                section_at = i_;
                 a.section = section();
-                a.partial = partial();
             } else {
                 a.kind = K::body;
             }
         } else {
             fail("unknown FETCH item");
         }
-        a.name = uppercase_ascii(s_.substr(start, i_ - start));
+        if (section_at == 0) {
+            a.name = uppercase_ascii(s_.substr(start, i_ - start));
+            return a;
+        }
+        // RFC 9051 7.5.2: the response names the item as asked, without .PEEK, and a partial by its
+        // origin only ("BODY[]<0>"); the section text is echoed as the client wrote it.
+        const char* base = a.kind == K::binary_size ? "BINARY.SIZE" : a.kind == K::binary ? "BINARY" : "BODY";
+        a.name = std::string(base) + std::string(s_.substr(section_at, i_ - section_at));
+        if (a.kind != K::binary_size) {
+            a.partial = partial();
+            if (a.partial) a.name += "<" + std::to_string(a.partial->first) + ">";
+        }
         return a;
     }
     std::vector<FetchAtt> fetch_atts() {

@@ -72,7 +72,8 @@ struct FetchAtt {
     Section section;
     bool peek = false;
     std::optional<std::pair<std::uint64_t, std::uint64_t>> partial;   // <offset.length>
-    std::string name;   // the item as the response names it: "BODY[HEADER.FIELDS (FROM)]<0>", "RFC822.SIZE"
+    std::string name;   // the item as the response names it: "BODY[HEADER.FIELDS (From)]<0>" for
+                        // BODY.PEEK[HEADER.FIELDS (From)]<0.100>, "RFC822.SIZE"
 };
 
 struct SearchKey {

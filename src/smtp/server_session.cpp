@@ -45,7 +45,8 @@ constexpr auto kWriteTimeout = 2min;
 constexpr auto kTlsHandshakeTimeout = 30s;
 // Postfix smtpd_hard_error_limit: a client this wrong is broken or hostile.
 constexpr unsigned kMaxBadCommands = 20;
-// A session is a handful of transactions; this many commands is a client stuck in a loop.
+// This many commands without a message accepted is a client stuck in a loop. Counted from the last
+// accepted message, not the session's start: an ODMR provider hands thousands over one session.
 constexpr unsigned kMaxCommands = 10000;
 // RFC 4954 4: an AUTH response line may be up to 12288 octets.
 constexpr std::size_t kMaxAuthLine = 12288;
@@ -156,6 +157,8 @@ private:
     std::string out_;         // replies not yet written
     unsigned bad_ = 0;
     std::size_t accepted_ = 0;        // messages answered 250 after DATA
+    std::uint64_t commands_ = 0;              // commands read (bounded by kMaxCommands, see there)
+    std::uint64_t commands_at_last_message_ = 0;   // commands_ when the last message was accepted
     bool quit_by_client_ = false;     // the session ended with the client's QUIT
 
     // The transaction.
@@ -245,7 +248,6 @@ awaitable<void> Session::flush() {
 
 awaitable<SmtpSessionEnd> Session::run() {
     reply(220, {}, fmt::format("{} ESMTP mailkeep", config_->hostname));
-    unsigned commands = 0;
     while (!quit_) {
         if (conn_.buffered() == 0) co_await flush();
         if (svc_.draining) {
@@ -265,7 +267,7 @@ awaitable<SmtpSessionEnd> Session::run() {
             reply(500, esc::kSyntax, "line too long");
             break;
         }
-        if (++commands > kMaxCommands) {
+        if (++commands_ - commands_at_last_message_ > kMaxCommands) {
             reply(421, esc::kOther, "too many commands, closing");
             break;
         }
@@ -500,7 +502,10 @@ awaitable<void> Session::on_data(std::string_view args) {
     }
     Reply r = co_await receive_data();
     if (r.code != 0) reply(r);
-    if (r.code == 250) ++accepted_;
+    if (r.code == 250) {
+        ++accepted_;
+        commands_at_last_message_ = commands_;
+    }
     reset_transaction();
 }
 

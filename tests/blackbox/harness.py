@@ -14,7 +14,7 @@ from pathlib import Path
 MAILKEEP_BIN = os.environ.get("MAILKEEP_BIN", "/work/main/build/mailkeep")
 START_DEADLINE = 10.0   # seconds until every port accepts
 STOP_DEADLINE = 15.0    # seconds SIGTERM may take (drain) before SIGKILL
-ROLES = ("smtp", "submission", "submissions", "pop3", "pop3s")
+ROLES = ("smtp", "submission", "submissions", "pop3", "pop3s", "imap", "imaps")
 
 # Test users: name -> (password, addresses)
 DEFAULT_USERS = {

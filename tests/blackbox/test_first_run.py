@@ -1,6 +1,6 @@
 # tests/blackbox/test_first_run.py — `mailkeep serve --data DIR` with no config on a fresh machine:
 # it writes DIR/mailkeep.toml and a self-signed certificate, creates postmaster with a password
-# printed once, listens on the default ports (2525, 2587, 2465, 2110, 2995), and the config it wrote
+# printed once, listens on the default ports (2525, 2587, 2465, 2110, 2995, 2143, 2993), and the config it wrote
 # passes check-config while a broken copy fails with file:line. Skipped if a default port is busy.
 import os
 import poplib
@@ -17,7 +17,8 @@ import pytest
 from harness import MAILKEEP_BIN, port_accepts, run_cli, wait_until
 from wire import insecure_context
 
-DEFAULT_PORTS = {"smtp": 2525, "submission": 2587, "submissions": 2465, "pop3": 2110, "pop3s": 2995}
+DEFAULT_PORTS = {"smtp": 2525, "submission": 2587, "submissions": 2465, "pop3": 2110, "pop3s": 2995, "imap": 2143,
+                 "imaps": 2993}
 
 
 def ports_free():

@@ -30,7 +30,7 @@ def test_sanitizer_reports_are_recognised():
 
 
 def test_config_is_valid_toml_in_contract_shape(tmp_path, tls_pair):
-    ports = dict(zip(ROLES, free_ports(5)))
+    ports = dict(zip(ROLES, free_ports(len(ROLES))))
     text = render_config(tmp_path / "data", ports, *tls_pair, catch_all="postmaster",
                          aliases=[{"address": "family@home.arpa", "to": ["anna", "ben"]}])
     cfg = tomllib.loads(text)
@@ -105,7 +105,7 @@ def test_postfix_harness_relays_over_verified_starttls(postfix_factory, smarthos
 
 
 def test_relay_config_is_valid_toml_in_contract_shape(tmp_path, tls_pair):
-    ports = dict(zip(ROLES, free_ports(5)))
+    ports = dict(zip(ROLES, free_ports(len(ROLES))))
     relay = {"mode": "smarthost", "host": "127.0.0.1", "port": 2525, "tls": "starttls", "tls_verify": True,
              "ca_file": tls_pair[0], "retry": ["1s", "2s"], "warn_after": "3s", "give_up_after": "6s",
              "probe_interval": "1s",

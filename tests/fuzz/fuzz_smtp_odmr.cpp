@@ -148,7 +148,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             at = end;
         }
     }
-    mk::fuzz::drive_writes([&](mk::Connection& c) { return mk::smtp_session(c, h.services, mk::SmtpRole::odmr); },
-                           false, writes);
+    mk::fuzz::drive_writes(
+        [&](mk::Connection& c) { return mk::test::served(mk::smtp_session(c, h.services, mk::SmtpRole::odmr)); }, false,
+        writes);
     return 0;
 }

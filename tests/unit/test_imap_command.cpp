@@ -71,6 +71,8 @@ TEST(ImapCommand, FetchItemsMacrosSectionsAndModifiers) {
     EXPECT_EQ(c.fetch[1].section.text, Section::Text::header_fields);
     EXPECT_EQ(c.fetch[1].section.fields, (std::vector<std::string>{"From", "Subject"}));
     EXPECT_EQ(c.fetch[1].partial, (std::pair<std::uint64_t, std::uint64_t>{0, 100}));
+    EXPECT_EQ(c.fetch[1].name, "BODY[HEADER.FIELDS (From Subject)]<0>");
+    EXPECT_EQ(c.fetch[3].name, "BINARY[2]");
     EXPECT_EQ(c.fetch[2].section.part, (std::vector<std::uint32_t>{1, 2}));
     EXPECT_EQ(c.fetch[2].section.text, Section::Text::mime);
     EXPECT_EQ(c.fetch[2].name, "BODY[1.2.MIME]");

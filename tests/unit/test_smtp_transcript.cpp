@@ -489,6 +489,26 @@ TEST(SmtpTranscript, CommandCap) {
     }
 }
 
+// The cap counts commands since the last accepted message: a provider handing thousands of messages
+// over one session (ODMR) is not a client stuck in a loop.
+TEST(SmtpTranscript, CommandCapRestartsWithEachMessage) {
+    World w;
+    std::string noops, answers;
+    for (unsigned i = 0; i < kCommandCap; ++i) {
+        noops += "NOOP\r\n";
+        answers += "250 2.0.0 ok\r\n";
+    }
+    SessionDriver d(w.session(SmtpRole::mx));
+    EXPECT_EQ(d.exchange("EHLO client.test\r\n", Feed::whole), kGreeting + ehlo(true, true));
+    EXPECT_EQ(d.exchange(noops.substr(0, noops.size() - 24), Feed::whole), answers.substr(0, answers.size() - 56));
+    d.exchange("MAIL FROM:<>\r\nRCPT TO:<anna@home.arpa>\r\nDATA\r\n", Feed::whole);
+    std::string queued = d.exchange("Subject: x\r\n\r\ny\r\n.\r\n", Feed::whole);
+    EXPECT_TRUE(queued.starts_with("250 2.0.0 ok: queued as ")) << queued;
+    EXPECT_EQ(d.exchange(noops, Feed::whole), answers);   // a whole cap's worth again
+    EXPECT_EQ(d.exchange("NOOP\r\n", Feed::whole), "421 4.0.0 too many commands, closing\r\n");
+    EXPECT_TRUE(d.closed());
+}
+
 TEST(SmtpTranscript, RecipientLimit) {
     World w;
     expect_transcript(w.session(SmtpRole::mx), {

@@ -1,0 +1,1259 @@
+// imap/server_session.cpp — the IMAP server session: one coroutine per connection reading a command
+// (lines and literals, bounded), checking it against the command table (legal state), and running its
+// handler, which checks first and acts after. Mailbox work (directory scans, SQLite, fsync, reading
+// messages) runs on the blocking pool through the session's own MailIndex; the network thread only
+// parses, formats and writes.
+#include "imap/server_session.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/base64.hpp"
+#include "core/date.hpp"
+#include "core/ids.hpp"
+#include "core/ip.hpp"
+#include "core/password.hpp"
+#include "core/text.hpp"
+#include "imap/command.hpp"
+#include "imap/search.hpp"
+#include "imap/structure.hpp"
+#include "net/offload.hpp"
+#include "net/sasl.hpp"
+#include "store/crlf.hpp"
+#include "store/intake.hpp"
+#include "store/mail_index.hpp"
+#include "store/maildir.hpp"
+
+namespace mk {
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using imap::Command;
+using imap::AppendMessage;
+using imap::FetchAtt;
+using imap::Section;
+using imap::Verb;
+
+// RFC 9051 5.4: an authenticated client may idle 30 minutes; before login a short wait is enough
+// (Dovecot: 3 minutes for the first command), and frees the slot of a client that never logs in.
+constexpr auto kLoginTimeout = 60s;
+constexpr auto kAuthenticatedTimeout = 30min;
+constexpr auto kWriteTimeout = 2min;
+constexpr auto kTlsHandshakeTimeout = 30s;
+// IDLE looks for changes to the folder's directories this often (a stat of new/ and cur/).
+constexpr auto kIdlePoll = 500ms;
+// A client this wrong (BADs in a row) is broken or hostile.
+constexpr unsigned kMaxBadCommands = 20;
+// Literal writes go to the spool in pieces of this size.
+constexpr std::size_t kLiteralChunk = 64 * 1024;
+// MULTIAPPEND messages in one command.
+constexpr std::size_t kMaxAppendMessages = 1000;
+
+enum class State { not_authenticated, authenticated, selected, logout };
+constexpr unsigned bit(State s) { return 1u << static_cast<unsigned>(s); }
+constexpr unsigned kAny = bit(State::not_authenticated) | bit(State::authenticated) | bit(State::selected);
+constexpr unsigned kNotAuth = bit(State::not_authenticated);
+constexpr unsigned kAuth = bit(State::authenticated) | bit(State::selected);
+constexpr unsigned kSelected = bit(State::selected);
+
+// flag_names - the system flags as IMAP names them, in the order they are listed.
+constexpr std::array<std::pair<std::uint32_t, std::string_view>, 5> kSystemFlags{{
+    {kFlagAnswered, "\\Answered"}, {kFlagFlagged, "\\Flagged"}, {kFlagDeleted, "\\Deleted"},
+    {kFlagSeen, "\\Seen"}, {kFlagDraft, "\\Draft"}}};
+
+std::string flags_text(const MessageRecord& r) {
+    std::string out = "(";
+    for (const auto& [bit, name] : kSystemFlags)
+        if (r.flags & bit) out += (out.size() > 1 ? " " : "") + std::string(name);
+    for (const std::string& k : r.keywords) out += (out.size() > 1 ? " " : "") + k;
+    return out + ")";
+}
+
+// literal - data as an IMAP literal: "{n}\r\n" and the bytes.
+std::string literal(std::string_view data) { return fmt::format("{{{}}}\r\n{}", data.size(), data); }
+
+// sequence_text - ascending numbers as a compact sequence set ("1:3,7").
+std::string sequence_text(const std::vector<std::uint32_t>& ns) {
+    std::string out;
+    for (std::size_t i = 0; i < ns.size();) {
+        std::size_t j = i;
+        while (j + 1 < ns.size() && ns[j + 1] == ns[j] + 1) ++j;
+        if (!out.empty()) out += ',';
+        out += j == i ? std::to_string(ns[i]) : fmt::format("{}:{}", ns[i], ns[j]);
+        i = j + 1;
+    }
+    return out;
+}
+
+// load_message - the message's bytes with CRLF line ends (an LF file another program wrote is
+// converted). The file may have moved since the record was read (another reader renamed it for its
+// flags): then it is looked for by its unique name. Empty when it is gone. Blocking.
+std::string load_message(const std::filesystem::path& folder, const MessageRecord& r) {
+    std::filesystem::path path = folder / r.file;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        const std::string unique = Maildir::uid_of(std::filesystem::path(r.file).filename().string());
+        for (const char* sub : {"cur", "new"}) {
+            std::error_code ec;
+            for (const auto& e : std::filesystem::directory_iterator(folder / sub, ec))
+                if (Maildir::uid_of(e.path().filename().string()) == unique) {
+                    in.open(e.path(), std::ios::binary);
+                    break;
+                }
+            if (in.is_open()) break;
+        }
+        if (!in) return {};
+    }
+    std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    bool bare_lf = false;
+    for (std::size_t i = raw.find('\n'); i != std::string::npos && !bare_lf; i = raw.find('\n', i + 1))
+        bare_lf = i == 0 || raw[i - 1] != '\r';
+    if (!bare_lf) return raw;
+    std::string out;
+    out.reserve(raw.size() + raw.size() / 32);
+    CrlfNormalizer n;
+    n.feed(raw, out);
+    return out;
+}
+
+// section_bytes - what BODY[section] names in message (RFC 9051 6.4.5); empty for a part that is not there.
+std::string section_bytes(const imap::BodyPart& root, std::string_view message, const Section& s) {
+    const imap::BodyPart* part = imap::find(root, s.part);
+    if (!part) return {};
+    // HEADER, TEXT and HEADER.FIELDS of a part are those of the message it encloses (message/rfc822).
+    const imap::BodyPart* msg = s.part.empty() ? part : (part->parts.size() == 1 && part->type == "message" ? &part->parts[0] : nullptr);
+    switch (s.text) {
+        case Section::Text::all:
+            if (s.part.empty()) return std::string(message);
+            return std::string(part->body.of(message));
+        case Section::Text::mime: return std::string(part->header.of(message));
+        case Section::Text::header:
+            return msg ? std::string(msg->header.of(message)) : std::string();
+        case Section::Text::header_fields:
+        case Section::Text::header_fields_not:
+            return msg ? imap::header_fields(msg->header.of(message), s.fields,
+                                             s.text == Section::Text::header_fields_not)
+                       : std::string();
+        case Section::Text::text: return msg ? std::string(msg->body.of(message)) : std::string();
+    }
+    return {};
+}
+
+std::string partial_of(std::string bytes, const std::optional<std::pair<std::uint64_t, std::uint64_t>>& p) {
+    if (!p) return bytes;
+    if (p->first >= bytes.size()) return {};
+    return bytes.substr(p->first, p->second);
+}
+
+// folder_mtimes - the modification times of a folder's new/ and cur/: what IDLE watches.
+std::pair<std::int64_t, std::int64_t> folder_mtimes(const std::filesystem::path& folder) {
+    auto mtime = [](const std::filesystem::path& p) -> std::int64_t {
+        struct stat st {};
+        if (::stat(p.c_str(), &st) != 0) return 0;
+        return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    };
+    return {mtime(folder / "new"), mtime(folder / "cur")};
+}
+
+// What a command came to, for the tagged reply. An empty status ends the session (the handler said
+// why, or the client is gone); kAnswered: the handler sent the tagged reply itself (STARTTLS).
+struct Done {
+    std::string status;   // "OK", "NO", "BAD"
+    std::string text;     // with its response code: "[TRYCREATE] no such mailbox"
+};
+constexpr std::string_view kAnswered = "-";
+Done ok(std::string text) { return {"OK", std::move(text)}; }
+Done no(std::string text) { return {"NO", std::move(text)}; }
+Done bad(std::string text) { return {"BAD", std::move(text)}; }
+
+// index_refusal - a MailIndexError as the tagged NO with its RFC 5530 response code.
+Done index_refusal(const MailIndexError& e) {
+    using K = MailIndexError::Kind;
+    switch (e.kind()) {
+        case K::nonexistent: return no(fmt::format("[NONEXISTENT] {}", e.what()));
+        case K::already_exists: return no(fmt::format("[ALREADYEXISTS] {}", e.what()));
+        case K::bad_name:
+        case K::cannot: return no(fmt::format("[CANNOT] {}", e.what()));
+        case K::limit: return no(fmt::format("[LIMIT] {}", e.what()));
+        case K::storage: return no(fmt::format("[SERVERBUG] {}", e.what()));
+    }
+    return no(e.what());
+}
+
+class Session {
+public:
+    Session(Connection& conn, Services& svc)
+        : conn_(conn), svc_(svc), config_(svc.config), peer_(conn.remote_address().to_string()) {}
+
+    awaitable<void> run();
+
+private:
+    using Handler = awaitable<Done> (Session::*)(const Command&);
+    struct Row {
+        Verb verb;
+        Handler handler;
+        unsigned states;
+    };
+    static const std::array<Row, 30> kTable;
+
+    // The command handlers: each checks, then acts, and says how it went (the tagged reply).
+    awaitable<Done> cmd_capability(const Command&);
+    awaitable<Done> cmd_noop(const Command&);
+    awaitable<Done> cmd_logout(const Command&);
+    awaitable<Done> cmd_id(const Command&);
+    awaitable<Done> cmd_enable(const Command&);
+    awaitable<Done> cmd_starttls(const Command&);
+    awaitable<Done> cmd_authenticate(const Command&);
+    awaitable<Done> cmd_login(const Command&);
+    awaitable<Done> cmd_select(const Command&);
+    awaitable<Done> cmd_create(const Command&);
+    awaitable<Done> cmd_delete(const Command&);
+    awaitable<Done> cmd_rename(const Command&);
+    awaitable<Done> cmd_subscribe(const Command&);
+    awaitable<Done> cmd_list(const Command&);
+    awaitable<Done> cmd_namespace(const Command&);
+    awaitable<Done> cmd_status(const Command&);
+    awaitable<Done> cmd_append(const Command&);
+    awaitable<Done> cmd_idle(const Command&);
+    awaitable<Done> cmd_check(const Command&);
+    awaitable<Done> cmd_close(const Command&);
+    awaitable<Done> cmd_unselect(const Command&);
+    awaitable<Done> cmd_expunge(const Command&);
+    awaitable<Done> cmd_search(const Command&);
+    awaitable<Done> cmd_fetch(const Command&);
+    awaitable<Done> cmd_store(const Command&);
+    awaitable<Done> cmd_copy(const Command&);
+
+    // read_command - one whole command: its lines and small literals (answering "+" to a synchronizing
+    // one); nullopt when the client is gone, silent too long, or hopelessly out of step (said). An
+    // APPEND is returned when its first message literal is announced, before that literal is read.
+    awaitable<std::optional<std::string>> read_command();
+    // read_literal - n octets into out (at most kMaxCommandSize together with what is there).
+    awaitable<bool> read_literal(std::uint64_t n, std::string& out);
+    // spool_literal - n octets of an APPEND message into a new spool file; null when the client went away.
+    awaitable<std::unique_ptr<SpoolFile>> spool_literal(std::uint64_t n);
+
+    awaitable<Done> login(const std::string& name, const std::string& password, std::string_view method);
+    std::string capabilities() const;
+    bool plaintext_ok() const { return conn_.tls() || is_loopback(conn_.remote_address()); }
+    std::optional<std::string> folder_name(const std::string& sent) const { return imap::mailbox_name(sent, false); }
+    std::chrono::steady_clock::duration timeout() const {
+        return state_ == State::not_authenticated ? std::chrono::steady_clock::duration(kLoginTimeout)
+                                                  : std::chrono::steady_clock::duration(kAuthenticatedTimeout);
+    }
+
+    void untagged(std::string_view line) {
+        out_ += "* ";
+        out_ += line;
+        out_ += "\r\n";
+    }
+    awaitable<void> flush();
+
+    // The selected folder: its messages as this session last told the client (sequence numbers are
+    // positions in view_.messages).
+    std::vector<std::uint32_t> resolve(const imap::SequenceSet& set, bool uid) const;   // indexes, ascending
+    // report_changes - sync the folder and tell the client what changed since it was last told
+    // (EXPUNGE, FETCH FLAGS, EXISTS); expunges are told only where allow_expunge (RFC 9051 7.5.1).
+    awaitable<void> report_changes(bool allow_expunge);
+    void tell_expunged(const std::vector<std::uint32_t>& uids);
+    std::string fetch_flags_line(std::size_t index, bool uid) const;
+    void deselect() {
+        state_ = State::authenticated;
+        folder_.clear();
+        view_ = {};
+    }
+
+    Connection& conn_;
+    Services& svc_;
+    ConfigPtr config_;   // one snapshot for the whole session, whatever SIGHUP does meanwhile
+    const std::string peer_;
+    State state_ = State::not_authenticated;
+    std::string user_;
+    std::unique_ptr<MailIndex> index_;
+    std::string folder_;
+    bool read_only_ = false;
+    FolderState view_;
+    bool condstore_ = false;        // CONDSTORE enabled (ENABLE, SELECT (CONDSTORE), a MODSEQ item)
+    std::string out_;
+    unsigned bad_ = 0;
+    std::string tag_;               // the command being run
+};
+
+const std::array<Session::Row, 30> Session::kTable{{
+    {Verb::capability, &Session::cmd_capability, kAny},
+    {Verb::noop, &Session::cmd_noop, kAny},
+    {Verb::logout, &Session::cmd_logout, kAny},
+    {Verb::id, &Session::cmd_id, kAny},
+    {Verb::enable, &Session::cmd_enable, kAuth},
+    {Verb::starttls, &Session::cmd_starttls, kNotAuth},
+    {Verb::authenticate, &Session::cmd_authenticate, kNotAuth},
+    {Verb::login, &Session::cmd_login, kNotAuth},
+    {Verb::select, &Session::cmd_select, kAuth},
+    {Verb::examine, &Session::cmd_select, kAuth},
+    {Verb::create, &Session::cmd_create, kAuth},
+    {Verb::delete_, &Session::cmd_delete, kAuth},
+    {Verb::rename, &Session::cmd_rename, kAuth},
+    {Verb::subscribe, &Session::cmd_subscribe, kAuth},
+    {Verb::unsubscribe, &Session::cmd_subscribe, kAuth},
+    {Verb::list, &Session::cmd_list, kAuth},
+    {Verb::lsub, &Session::cmd_list, kAuth},
+    {Verb::namespace_, &Session::cmd_namespace, kAuth},
+    {Verb::status, &Session::cmd_status, kAuth},
+    {Verb::append, &Session::cmd_append, kAuth},
+    {Verb::idle, &Session::cmd_idle, kAuth},
+    {Verb::check, &Session::cmd_check, kSelected},
+    {Verb::close, &Session::cmd_close, kSelected},
+    {Verb::unselect, &Session::cmd_unselect, kSelected},
+    {Verb::expunge, &Session::cmd_expunge, kSelected},
+    {Verb::search, &Session::cmd_search, kSelected},
+    {Verb::fetch, &Session::cmd_fetch, kSelected},
+    {Verb::store, &Session::cmd_store, kSelected},
+    {Verb::copy, &Session::cmd_copy, kSelected},
+    {Verb::move, &Session::cmd_copy, kSelected},
+}};
+
+std::string Session::capabilities() const {
+    std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN "
+                       "SPECIAL-USE CONDSTORE STATUS=SIZE";
+    caps += fmt::format(" APPENDLIMIT={}", config_->limits.max_message_size);
+    if (state_ == State::not_authenticated) {
+        if (!conn_.tls() && svc_.tls) caps += " STARTTLS";
+        // RFC 9051 6.2.3: without TLS (and off loopback) no password may cross: say so.
+        caps += plaintext_ok() ? " AUTH=PLAIN" : " LOGINDISABLED";
+    }
+    return caps;
+}
+
+awaitable<void> Session::flush() {
+    if (out_.empty()) co_return;
+    std::string data;
+    data.swap(out_);
+    co_await conn_.write(data, kWriteTimeout);
+}
+
+awaitable<bool> Session::read_literal(std::uint64_t n, std::string& out) {
+    while (n > 0) {
+        std::string_view in = co_await conn_.peek_some(timeout());
+        if (in.empty()) co_return false;
+        std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(n, in.size()));
+        out.append(in.substr(0, take));
+        conn_.consume(take);
+        n -= take;
+    }
+    co_return true;
+}
+
+awaitable<std::optional<std::string>> Session::read_command() {
+    std::string text;
+    for (;;) {
+        conn_.set_idle(text.empty());
+        LineResult line = co_await conn_.read_line(imap::kMaxCommandLine, timeout());
+        conn_.set_idle(false);
+        if (line.status == ReadStatus::closed) co_return std::nullopt;
+        if (line.status == ReadStatus::timeout) {
+            untagged("BYE autologout: idle for too long");
+            co_return std::nullopt;
+        }
+        if (line.status == ReadStatus::too_long) {
+            untagged("BYE command line too long");
+            co_return std::nullopt;
+        }
+        text.append(line.line);
+        std::optional<imap::LiteralMark> mark = imap::literal_at_end(line.line);
+        if (!mark) co_return text;
+        // APPEND's message: left for cmd_append, which streams it.
+        if (imap::append_head(text)) co_return text;
+        if (text.size() + mark->size > imap::kMaxCommandSize) {
+            // RFC 7888 4: a non-synchronizing literal already on its way cannot be refused politely.
+            if (!mark->synchronizing) {
+                untagged("BYE [TOOBIG] command too large");
+                co_return std::nullopt;
+            }
+            std::string tag = imap::parse_command(text).tag;
+            out_ += fmt::format("{} BAD [TOOBIG] command too large\r\n", tag.empty() ? "*" : tag);
+            co_return std::string();
+        }
+        if (mark->synchronizing) {
+            out_ += "+ go ahead\r\n";
+            co_await flush();
+        }
+        text += "\r\n";
+        if (!co_await read_literal(mark->size, text)) co_return std::nullopt;
+    }
+}
+
+awaitable<void> Session::run() {
+    untagged(fmt::format("OK [CAPABILITY {}] {} IMAP mailkeep ready", capabilities(), config_->hostname));
+    while (state_ != State::logout) {
+        if (conn_.buffered() == 0) co_await flush();
+        if (svc_.draining) {
+            untagged("BYE shutting down");
+            break;
+        }
+        std::optional<std::string> text = co_await read_command();
+        if (!text) break;
+        if (text->empty()) continue;   // refused while it was read
+        imap::Parsed p;
+        std::optional<Command> appending = imap::append_head(*text);
+        if (appending) p.command = std::move(*appending);
+        else p = imap::parse_command(*text);
+        if (!p.command) {
+            out_ += fmt::format("{} BAD {}\r\n", p.tag.empty() ? "*" : p.tag, p.error);
+            if (++bad_ >= kMaxBadCommands) {
+                untagged("BYE too many errors");
+                break;
+            }
+            continue;
+        }
+        const Command& c = *p.command;
+        tag_ = c.tag;
+        const Row* row = nullptr;
+        for (const Row& r : kTable)
+            if (r.verb == c.verb) row = &r;
+        Done done;
+        if (!(row->states & bit(state_))) {
+            done = bad(state_ == State::not_authenticated ? "log in first" : "not allowed now");
+        } else {
+            try {
+                done = co_await (this->*(row->handler))(c);
+            } catch (const MailIndexError& e) {
+                spdlog::error("imap user={} ip={}: {}", user_, peer_, e.what());
+                done = index_refusal(e);
+            } catch (const StorageError& e) {
+                spdlog::error("imap user={} ip={}: {}", user_, peer_, e.what());
+                done = no(fmt::format("[SERVERBUG] {}", e.what()));
+            }
+        }
+        if (done.status.empty()) break;   // the handler ended the session (said so itself)
+        if (done.status == kAnswered) continue;
+        bad_ = done.status == "BAD" ? bad_ + 1 : 0;
+        out_ += fmt::format("{} {} {}\r\n", c.tag, done.status, done.text);
+        if (bad_ >= kMaxBadCommands) {
+            untagged("BYE too many errors");
+            break;
+        }
+    }
+    co_await flush();
+}
+
+// --- any state ---------------------------------------------------------------------------------
+
+awaitable<Done> Session::cmd_capability(const Command&) {
+    untagged("CAPABILITY " + capabilities());
+    co_return ok("CAPABILITY completed");
+}
+
+awaitable<Done> Session::cmd_noop(const Command&) {
+    if (state_ == State::selected) co_await report_changes(true);
+    co_return ok("NOOP completed");
+}
+
+awaitable<Done> Session::cmd_logout(const Command&) {
+    untagged("BYE logging out");
+    state_ = State::logout;
+    co_return ok("LOGOUT completed");
+}
+
+awaitable<Done> Session::cmd_id(const Command& c) {
+    std::string said;
+    for (const auto& [k, v] : c.id) said += fmt::format("{}{}={}", said.empty() ? "" : " ", printable(k), printable(v.value_or("NIL")));
+    if (!said.empty()) spdlog::info("imap ip={} id: {}", peer_, said);
+    untagged("ID (\"name\" \"mailkeep\")");
+    co_return ok("ID completed");
+}
+
+awaitable<Done> Session::cmd_enable(const Command& c) {
+    std::string enabled;
+    for (const std::string& cap : c.args)
+        if (cap == "CONDSTORE" && !condstore_) {
+            condstore_ = true;
+            enabled += " CONDSTORE";
+        }
+    untagged("ENABLED" + enabled);
+    co_return ok("ENABLE completed");
+}
+
+// --- not authenticated ----------------------------------------------------------------------
+
+awaitable<Done> Session::cmd_starttls(const Command&) {
+    if (conn_.tls()) co_return bad("TLS is on already");
+    if (!svc_.tls) co_return no("TLS is not available");
+    // Plaintext pipelined behind STARTTLS would be read as if it came over TLS (CVE-2011-0411).
+    if (conn_.buffered() != 0) {
+        untagged("BYE data after STARTTLS");
+        co_return Done{};
+    }
+    out_ += fmt::format("{} OK begin TLS negotiation now\r\n", tag_);
+    co_await flush();
+    try {
+        co_await conn_.start_tls(*svc_.tls, kTlsHandshakeTimeout);
+    } catch (const std::exception& e) {
+        spdlog::info("imap ip={}: TLS handshake failed: {}", peer_, e.what());
+        co_return Done{};
+    }
+    co_return Done{std::string(kAnswered), {}};   // the OK went out before the handshake
+}
+
+awaitable<Done> Session::login(const std::string& name, const std::string& password, std::string_view method) {
+    const asio::ip::address& addr = conn_.remote_address();
+    const UserConfig* user = nullptr;
+    // crypt(3) takes milliseconds by design: it runs on the blocking pool, not the network thread.
+    if (!name.empty() && !password.empty()) user = co_await offload([&] { return authenticate(*config_, name, password); });
+    if (!user) {
+        svc_.throttle.record_failure(addr);
+        const std::chrono::milliseconds delay = svc_.throttle.delay_for(addr);
+        spdlog::warn("imap auth failed login={} ip={} method={} delay={}ms", printable(name), peer_, method, delay.count());
+        asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+        boost::system::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        co_return no("[AUTHENTICATIONFAILED] invalid credentials");
+    }
+    svc_.throttle.record_success(addr);
+    std::string who = user->name;
+    // Mail that was on the user's provider a moment ago should be here now (as for POP3).
+    if (svc_.before_login) co_await svc_.before_login(who);
+    std::unique_ptr<MailIndex> index;
+    std::string failure;
+    try {
+        index = co_await offload([&] { return std::make_unique<MailIndex>(maildir_path(config_->data_dir, who)); });
+    } catch (const std::exception& e) {
+        failure = e.what();
+    }
+    if (!index) {
+        spdlog::error("imap user={} ip={}: cannot open the mailbox index: {}", who, peer_, failure);
+        co_return no("[UNAVAILABLE] mailbox unavailable, try again later");
+    }
+    index_ = std::move(index);
+    user_ = std::move(who);
+    state_ = State::authenticated;
+    spdlog::info("imap login user={} ip={} method={} tls={}", user_, peer_, method, conn_.tls());
+    // K-9 and Thunderbird for Android read the capabilities after login from this OK only.
+    co_return ok(fmt::format("[CAPABILITY {}] logged in", capabilities()));
+}
+
+awaitable<Done> Session::cmd_login(const Command& c) {
+    if (!plaintext_ok()) co_return no("[PRIVACYREQUIRED] LOGIN only over TLS");
+    co_return co_await login(c.args.at(0), c.args.at(1), "LOGIN");
+}
+
+awaitable<Done> Session::cmd_authenticate(const Command& c) {
+    if (c.args.at(0) != "PLAIN") co_return no("[CANNOT] unsupported authentication mechanism");
+    if (!plaintext_ok()) co_return no("[PRIVACYREQUIRED] AUTHENTICATE only over TLS");
+    std::string response;
+    if (c.args.size() > 1) {
+        response = c.args[1];
+    } else {
+        out_ += "+ \r\n";
+        co_await flush();
+        LineResult line = co_await conn_.read_line(imap::kMaxCommandLine, kLoginTimeout);
+        if (line.status != ReadStatus::ok) co_return Done{};
+        response = std::string(line.line);
+    }
+    if (response == "*") co_return bad("AUTHENTICATE cancelled");   // RFC 9051 6.2.2
+    std::optional<SaslCredentials> creds = decode_plain(response);
+    if (!creds) co_return bad("malformed PLAIN response");
+    if (!creds->authzid.empty() && creds->authzid != creds->authcid) co_return no("[AUTHORIZATIONFAILED] no proxy logins");
+    co_return co_await login(creds->authcid, creds->password, "PLAIN");
+}
+
+// --- authenticated ------------------------------------------------------------------------------
+
+awaitable<Done> Session::cmd_select(const Command& c) {
+    std::optional<std::string> name = folder_name(c.args.at(0));
+    if (!name) co_return bad("mailbox name is not valid modified UTF-7");
+    if (c.qresync) co_return bad("QRESYNC is not enabled");
+    if (state_ == State::selected) untagged("OK [CLOSED] previous mailbox closed");
+    deselect();
+    FolderState state = co_await offload([&] { return index_->sync(*name); });
+    if (c.condstore) condstore_ = true;
+    folder_ = *name;
+    read_only_ = c.verb == Verb::examine;
+    view_ = std::move(state);
+    state_ = State::selected;
+    std::set<std::string> keywords;
+    for (const MessageRecord& r : view_.messages) keywords.insert(r.keywords.begin(), r.keywords.end());
+    std::string kw;
+    for (const std::string& k : keywords) kw += " " + k;
+    untagged(fmt::format("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{})", kw));
+    untagged(fmt::format("OK [PERMANENTFLAGS ({}{})] flags and keywords may be stored",
+                         read_only_ ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft", read_only_ ? "" : kw + " \\*"));
+    untagged(fmt::format("{} EXISTS", view_.messages.size()));
+    untagged("0 RECENT");
+    for (std::size_t i = 0; i < view_.messages.size(); ++i)
+        if (!(view_.messages[i].flags & kFlagSeen)) {
+            untagged(fmt::format("OK [UNSEEN {}] first unseen", i + 1));
+            break;
+        }
+    untagged(fmt::format("OK [UIDVALIDITY {}] UIDs valid", view_.uidvalidity));
+    untagged(fmt::format("OK [UIDNEXT {}] predicted next UID", view_.uidnext));
+    untagged(fmt::format("OK [HIGHESTMODSEQ {}] highest", view_.highest_modseq));
+    spdlog::info("imap user={} ip={} {} {}: {} message(s)", user_, peer_, read_only_ ? "examine" : "select",
+                 printable(folder_), view_.messages.size());
+    co_return ok(fmt::format("[{}] {} completed", read_only_ ? "READ-ONLY" : "READ-WRITE",
+                             read_only_ ? "EXAMINE" : "SELECT"));
+}
+
+awaitable<Done> Session::cmd_create(const Command& c) {
+    std::optional<std::string> name = folder_name(c.args.at(0));
+    if (!name) co_return bad("mailbox name is not valid modified UTF-7");
+    std::string n = *name;
+    if (!n.empty() && n.back() == '.') n.pop_back();   // RFC 9051 6.3.4: a trailing separator is a hint
+    if (n == "INBOX") co_return no("[ALREADYEXISTS] INBOX exists");
+    co_await offload([&] { index_->create(n); });
+    co_return ok("CREATE completed");
+}
+
+awaitable<Done> Session::cmd_delete(const Command& c) {
+    std::optional<std::string> name = folder_name(c.args.at(0));
+    if (!name) co_return bad("mailbox name is not valid modified UTF-7");
+    if (*name == "INBOX") co_return no("[CANNOT] INBOX cannot be deleted");
+    if (state_ == State::selected && *name == folder_) deselect();
+    co_await offload([&] { index_->remove(*name); });
+    co_return ok("DELETE completed");
+}
+
+awaitable<Done> Session::cmd_rename(const Command& c) {
+    std::optional<std::string> from = folder_name(c.args.at(0));
+    std::optional<std::string> to = folder_name(c.args.at(1));
+    if (!from || !to) co_return bad("mailbox name is not valid modified UTF-7");
+    co_await offload([&] { index_->rename(*from, *to); });
+    co_return ok("RENAME completed");
+}
+
+awaitable<Done> Session::cmd_subscribe(const Command& c) {
+    std::optional<std::string> name = folder_name(c.args.at(0));
+    if (!name) co_return bad("mailbox name is not valid modified UTF-7");
+    const bool on = c.verb == Verb::subscribe;
+    if (on) {
+        bool exists = co_await offload([&] { return index_->exists(*name); });
+        if (!exists) co_return no("[NONEXISTENT] no such mailbox");
+    }
+    co_await offload([&] { index_->subscribe(*name, on); });
+    co_return ok(on ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
+}
+
+// list_match - whether name matches pattern ("*" anything, "%" anything but the separator "."),
+// ASCII case-insensitive only for INBOX.
+bool list_match(std::string_view name, std::string_view pattern) {
+    if (pattern.empty()) return name.empty();
+    if (pattern[0] == '*') {
+        for (std::size_t i = 0; i <= name.size(); ++i)
+            if (list_match(name.substr(i), pattern.substr(1))) return true;
+        return false;
+    }
+    if (pattern[0] == '%') {
+        for (std::size_t i = 0; i <= name.size(); ++i) {
+            if (list_match(name.substr(i), pattern.substr(1))) return true;
+            if (i < name.size() && name[i] == '.') return false;
+        }
+        return false;
+    }
+    return !name.empty() && name[0] == pattern[0] && list_match(name.substr(1), pattern.substr(1));
+}
+
+awaitable<Done> Session::cmd_list(const Command& c) {
+    const bool lsub = c.verb == Verb::lsub;
+    std::optional<std::string> reference = folder_name(c.args.at(0));
+    if (!reference) co_return bad("reference is not valid modified UTF-7");
+    std::vector<std::string> patterns;
+    for (std::size_t i = 1; i < c.args.size(); ++i) {
+        std::optional<std::string> p = folder_name(c.args[i]);
+        if (!p) co_return bad("pattern is not valid modified UTF-7");
+        patterns.push_back(*reference + *p);
+    }
+    const auto has = [](const std::vector<std::string>& v, std::string_view x) {
+        return std::find(v.begin(), v.end(), x) != v.end();
+    };
+    const bool only_subscribed = lsub || has(c.list_select, "SUBSCRIBED");
+    const bool show_subscribed = only_subscribed || has(c.list_return, "SUBSCRIBED");
+    for (const std::string& o : c.list_select)
+        if (o != "SUBSCRIBED" && o != "SPECIAL-USE" && o != "REMOTE" && o != "RECURSIVEMATCH")
+            co_return bad("unknown selection option " + o);
+    if (patterns.size() == 1 && patterns[0].empty() && !c.list_extended) {
+        // RFC 9051 6.3.9: an empty pattern asks for the separator and the root.
+        untagged(fmt::format("{} (\\Noselect) \".\" \"\"", lsub ? "LSUB" : "LIST"));
+        co_return ok(lsub ? "LSUB completed" : "LIST completed");
+    }
+    std::vector<FolderInfo> folders = co_await offload([&] { return index_->folders(); });
+    std::vector<std::string> listed;
+    for (const FolderInfo& f : folders) {
+        bool match = false;
+        for (const std::string& p : patterns)
+            match = match || list_match(f.name, p) || (f.name == "INBOX" && list_match("INBOX", uppercase_ascii(p)));
+        if (!match || (only_subscribed && !f.subscribed)) continue;
+        if (has(c.list_select, "SPECIAL-USE") && f.special_use.empty()) continue;
+        std::string attrs = f.has_children ? "\\HasChildren" : "\\HasNoChildren";
+        if (show_subscribed && f.subscribed && !lsub) attrs += " \\Subscribed";
+        if (!f.special_use.empty() && !lsub) attrs += " " + f.special_use;
+        untagged(fmt::format("{} ({}) \".\" {}", lsub ? "LSUB" : "LIST", attrs,
+                             imap::imap_string(imap::encode_mailbox(f.name, false))));
+        listed.push_back(f.name);
+    }
+    // RFC 5819 LIST-STATUS: a STATUS for each listed mailbox after its LIST.
+    if (has(c.list_return, "STATUS")) {
+        for (const std::string& name : listed) {
+            Command s;
+            s.args.push_back(imap::encode_mailbox(name, false));
+            s.args.insert(s.args.end(), c.list_status.begin(), c.list_status.end());
+            co_await cmd_status(s);
+        }
+    }
+    co_return ok(lsub ? "LSUB completed" : "LIST completed");
+}
+
+awaitable<Done> Session::cmd_namespace(const Command&) {
+    untagged("NAMESPACE ((\"\" \".\")) NIL NIL");
+    co_return ok("NAMESPACE completed");
+}
+
+awaitable<Done> Session::cmd_status(const Command& c) {
+    std::optional<std::string> name = folder_name(c.args.at(0));
+    if (!name) co_return bad("mailbox name is not valid modified UTF-7");
+    std::vector<std::string> items(c.args.begin() + 1, c.args.end());
+    for (const std::string& i : items)
+        if (i != "MESSAGES" && i != "UIDNEXT" && i != "UIDVALIDITY" && i != "UNSEEN" && i != "DELETED" && i != "SIZE" &&
+            i != "RECENT" && i != "HIGHESTMODSEQ")
+            co_return bad("unknown STATUS item " + i);
+    FolderState s = co_await offload([&] { return index_->sync(*name); });
+    std::uint64_t unseen = 0, deleted = 0, size = 0;
+    for (const MessageRecord& r : s.messages) {
+        unseen += !(r.flags & kFlagSeen);
+        deleted += (r.flags & kFlagDeleted) != 0;
+        size += r.size;
+    }
+    std::string out;
+    for (const std::string& i : items) {
+        std::uint64_t v = i == "MESSAGES"      ? s.messages.size()
+                          : i == "UIDNEXT"     ? s.uidnext
+                          : i == "UIDVALIDITY" ? s.uidvalidity
+                          : i == "UNSEEN"      ? unseen
+                          : i == "DELETED"     ? deleted
+                          : i == "SIZE"        ? size
+                          : i == "RECENT"      ? 0
+                                               : s.highest_modseq;
+        out += fmt::format("{}{} {}", out.empty() ? "" : " ", i, v);
+    }
+    untagged(fmt::format("STATUS {} ({})", imap::imap_string(imap::encode_mailbox(*name, false)), out));
+    co_return ok("STATUS completed");
+}
+
+awaitable<std::unique_ptr<SpoolFile>> Session::spool_literal(std::uint64_t n) {
+    std::unique_ptr<SpoolFile> spool = svc_.intake->create(new_queue_id());
+    while (n > 0) {
+        std::string_view in = co_await conn_.peek_some(timeout());
+        if (in.empty()) co_return nullptr;
+        std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>({n, in.size(), kLiteralChunk}));
+        spool->write(in.substr(0, take));
+        conn_.consume(take);
+        n -= take;
+    }
+    co_return spool;
+}
+
+// flag_bits - STORE's and APPEND's flags as system flag bits and keywords; nullopt for an unknown
+// system flag (\Recent may not be stored: it is dropped, as RFC 9051 2.3.2 has it server-set).
+std::optional<std::pair<std::uint32_t, std::vector<std::string>>> flag_bits(const std::vector<std::string>& flags) {
+    std::uint32_t bits = 0;
+    std::vector<std::string> keywords;
+    for (const std::string& f : flags) {
+        if (f.starts_with("\\")) {
+            bool known = false;
+            for (const auto& [b, name] : kSystemFlags)
+                if (iequals(f, name)) {
+                    bits |= b;
+                    known = true;
+                }
+            if (!known && !iequals(f, "\\Recent")) return std::nullopt;
+            continue;
+        }
+        if (std::none_of(keywords.begin(), keywords.end(), [&](const std::string& k) { return iequals(k, f); }))
+            keywords.push_back(f);
+    }
+    return std::make_pair(bits, keywords);
+}
+
+awaitable<Done> Session::cmd_append(const Command& c) {
+    std::optional<std::string> name = folder_name(c.args.at(0));
+    AppendMessage first = c.append.at(0);
+    bool exists = false;
+    if (name) exists = co_await offload([&] { return index_->exists(*name); });
+    std::string refusal = !name ? std::string("BAD mailbox name is not valid modified UTF-7")
+                          : !exists ? std::string("NO [TRYCREATE] no such mailbox")
+                          : first.literal.size > config_->limits.max_message_size
+                              ? std::string("NO [TOOBIG] message larger than APPENDLIMIT")
+                              : std::string();
+    if (!refusal.empty()) {
+        // A synchronizing literal is refused before it is sent; a non-synchronizing one is on its way.
+        if (!first.literal.synchronizing) {
+            untagged("BYE [TOOBIG] cannot take this APPEND");
+            co_return Done{};
+        }
+        auto sp = refusal.find(' ');
+        co_return Done{refusal.substr(0, sp), refusal.substr(sp + 1)};
+    }
+    struct Received {
+        std::unique_ptr<SpoolFile> spool;
+        std::uint32_t flags = 0;
+        std::vector<std::string> keywords;
+        std::int64_t date = 0;
+    };
+    std::vector<Received> got;
+    AppendMessage m = std::move(first);
+    for (;;) {
+        auto parsed = flag_bits(m.flags);
+        if (m.literal.synchronizing) {
+            if (m.literal.size > config_->limits.max_message_size) co_return no("[TOOBIG] message larger than APPENDLIMIT");
+            out_ += "+ go ahead\r\n";
+            co_await flush();
+        } else if (m.literal.size > config_->limits.max_message_size) {
+            untagged("BYE [TOOBIG] message larger than APPENDLIMIT");
+            co_return Done{};
+        }
+        std::unique_ptr<SpoolFile> spool = co_await spool_literal(m.literal.size);
+        if (!spool) co_return Done{};
+        if (!parsed) co_return bad("unknown system flag");
+        got.push_back(Received{std::move(spool), parsed->first, parsed->second,
+                               m.date.value_or(static_cast<std::int64_t>(std::time(nullptr)))});
+        LineResult line = co_await conn_.read_line(imap::kMaxCommandLine, timeout());
+        if (line.status != ReadStatus::ok) co_return Done{};
+        imap::AppendNext next = imap::append_next(line.line);
+        if (!next.error.empty()) co_return bad(next.error);
+        if (!next.message) break;
+        if (got.size() == kMaxAppendMessages) co_return no("[LIMIT] too many messages in one APPEND");
+        m = std::move(*next.message);
+    }
+    // All or nothing (RFC 3502 6): what went in before a failure is taken out again.
+    std::vector<std::uint32_t> uids;
+    std::uint32_t uidvalidity = 0;
+    std::string failure;
+    co_await offload([&] {
+        try {
+            for (Received& r : got) {
+                MailIndex::Appended a = index_->append(*name, r.spool->path(), r.flags, r.keywords, r.date);
+                uidvalidity = a.uidvalidity;
+                uids.push_back(a.uid);
+            }
+        } catch (const std::exception& e) {
+            failure = e.what();
+            if (!uids.empty()) index_->expunge(*name, uids);
+        }
+    });
+    if (!failure.empty()) {
+        spdlog::error("imap user={} ip={} append to {}: {}", user_, peer_, printable(*name), failure);
+        co_return no("[SERVERBUG] cannot store the message, try again later");
+    }
+    spdlog::info("imap user={} ip={} append to {}: {} message(s)", user_, peer_, printable(*name), uids.size());
+    if (state_ == State::selected && *name == folder_) co_await report_changes(true);
+    co_return ok(fmt::format("[APPENDUID {} {}] APPEND completed", uidvalidity, sequence_text(uids)));
+}
+
+awaitable<Done> Session::cmd_idle(const Command&) {
+    out_ += "+ idling\r\n";
+    co_await flush();
+    // The client's DONE is read here while a watcher reports changes to the folder as they happen.
+    auto stop = std::make_shared<bool>(false);
+    auto watcher_done = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor,
+                                                             std::chrono::steady_clock::time_point::max());
+    const bool watching = state_ == State::selected;
+    if (watching) {
+        asio::co_spawn(
+            co_await asio::this_coro::executor,
+            [this, stop, watcher_done]() -> awaitable<void> {
+                asio::steady_timer tick(co_await asio::this_coro::executor);
+                const std::filesystem::path dir = index_->folder_path(folder_);
+                auto seen = folder_mtimes(dir);
+                while (!*stop) {
+                    tick.expires_after(kIdlePoll);
+                    boost::system::error_code ec;
+                    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                    if (*stop) break;
+                    auto now = folder_mtimes(dir);
+                    if (now == seen) continue;
+                    seen = now;
+                    try {
+                        co_await report_changes(true);
+                        co_await flush();
+                    } catch (const std::exception& e) {
+                        spdlog::info("imap user={} ip={} idle: {}", user_, peer_, e.what());
+                        break;
+                    }
+                }
+                watcher_done->cancel();
+            },
+            asio::detached);
+    }
+    conn_.set_idle(true);
+    LineResult line = co_await conn_.read_line(imap::kMaxCommandLine, kAuthenticatedTimeout);
+    conn_.set_idle(false);
+    *stop = true;
+    if (watching) {
+        boost::system::error_code ec;
+        co_await watcher_done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (line.status == ReadStatus::timeout) {
+        untagged("BYE autologout: idle for too long");
+        co_return Done{};
+    }
+    if (line.status != ReadStatus::ok) co_return Done{};
+    if (!iequals(line.line, "DONE")) co_return bad("expected DONE");
+    co_return ok("IDLE terminated");
+}
+
+// --- selected -----------------------------------------------------------------------------------
+
+std::vector<std::uint32_t> Session::resolve(const imap::SequenceSet& set, bool uid) const {
+    std::vector<std::uint32_t> out;
+    const auto& ms = view_.messages;
+    if (ms.empty()) return out;
+    const std::uint32_t largest = uid ? ms.back().uid : static_cast<std::uint32_t>(ms.size());
+    for (std::uint32_t i = 0; i < ms.size(); ++i)
+        if (imap::contains(set, uid ? ms[i].uid : i + 1, largest)) out.push_back(i);
+    return out;
+}
+
+std::string Session::fetch_flags_line(std::size_t index, bool uid) const {
+    const MessageRecord& r = view_.messages[index];
+    std::string items = "FLAGS " + flags_text(r);
+    if (uid) items += fmt::format(" UID {}", r.uid);
+    if (condstore_) items += fmt::format(" MODSEQ ({})", r.modseq);
+    return fmt::format("{} FETCH ({})", index + 1, items);
+}
+
+void Session::tell_expunged(const std::vector<std::uint32_t>& uids) {
+    // Highest sequence number first: each EXPUNGE renumbers only the messages after it.
+    for (std::size_t i = view_.messages.size(); i-- > 0;)
+        if (std::binary_search(uids.begin(), uids.end(), view_.messages[i].uid)) {
+            untagged(fmt::format("{} EXPUNGE", i + 1));
+            view_.messages.erase(view_.messages.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+}
+
+awaitable<void> Session::report_changes(bool allow_expunge) {
+    FolderState now = co_await offload([&] { return index_->sync(folder_); });
+    std::map<std::uint32_t, const MessageRecord*> current;
+    for (const MessageRecord& r : now.messages) current[r.uid] = &r;
+    if (allow_expunge) {
+        std::vector<std::uint32_t> gone;
+        for (const MessageRecord& r : view_.messages)
+            if (!current.contains(r.uid)) gone.push_back(r.uid);
+        tell_expunged(gone);
+    }
+    for (std::size_t i = 0; i < view_.messages.size(); ++i) {
+        auto it = current.find(view_.messages[i].uid);
+        if (it == current.end()) continue;
+        const MessageRecord& r = *it->second;
+        MessageRecord& mine = view_.messages[i];
+        if (r.flags != mine.flags || r.keywords != mine.keywords || r.modseq != mine.modseq) {
+            mine = r;
+            untagged(fetch_flags_line(i, true));
+        } else {
+            mine.file = r.file;
+        }
+    }
+    const std::uint32_t last = view_.messages.empty() ? 0 : view_.messages.back().uid;
+    std::size_t before = view_.messages.size();
+    for (const MessageRecord& r : now.messages)
+        if (r.uid > last) view_.messages.push_back(r);
+    if (view_.messages.size() != before) untagged(fmt::format("{} EXISTS", view_.messages.size()));
+    view_.uidnext = now.uidnext;
+    view_.highest_modseq = now.highest_modseq;
+}
+
+awaitable<Done> Session::cmd_check(const Command&) {
+    co_await report_changes(true);
+    co_return ok("CHECK completed");
+}
+
+awaitable<Done> Session::cmd_close(const Command&) {
+    // RFC 9051 6.4.1: CLOSE expunges silently (not in a read-only mailbox).
+    if (!read_only_) {
+        std::vector<std::uint32_t> uids;
+        for (const MessageRecord& r : view_.messages)
+            if (r.flags & kFlagDeleted) uids.push_back(r.uid);
+        if (!uids.empty()) co_await offload([&] { index_->expunge(folder_, uids); });
+    }
+    deselect();
+    co_return ok("CLOSE completed");
+}
+
+awaitable<Done> Session::cmd_unselect(const Command&) {
+    deselect();
+    co_return ok("UNSELECT completed");
+}
+
+awaitable<Done> Session::cmd_expunge(const Command& c) {
+    if (read_only_) co_return no("[READ-ONLY] mailbox is read-only");
+    std::vector<std::uint32_t> uids;
+    std::vector<std::uint32_t> within = c.uid ? resolve(c.set, true) : std::vector<std::uint32_t>();
+    for (std::size_t i = 0; i < view_.messages.size(); ++i) {
+        const MessageRecord& r = view_.messages[i];
+        if (!(r.flags & kFlagDeleted)) continue;
+        if (c.uid && !std::binary_search(within.begin(), within.end(), static_cast<std::uint32_t>(i))) continue;
+        uids.push_back(r.uid);
+    }
+    std::vector<std::uint32_t> gone;
+    if (!uids.empty()) gone = co_await offload([&] { return index_->expunge(folder_, uids); });
+    tell_expunged(gone);
+    co_await report_changes(true);
+    co_return ok("EXPUNGE completed");
+}
+
+awaitable<Done> Session::cmd_search(const Command& c) {
+    if (c.charset && !iequals(*c.charset, "UTF-8") && !iequals(*c.charset, "US-ASCII"))
+        co_return no("[BADCHARSET (UTF-8 US-ASCII)] unsupported charset");
+    const bool load = imap::needs_message(c.search);
+    const std::filesystem::path dir = index_->folder_path(folder_);
+    std::vector<std::uint32_t> hits;
+    std::uint64_t max_modseq = 0;
+    const auto& ms = view_.messages;
+    const std::uint32_t largest_uid = ms.empty() ? 0 : ms.back().uid;
+    std::function<bool(const imap::SearchKey&)> uses_modseq = [&](const imap::SearchKey& k) {
+        return k.kind == imap::SearchKey::Kind::modseq || std::any_of(k.keys.begin(), k.keys.end(), uses_modseq);
+    };
+    const bool modseq = uses_modseq(c.search);
+    if (modseq) condstore_ = true;
+    // Messages are read a window at a time on the pool: one hop per window, not per message.
+    constexpr std::size_t kWindow = 256;
+    for (std::size_t start = 0; start < ms.size(); start += kWindow) {
+        std::size_t end = std::min(ms.size(), start + kWindow);
+        std::vector<std::uint32_t> found = co_await offload([&] {
+            std::vector<std::uint32_t> out;
+            for (std::size_t i = start; i < end; ++i) {
+                std::optional<std::string> bytes;
+                imap::SearchSubject s{ms[i], static_cast<std::uint32_t>(i + 1), static_cast<std::uint32_t>(ms.size()),
+                                      largest_uid, [&]() -> std::string_view {
+                                          if (!bytes) bytes = load ? load_message(dir, ms[i]) : std::string();
+                                          return *bytes;
+                                      }};
+                if (imap::matches(c.search, s)) out.push_back(static_cast<std::uint32_t>(i));
+            }
+            return out;
+        });
+        hits.insert(hits.end(), found.begin(), found.end());
+    }
+    std::vector<std::uint32_t> numbers;
+    for (std::uint32_t i : hits) {
+        numbers.push_back(c.uid ? ms[i].uid : i + 1);
+        max_modseq = std::max(max_modseq, ms[i].modseq);
+    }
+    if (c.search_return_given) {
+        co_return bad("SEARCH RETURN is not supported");
+    }
+    std::string line = "SEARCH";
+    for (std::uint32_t n : numbers) line += " " + std::to_string(n);
+    if (modseq && !numbers.empty()) line += fmt::format(" (MODSEQ {})", max_modseq);
+    untagged(line);
+    co_return ok("SEARCH completed");
+}
+
+awaitable<Done> Session::cmd_fetch(const Command& c) {
+    std::vector<std::uint32_t> indexes = resolve(c.set, c.uid);
+    if (c.changed_since) condstore_ = true;
+    bool wants_body = false, set_seen = false;
+    for (const FetchAtt& a : c.fetch) {
+        using K = FetchAtt::Kind;
+        if (a.kind == K::modseq) condstore_ = true;
+        if (a.kind == K::binary || a.kind == K::binary_size) co_return bad("BINARY is not supported");
+        bool body = a.kind == K::body_section || a.kind == K::rfc822 || a.kind == K::rfc822_header ||
+                    a.kind == K::rfc822_text || a.kind == K::envelope || a.kind == K::bodystructure || a.kind == K::body;
+        wants_body = wants_body || body;
+        // RFC 9051 6.4.5: reading the text sets \Seen, except with .PEEK, RFC822.HEADER or read-only.
+        if ((a.kind == K::body_section && !a.peek) || a.kind == K::rfc822 || a.kind == K::rfc822_text)
+            set_seen = set_seen || !read_only_;
+    }
+    const std::filesystem::path dir = index_->folder_path(folder_);
+    for (std::uint32_t i : indexes) {
+        MessageRecord& r = view_.messages[i];
+        if (c.changed_since && r.modseq <= *c.changed_since) continue;
+        bool flags_changed = false;
+        // The message's lines, built on the pool (the file read, its structure parsed or the cached
+        // ENVELOPE and BODYSTRUCTURE fetched), with \Seen stored first where the fetch sets it.
+        std::string items = co_await offload([&] {
+            if (set_seen && !(r.flags & kFlagSeen)) {
+                std::vector<std::uint32_t> failed;
+                std::vector<MessageRecord> changed =
+                    index_->store(folder_, {r.uid}, FlagChange::add, kFlagSeen, {}, std::nullopt, failed);
+                if (!changed.empty()) {
+                    r = changed.front();
+                    flags_changed = true;
+                }
+            }
+            std::string message;
+            std::optional<imap::BodyPart> root;
+            auto need_message = [&]() -> std::string_view {
+                if (!root) {
+                    message = load_message(dir, r);
+                    root = imap::parse(message);
+                }
+                return message;
+            };
+            auto cached = [&](std::string_view key, const std::function<std::string()>& make) {
+                if (auto v = index_->cached(folder_, r.uid, key)) return *v;
+                std::string v = make();
+                index_->cache(folder_, r.uid, key, v);
+                return v;
+            };
+            std::string out;
+            auto add = [&](std::string_view name, std::string_view value) {
+                out += out.empty() ? "" : " ";
+                out += name;
+                out += ' ';
+                out += value;
+            };
+            bool flags_sent = false, uid_sent = false, modseq_sent = false;
+            for (const FetchAtt& a : c.fetch) {
+                using K = FetchAtt::Kind;
+                switch (a.kind) {
+                    case K::flags:
+                        add("FLAGS", flags_text(r));
+                        flags_sent = true;
+                        break;
+                    case K::uid:
+                        add("UID", std::to_string(r.uid));
+                        uid_sent = true;
+                        break;
+                    case K::modseq:
+                        add("MODSEQ", fmt::format("({})", r.modseq));
+                        modseq_sent = true;
+                        break;
+                    case K::internaldate: add("INTERNALDATE", "\"" + imap_date_time(r.internal_date) + "\""); break;
+                    case K::rfc822_size: add("RFC822.SIZE", std::to_string(r.size)); break;
+                    case K::envelope:
+                        add("ENVELOPE", cached("envelope", [&] {
+                                need_message();
+                                return imap::envelope(root->header.of(message));
+                            }));
+                        break;
+                    case K::bodystructure:
+                        add("BODYSTRUCTURE", cached("bodystructure", [&] {
+                                need_message();
+                                return imap::body_structure(*root, message, true);
+                            }));
+                        break;
+                    case K::body:
+                        add("BODY", cached("body", [&] {
+                                need_message();
+                                return imap::body_structure(*root, message, false);
+                            }));
+                        break;
+                    case K::rfc822:
+                        need_message();
+                        add("RFC822", literal(message));
+                        break;
+                    case K::rfc822_header:
+                        need_message();
+                        add("RFC822.HEADER", literal(root->header.of(message)));
+                        break;
+                    case K::rfc822_text:
+                        need_message();
+                        add("RFC822.TEXT", literal(root->body.of(message)));
+                        break;
+                    case K::body_section:
+                        need_message();
+                        add(a.name, literal(partial_of(section_bytes(*root, message, a.section), a.partial)));
+                        break;
+                    case K::binary:
+                    case K::binary_size: break;
+                }
+            }
+            if (c.uid && !uid_sent) add("UID", std::to_string(r.uid));
+            if (flags_changed && !flags_sent) add("FLAGS", flags_text(r));
+            if ((c.changed_since || (condstore_ && flags_changed)) && !modseq_sent)
+                add("MODSEQ", fmt::format("({})", r.modseq));
+            return out;
+        });
+        (void)wants_body;
+        out_ += fmt::format("* {} FETCH ({})\r\n", i + 1, items);
+        // Bodies go out message by message: a FETCH of many large messages does not pile up here.
+        if (out_.size() >= kLiteralChunk) co_await flush();
+    }
+    if (c.uid) co_await report_changes(true);
+    co_return ok("FETCH completed");
+}
+
+awaitable<Done> Session::cmd_store(const Command& c) {
+    if (read_only_) co_return no("[READ-ONLY] mailbox is read-only");
+    auto parsed = flag_bits(c.store.flags);
+    if (!parsed) co_return bad("unknown system flag");
+    if (c.store.unchanged_since) condstore_ = true;
+    std::vector<std::uint32_t> indexes = resolve(c.set, c.uid);
+    std::vector<std::uint32_t> uids;
+    for (std::uint32_t i : indexes) uids.push_back(view_.messages[i].uid);
+    const FlagChange change = c.store.op == imap::StoreArgs::Op::add      ? FlagChange::add
+                              : c.store.op == imap::StoreArgs::Op::remove ? FlagChange::remove
+                                                                          : FlagChange::replace;
+    std::vector<std::uint32_t> failed;
+    std::vector<MessageRecord> changed = co_await offload([&] {
+        return index_->store(folder_, uids, change, parsed->first, parsed->second, c.store.unchanged_since, failed);
+    });
+    std::map<std::uint32_t, MessageRecord> by_uid;
+    for (MessageRecord& r : changed) by_uid[r.uid] = std::move(r);
+    for (std::uint32_t i : indexes) {
+        auto it = by_uid.find(view_.messages[i].uid);
+        if (it == by_uid.end()) continue;
+        view_.messages[i] = it->second;
+        if (!c.store.silent || c.store.unchanged_since) untagged(fetch_flags_line(i, c.uid));
+    }
+    if (!failed.empty()) {
+        std::vector<std::uint32_t> numbers;
+        for (std::uint32_t i : indexes)
+            if (std::find(failed.begin(), failed.end(), view_.messages[i].uid) != failed.end())
+                numbers.push_back(c.uid ? view_.messages[i].uid : i + 1);
+        co_return ok(fmt::format("[MODIFIED {}] conditional STORE failed", sequence_text(numbers)));
+    }
+    co_return ok("STORE completed");
+}
+
+awaitable<Done> Session::cmd_copy(const Command& c) {
+    const bool move = c.verb == Verb::move;
+    if (move && read_only_) co_return no("[READ-ONLY] mailbox is read-only");
+    std::optional<std::string> to = folder_name(c.args.at(0));
+    if (!to) co_return bad("mailbox name is not valid modified UTF-7");
+    bool exists = co_await offload([&] { return index_->exists(*to); });
+    if (!exists) co_return no("[TRYCREATE] no such mailbox");
+    std::vector<std::uint32_t> uids;
+    for (std::uint32_t i : resolve(c.set, c.uid)) uids.push_back(view_.messages[i].uid);
+    if (uids.empty()) co_return ok(move ? "MOVE completed" : "COPY completed");
+    MailIndex::Copied copied = co_await offload([&] {
+        return move ? index_->move(folder_, uids, *to) : index_->copy(folder_, uids, *to);
+    });
+    const std::string code = fmt::format("[COPYUID {} {} {}]", copied.uidvalidity, sequence_text(copied.from_uids),
+                                         sequence_text(copied.to_uids));
+    if (!move) co_return ok(code + " COPY completed");
+    // RFC 6851 3.3: the COPYUID goes in an untagged OK before the EXPUNGEs.
+    untagged("OK " + code + " moved");
+    std::vector<std::uint32_t> gone = copied.from_uids;
+    std::sort(gone.begin(), gone.end());
+    tell_expunged(gone);
+    co_return ok("MOVE completed");
+}
+
+}  // namespace
+
+awaitable<void> imap_session(Connection& conn, Services& services) {
+    Session s(conn, services);
+    co_await s.run();
+}
+
+}  // namespace mk
