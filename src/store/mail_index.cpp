@@ -563,6 +563,8 @@ bool unreadable(const SQLite::Exception& e, const fs::path& root) {
 // still_bad - whether the database at root fails SQLite's own check (a connection of ours may have
 // found it corrupt after another one had already rebuilt it: that one is not moved aside again).
 bool still_bad(const fs::path& root) {
+    struct stat st {};
+    if (::lstat(db_path(root).c_str(), &st) != 0) return false;   // already moved aside, not yet remade
     try {
         SQLite::Database db(db_path(root).string(), SQLite::OPEN_READONLY);
         SQLite::Statement q(db, "PRAGMA quick_check");

@@ -611,6 +611,29 @@ TEST(MailIndex, ACorruptIndexIsMovedAsideAndRebuiltWithNewUidvalidities) {
     EXPECT_GT(fresh.sync("INBOX").uidvalidity, rebuilt);
 }
 
+TEST(MailIndex, CorruptionFoundInUseIsRepairedTooAndTheSyncAnswered) {
+    Box b;
+    std::uint32_t validity = 0;
+    {
+        MailIndex idx(b.root());
+        for (int i = 0; i < 200; ++i) put(b.root() / "new" / fmt::format("1700000000.M{}P1.host,S=3,W=3", i), "x\r\n");
+        validity = idx.sync("INBOX").uidvalidity;
+    }   // the last connection closed: everything checkpointed into the database file
+    MailIndex idx(b.root());
+    {
+        // The disk goes bad under an open index: every page but the first overwritten.
+        std::fstream db(b.root() / "mailkeep-index.db", std::ios::in | std::ios::out | std::ios::binary);
+        db.seekg(0, std::ios::end);
+        const std::streamoff size = db.tellg();
+        ASSERT_GT(size, 8192);
+        db.seekp(4096);
+        db << std::string(static_cast<std::size_t>(size) - 4096, '\x5a');
+    }
+    FolderState s = idx.sync("INBOX");
+    EXPECT_EQ(s.messages.size(), 200u);
+    EXPECT_GT(s.uidvalidity, validity);
+}
+
 TEST(MailIndex, ACrashMidTransactionOrBeforeTheIndexLeavesConsistentUids) {
     Box b;
     {
