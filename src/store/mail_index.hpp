@@ -96,9 +96,11 @@ private:
 };
 
 // Bounds on what a user can make (hostile clients): folders, nesting, name length (octets, UTF-8).
+// Maildir++ keeps a whole folder name in one directory name (".Work.2024"), which Linux bounds at 255
+// octets (NAME_MAX): with the leading '.', 254 octets is the longest name the layout can hold.
 constexpr std::size_t kMaxFolders = 1000;
 constexpr std::size_t kMaxFolderDepth = 16;
-constexpr std::size_t kMaxFolderName = 512;
+constexpr std::size_t kMaxFolderName = 254;
 
 // The folders every user has (RFC 6154), made at the first open of an index.
 struct SpecialFolder {
@@ -134,7 +136,8 @@ public:
 
     // sync - the folder as it is on disk now (see the header comment); throws nonexistent.
     FolderState sync(const std::string& folder);
-    // status - the counts of STATUS without a full FolderState (after a sync of the folder).
+    // status - the counts of STATUS without a full FolderState (it syncs the folder first; cheap when
+    // neither new/ nor cur/ changed since the last sync); throws nonexistent.
     FolderStatus status(const std::string& folder);
 
     // store - change the flags and keywords of the messages with these UIDs (those that exist): the file

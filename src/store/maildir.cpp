@@ -168,6 +168,8 @@ std::optional<std::uint64_t> Maildir::pop3_size(std::string_view filename) {
     return std::nullopt;
 }
 
+std::optional<std::uint64_t> Maildir::crlf_size(const std::string& path) { return measured_size(path); }
+
 std::vector<Maildir::Message> Maildir::list() const {
     std::vector<Message> out;
     for_each_file(root_, [&](std::string_view name, std::string path) {

@@ -56,6 +56,9 @@ public:
     // virtual size), or ",S=" in a name unique_name made (mailkeep writes CRLF only, so that holds
     // for its names from before it wrote W= too).
     static std::optional<std::uint64_t> pop3_size(std::string_view filename);
+    // crlf_size - a file's size with every bare LF made CRLF, read to its end (for a name that does
+    // not give it); nullopt when it cannot be read (gone, or logged). Blocking.
+    static std::optional<std::uint64_t> crlf_size(const std::string& path);
 
 private:
     std::filesystem::path root_;
