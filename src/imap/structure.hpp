@@ -33,12 +33,22 @@ struct BodyPart {
                              // belongs to the next boundary
     std::uint64_t lines = 0; // text/* and message/rfc822: lines in the body (RFC 9051 7.5.2)
     std::string type = "text", subtype = "plain";   // lower case, as they are compared
-    std::vector<std::pair<std::string, std::string>> params;   // Content-Type parameters (RFC 2231 decoded)
+    // Content-Type as the header spells it, for BODYSTRUCTURE: Dovecot sends the case it found
+    // ("TEXT" "Plain") and so do we. has_content_type is false when the header has none (type and
+    // subtype then hold the default: text/plain, or message/rfc822 inside multipart/digest).
+    bool has_content_type = false;
+    std::string type_as_sent, subtype_as_sent;
+    // Content-Type parameters as BODYSTRUCTURE carries them (names in their case): RFC 2231
+    // continuations joined ("name*0", "name*1" -> "name"), an extended value left encoded under
+    // "name*" ("utf-8'de'%C3%84rger.pdf"), as Dovecot sends it and RFC 2231 clients decode it;
+    // param() gives a value decoded to UTF-8.
+    std::vector<std::pair<std::string, std::string>> params;
     std::optional<std::string> id, description;     // Content-ID, Content-Description (raw)
     std::string encoding = "7bit";                  // Content-Transfer-Encoding, lower case
+    std::optional<std::string> encoding_as_sent;    // as spelled ("BASE64"), for BODYSTRUCTURE; nullopt: absent
     std::optional<std::string> md5;                 // Content-MD5
     std::optional<std::string> disposition;         // Content-Disposition type
-    std::vector<std::pair<std::string, std::string>> disposition_params;
+    std::vector<std::pair<std::string, std::string>> disposition_params;   // as params
     std::optional<std::string> language, location;  // Content-Language (raw list), Content-Location
     std::vector<BodyPart> parts;   // multipart/*: its parts; message/rfc822 (and message/global): one, the
                                    // enclosed message, whose header is that message's header
@@ -58,7 +68,7 @@ const BodyPart* find(const BodyPart& root, const std::vector<std::uint32_t>& pat
 std::string envelope(std::string_view header);
 
 // body_structure - BODYSTRUCTURE (extensible: MD5, disposition, language, location) or BODY (not
-// extensible) of part, formatted; message is what part's ranges index into (a message/rfc822 part
+// extensible) of part, formatted with its outer parentheses ("(\"text\" \"plain\" ...)"); message is what part's ranges index into (a message/rfc822 part
 // carries its enclosed message's ENVELOPE and structure).
 std::string body_structure(const BodyPart& part, std::string_view message, bool extensible);
 
@@ -75,6 +85,12 @@ std::optional<std::string> decoded(const BodyPart& part, std::string_view messag
 // header_value - the unfolded value of the first header field name in header (for SEARCH HEADER,
 // SUBJECT, FROM ...), nullopt when absent; encoded words are decoded to UTF-8 (RFC 2047).
 std::optional<std::string> header_value(std::string_view header, std::string_view name);
+
+// param - the value of parameter name (case-insensitive) in params (a part's params or
+// disposition_params), an RFC 2231 extended value ("name*") decoded to UTF-8 from its charset;
+// nullopt when absent or when its charset is unknown.
+std::optional<std::string> param(const std::vector<std::pair<std::string, std::string>>& params,
+                                 std::string_view name);
 
 // imap_string - s as an IMAP string: quoted when it can be, a literal otherwise; NIL for nullopt.
 std::string imap_string(const std::optional<std::string>& s);
