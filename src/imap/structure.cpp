@@ -33,6 +33,10 @@ constexpr std::size_t kMaxQuotedEscapes = 4;
 constexpr std::size_t kMaxHeaderFields = 10000;
 // Encoded words decoded in one header value (RFC 2047); the rest stay as they are.
 constexpr std::size_t kMaxEncodedWords = 1000;
+// RFC 2047 2: an encoded word is at most 75 characters; longer ones are common enough (mailers that
+// put a whole subject in one word) to allow more, not so many that a search for the end of each of a
+// value's "=?" makes a pass over all of it.
+constexpr std::size_t kMaxEncodedWord = 1000;
 
 bool is_lwsp(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -168,6 +172,7 @@ struct Lexer {
             last_comment += c;
             ++pos;
         }
+        last_comment.clear();
         return -1;   // no ")"
     }
     // skip_cfws - blanks, line ends and comments.
@@ -528,14 +533,17 @@ std::string decode_words(std::string_view v) {
     std::size_t pending_blank = 0;   // where the blanks after the last word start in out
     while (i < v.size()) {
         if (v[i] == '=' && i + 1 < v.size() && v[i + 1] == '?' && words < kMaxEncodedWords) {
-            // =?charset?enc?text?=
-            std::size_t q1 = v.find('?', i + 2);
-            std::size_t q2 = q1 == std::string_view::npos ? q1 : v.find('?', q1 + 1);
-            std::size_t end = q2 == std::string_view::npos ? q2 : v.find("?=", q2 + 1);
+            // =?charset?enc?text?=, looked for within kMaxEncodedWord octets (so that a value full of
+            // "=?" costs no more than one pass over each window)
+            std::string_view w = v.substr(i, kMaxEncodedWord);
+            std::size_t q1 = w.find('?', 2);
+            std::size_t q2 = q1 == std::string_view::npos ? q1 : w.find('?', q1 + 1);
+            std::size_t end = q2 == std::string_view::npos ? q2 : w.find("?=", q2 + 1);
             if (end != std::string_view::npos && q2 == q1 + 2) {
-                std::string_view charset = v.substr(i + 2, q1 - i - 2);
-                char enc = v[q1 + 1];
-                std::string_view text = v.substr(q2 + 1, end - q2 - 1);
+                std::string_view charset = w.substr(2, q1 - 2);
+                char enc = w[q1 + 1];
+                std::string_view text = w.substr(q2 + 1, end - q2 - 1);
+                end += i;
                 std::optional<std::string> raw;
                 if (text.find_first_of(" \t\r\n") == std::string_view::npos) {
                     if (enc == 'b' || enc == 'B') raw = base64_lenient(text);
@@ -572,15 +580,23 @@ std::string unfold(std::string_view v) {
 
 // ---- IMAP strings as Dovecot writes them ----
 
-// literal - s as an IMAP literal; NUL, which no literal may carry, as 0x80 (as Dovecot does).
+// U+FFFD, in UTF-8: what a NUL in a header value becomes (no IMAP string may carry NUL; Dovecot 2.3's
+// header parser makes the same replacement).
+constexpr std::string_view kReplacement = "\xef\xbf\xbd";
+
+// append_literal - s as an IMAP literal, each NUL as U+FFFD.
 void append_literal(std::string& out, std::string_view s) {
+    std::size_t nuls = static_cast<std::size_t>(std::count(s.begin(), s.end(), '\0'));
     out += '{';
-    out += std::to_string(s.size());
+    out += std::to_string(s.size() + nuls * (kReplacement.size() - 1));
     out += "}\r\n";
-    for (char c : s) out += c == '\0' ? '\x80' : c;
+    for (char c : s) {
+        if (c == '\0') out += kReplacement;
+        else out += c;
+    }
 }
 
-// append_nstring - quoted when it can be (no CR, LF, NUL or 8-bit octet, few escapes), else a literal.
+// append_string - quoted when it can be (no CR, LF, NUL or 8-bit octet, few escapes), else a literal.
 void append_string(std::string& out, std::string_view s) {
     std::size_t escapes = 0;
     bool literal = false;
@@ -625,7 +641,7 @@ void append_nstring_nolf(std::string& out, const std::optional<std::string>& s) 
 }
 
 // append_for_humans - a Subject as Dovecot sends it: blanks and line ends collapsed to one space,
-// none at either end, NUL as 0x80; quoted when nothing changed and nothing needs escaping.
+// none at either end, NUL as U+FFFD; quoted when nothing changed and nothing needs escaping.
 void append_for_humans(std::string& out, std::string_view s) {
     bool modify = false, last_lwsp = true;
     for (char c : s) {
@@ -653,7 +669,7 @@ void append_for_humans(std::string& out, std::string_view s) {
             if (!last_lwsp) clean += ' ';
             last_lwsp = true;
         } else {
-            clean += c == '\0' ? '\x80' : c;
+            clean += c;   // a NUL becomes U+FFFD in the literal
             last_lwsp = false;
         }
     }
@@ -884,7 +900,7 @@ public:
     BodyPart parse() {
         BodyPart root;
         ++parts_;
-        entity(root, 0, 0, false);
+        entity(root, 0, 0, false, false);
         return root;
     }
 
@@ -929,7 +945,7 @@ private:
     }
 
     // entity - a header and a body from start, up to the next boundary line of the stack; fills part.
-    Stop entity(BodyPart& part, std::size_t start, std::size_t depth, bool in_digest) {
+    Stop entity(BodyPart& part, std::size_t start, std::size_t depth, bool in_multipart, bool in_digest) {
         HeaderEnd he = header_block_end(m_, start, [&](std::size_t p) { return boundary_at(p).has_value(); });
         part.header = {start, he.end - start};
         read_header(part, part.header.of(m_), in_digest);
@@ -943,10 +959,12 @@ private:
                     break;
                 }
         }
+        bool cut = he.by_boundary;
         if (he.blank && he.end < m_.size()) {
-            // A boundary line right after the blank line: when it is an enclosing one, this part is
-            // empty and the blank line's CRLF is the delimiter's; the part's own first delimiter (the
-            // longest match, its boundary already known) leaves the header whole.
+            // A boundary line right after the blank line: when it is an enclosing one, the part is
+            // empty and the blank line's CRLF is the delimiter's (for an enclosed message Dovecot
+            // leaves that CRLF in its container's body, as for a header cut short); the part's own
+            // first delimiter (the longest match, its boundary already known) leaves the header whole.
             if (boundary && may_nest) stack_.push_back(*boundary);
             auto s = boundary_at(he.end);
             bool own = s && boundary && may_nest && s->which == stack_.size() - 1;
@@ -954,6 +972,7 @@ private:
             if (s && !own) {
                 he.end = before_line_end(m_, start, he.end);
                 part.header.length = he.end - start;
+                if (!in_multipart) cut = true;
             }
         }
         std::size_t body_start = he.end;
@@ -963,13 +982,13 @@ private:
         } else if (part.type == "message" && (part.subtype == "rfc822" || part.subtype == "global") && may_nest) {
             part.parts.emplace_back();
             ++parts_;
-            stop = entity(part.parts.back(), body_start, depth + 1, false);
+            stop = entity(part.parts.back(), body_start, depth + 1, false, false);
         } else {
             stop = next_boundary(body_start);
         }
         std::size_t end = body_end(body_start, stop);
         if (end < body_start) end = body_start;
-        if (he.by_boundary) stop.in_header = true;
+        if (cut) stop.in_header = true;
         part.body = {body_start, end - body_start};
         part.lines = static_cast<std::uint64_t>(std::count(m_.begin() + static_cast<std::ptrdiff_t>(body_start),
                                                            m_.begin() + static_cast<std::ptrdiff_t>(end), '\n'));
@@ -1001,7 +1020,7 @@ private:
             }
             part.parts.emplace_back();
             ++parts_;
-            stop = entity(part.parts.back(), child_start, depth + 1, digest);
+            stop = entity(part.parts.back(), child_start, depth + 1, true, digest);
         }
         stack_.pop_back();
         if (stop.line != std::string_view::npos && stop.which == mine) {
@@ -1327,7 +1346,8 @@ std::optional<std::string> param(const std::vector<std::pair<std::string, std::s
                                  std::string_view name) {
     for (const auto& [k, v] : params) {
         if (iequals(k, name)) return v;
-        if (k.size() == name.size() + 1 && k.back() == '*' && iequals(std::string_view(k).substr(0, name.size()), name)) {
+        std::string_view key(k);
+        if (key.size() == name.size() + 1 && key.back() == '*' && iequals(key.substr(0, name.size()), name)) {
             // RFC 2231 4: charset'language'percent-encoded
             std::size_t q1 = v.find('\'');
             std::size_t q2 = q1 == std::string::npos ? q1 : v.find('\'', q1 + 1);
