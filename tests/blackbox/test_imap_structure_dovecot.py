@@ -20,6 +20,7 @@
 #   (no literal may carry NUL, RFC 3501 4.3), which is the session's job when it sends them, so the
 #   test applies that replacement to our bytes before comparing. NULs in ENVELOPE and BODYSTRUCTURE
 #   strings are structure's own job and become U+FFFD, as Dovecot's header parser makes them.
+# Generated messages (Python's email package, as a client writes them) are added to the corpus.
 # DIFFERENCES below lists the items where the two disagree on purpose; the test fails when a listed
 # difference goes away too (so the list stays true).
 import imaplib
@@ -59,12 +60,40 @@ def dump_binary():
     pytest.skip("imap_structure_dump is not built")
 
 
+def generated():
+    """generated - {name: octets} of messages as a mail client writes them today (Python's email
+    package, policy SMTP): attachments with non-ASCII names (RFC 2231), alternatives, forwards, charsets."""
+    from email.message import EmailMessage
+    from email.policy import SMTP
+
+    out = {}
+    names = ["plain.txt", "Übersicht März.pdf", "日本語.txt", "a \"quoted\" name.bin", "x" * 90 + ".dat"]
+    for n, name in enumerate(names):
+        m = EmailMessage(policy=SMTP)
+        m["From"] = "Änne Müller <anne@home.arpa>"
+        m["To"] = "Ben <ben@home.arpa>, Carl <carl@home.arpa>"
+        m["Subject"] = f"Anhang Nr. {n}: {name}"
+        m["Message-ID"] = f"<gen-{n}@home.arpa>"
+        m.set_content("Hallo,\nanbei die Datei.\n" + "Zeile äöü\n" * n)
+        m.add_alternative(f"<p>Hallo <b>{n}</b></p>", subtype="html")
+        m.add_attachment(bytes(range(256)) * (n + 1), maintype="application", subtype="octet-stream", filename=name)
+        if n % 2:
+            inner = EmailMessage(policy=SMTP)
+            inner["From"] = "carl@home.arpa"
+            inner["Subject"] = "weitergeleitet"
+            inner.set_content("Das Original.\n", charset="iso-8859-1", cte="quoted-printable")
+            m.add_attachment(inner)
+        out[f"generated_{n}.eml"] = m.as_bytes()
+    return out
+
+
 def corpus():
-    """corpus - [(label, path)] of every message: Python's corpus and ours."""
+    """corpus - [(label, path or octets)] of every message: Python's corpus, ours, generated ones."""
     out = []
     if PY_CORPUS.is_dir():
         out += [(f"python/{p.name}", p) for p in sorted(PY_CORPUS.glob("msg_*.txt"))]
     out += [(f"mime_corpus/{p.name}", p) for p in sorted(OWN_CORPUS.glob("*.eml"))]
+    out += [(f"generated/{name}", data) for name, data in generated().items()]
     return out
 
 
@@ -206,7 +235,7 @@ def served(tmp_path_factory):
         (md / d).mkdir(parents=True)
     files = []
     for n, (label, path) in enumerate(corpus()):
-        data = crlf(path.read_bytes())
+        data = crlf(path if isinstance(path, bytes) else path.read_bytes())
         f = root / "crlf" / label
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_bytes(data)
