@@ -992,16 +992,7 @@ private:
         part.body = {body_start, end - body_start};
         part.lines = static_cast<std::uint64_t>(std::count(m_.begin() + static_cast<std::ptrdiff_t>(body_start),
                                                            m_.begin() + static_cast<std::ptrdiff_t>(end), '\n'));
-        // The enclosed message ends where its container does.
-        if (!part.parts.empty() && part.type == "message") fix_end(part.parts.back(), end);
         return stop;
-    }
-
-    // fix_end - a message/rfc822's enclosed message and its last descendants end at end.
-    static void fix_end(BodyPart& p, std::size_t end) {
-        if (p.body.offset + p.body.length > end) {
-            p.body.length = end > p.body.offset ? end - p.body.offset : 0;
-        }
     }
 
     // multipart - the parts between the delimiters of boundary; returns the boundary line of an
