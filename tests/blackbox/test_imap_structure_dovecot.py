@@ -89,9 +89,8 @@ def generated():
 
 def corpus():
     """corpus - [(label, path or octets)] of every message: Python's corpus, ours, generated ones."""
-    out = []
-    if PY_CORPUS.is_dir():
-        out += [(f"python/{p.name}", p) for p in sorted(PY_CORPUS.glob("msg_*.txt"))]
+    assert PY_CORPUS.is_dir(), f"{PY_CORPUS}: install libpython3.11-testsuite (scripts/deps.sh --test)"
+    out = [(f"python/{p.name}", p) for p in sorted(PY_CORPUS.glob("msg_*.txt"))]
     out += [(f"mime_corpus/{p.name}", p) for p in sorted(OWN_CORPUS.glob("*.eml"))]
     out += [(f"generated/{name}", data) for name, data in generated().items()]
     return out
