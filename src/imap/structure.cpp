@@ -293,8 +293,8 @@ int content_param(Lexer& lx, std::string& name, std::string& value) {
     if (lx.cur() != ';') return -1;
     ++lx.pos;
     if (lx.skip_cfws() <= 0) return -1;
-    if (lx.mime_token(name) <= 0 || name.empty()) return -1;
-    if (lx.cur() != '=') return -1;
+    if (lx.mime_token(name) < 0) return -1;   // an empty name is kept, as Dovecot does ("" "value")
+    if (lx.end() || lx.cur() != '=') return -1;
     ++lx.pos;
     int r = lx.skip_cfws();
     if (r <= 0) {
@@ -685,10 +685,12 @@ void append_for_humans(std::string& out, std::string_view s) {
 
 struct Address {
     std::optional<std::string> name, route, mailbox, domain;
+    bool invalid = false;
 };
 
 // AddressParser - an address list into ENVELOPE addresses; a group is (NIL NIL "name" NIL) before
-// its members and (NIL NIL NIL NIL) after them; what does not parse is filled in as Dovecot does
+// its members and (NIL NIL NIL NIL) after them. Lenient as Dovecot 2.3's lib-mail is (dots anywhere
+// in a local part, a name made of what does not parse), and what is missing is filled in as it does
 // (MISSING_MAILBOX, MISSING_DOMAIN, SYNTAX_ERROR, INVALID_ROUTE) so that the client sees something.
 class AddressParser {
 public:
@@ -696,13 +698,12 @@ public:
 
     std::vector<Address> parse() {
         if (lx_.skip_cfws() <= 0) return {};
-        // address-list = address *("," address); one address per round, so the loop ends
-        for (std::size_t n = 0; n < lx_.s.size() + 1; ++n) {
-            int r = address();
-            if (r == 0) break;
-            if (lx_.cur() != ',') break;
+        // address-list = address *("," address); each round takes a "," or ends the loop
+        for (;;) {
+            if (address() == 0) break;
+            if (lx_.end() || lx_.cur() != ',') break;
             ++lx_.pos;
-            r = lx_.skip_cfws();
+            int r = lx_.skip_cfws();
             if (r <= 0) {
                 if (r < 0) add_fixed();
                 break;
@@ -718,14 +719,31 @@ private:
     }
     void add_fixed() {
         if (!addr_.mailbox) addr_.mailbox = "MISSING_MAILBOX";
-        if (!addr_.domain) addr_.domain = "MISSING_DOMAIN";
+        if (!addr_.domain || addr_.domain->empty()) addr_.domain = "MISSING_DOMAIN";
         add();
     }
-    int local_part() {
-        std::string s;
-        int r = lx_.cur() == '"' ? lx_.quoted(s) : lx_.dot_atom(s);
+    // local_part - a quoted string, or atoms with dots anywhere (".a", "a.", "a..b": seen in the wild).
+    int local_part(std::string& s) {
+        int r = -1;
+        if (lx_.cur() == '"') {
+            r = lx_.quoted(s);
+        } else {
+            do {
+                while (lx_.cur() == '.') {
+                    s += '.';
+                    ++lx_.pos;
+                    if (lx_.end()) {
+                        addr_.mailbox = s;
+                        return 0;
+                    }
+                    r = 1;
+                }
+                if (lx_.cur() == '@') break;
+                r = lx_.atom(s);
+            } while (r > 0 && lx_.cur() == '.');
+        }
         if (r < 0) return -1;
-        addr_.mailbox = std::move(s);
+        addr_.mailbox = s;
         return r;
     }
     int domain() {
@@ -752,24 +770,20 @@ private:
     }
     int angle_addr() {
         ++lx_.pos;   // "<"
-        int r = lx_.skip_cfws();
-        if (r <= 0) return r;
-        if (lx_.cur() == '>') {
-            // "<>", the null path: neither mailbox nor domain (filled in as missing)
-            ++lx_.pos;
-            return lx_.skip_cfws();
-        }
+        if (lx_.skip_cfws() <= 0) return -1;
         if (lx_.cur() == '@') {
-            if (domain_list() <= 0 || lx_.cur() != ':') {
+            if (domain_list() > 0 && lx_.cur() == ':') {
+                ++lx_.pos;
+            } else {
                 addr_.route = "INVALID_ROUTE";
-                return -1;
+                if (lx_.end()) return -1;
             }
-            ++lx_.pos;
-            if ((r = lx_.skip_cfws()) <= 0) return r;
+            if (lx_.skip_cfws() <= 0) return -1;
         }
-        if ((r = local_part()) <= 0) return r;
-        if (lx_.cur() == '@') {
-            if ((r = domain()) <= 0) return r;
+        if (lx_.cur() != '>') {   // "<>", the null path, has neither mailbox nor domain
+            std::string s;
+            if (local_part(s) <= 0) return -1;
+            if (lx_.cur() == '@' && domain() <= 0) return -1;
         }
         if (lx_.cur() != '>') return -1;
         ++lx_.pos;
@@ -779,17 +793,39 @@ private:
         std::string name;
         if (lx_.phrase(name) <= 0 || lx_.cur() != '<') return -1;
         if (!name.empty()) addr_.name = std::move(name);
-        if (angle_addr() < 0) addr_.domain = "SYNTAX_ERROR";
+        if (angle_addr() < 0) {
+            addr_.domain = "SYNTAX_ERROR";
+            addr_.invalid = true;
+        }
         return lx_.end() ? 0 : 1;
     }
     int addr_spec() {
+        int r2 = -2;   // no domain tried
         lx_.last_comment.clear();
-        int r = local_part();
-        if (r != 0 && lx_.cur() == '@') {
-            int r2 = domain();
+        bool quoted = lx_.cur() == '"';
+        std::string s;
+        int r = local_part(s);
+        if (r <= 0) addr_.invalid = true;
+        if (r != 0 && !lx_.end() && lx_.cur() == '@') {
+            r2 = domain();
             if (r2 <= 0) r = r2;
         }
-        if (!lx_.last_comment.empty()) addr_.name = lx_.last_comment;
+        if (!lx_.last_comment.empty()) {
+            addr_.name = lx_.last_comment;
+        } else if (r2 == -2) {
+            // no "@domain": what follows the local part, if anything, makes it a name
+            s += ' ';
+            std::size_t before = s.size();
+            lx_.phrase(s);
+            if (s.size() != before) {
+                addr_.mailbox.reset();
+                addr_.name = s;
+            } else if (!quoted) {
+                addr_.domain = "";
+            }
+            addr_.invalid = true;
+            r = -1;
+        }
         return r;
     }
     int mailbox() {
@@ -799,6 +835,10 @@ private:
             lx_.pos = start;
             addr_ = Address{};
             r = addr_spec();
+            if (addr_.invalid && !addr_.name && addr_.mailbox && !addr_.domain) {
+                addr_.name = std::move(addr_.mailbox);
+                addr_.mailbox.reset();
+            }
         }
         add_fixed();
         return r;
@@ -812,12 +852,9 @@ private:
         addr_.mailbox = std::move(name);
         add();
         if (r > 0 && lx_.cur() != ';') {
-            for (std::size_t n = 0; n < lx_.s.size() + 1; ++n) {
-                if (mailbox() <= 0) {
-                    r = -1;
-                    break;
-                }
-                if (lx_.cur() != ',') break;
+            for (;;) {
+                mailbox();
+                if (lx_.end() || lx_.cur() != ',') break;
                 ++lx_.pos;
                 if (lx_.skip_cfws() <= 0) {
                     r = -1;
@@ -826,7 +863,7 @@ private:
             }
         }
         if (r >= 0) {
-            if (lx_.cur() != ';') {
+            if (lx_.end() || lx_.cur() != ';') {
                 r = -1;
             } else {
                 ++lx_.pos;
@@ -960,6 +997,7 @@ private:
                 }
         }
         bool cut = he.by_boundary;
+        bool empty_body = false;   // the next line is an enclosing delimiter
         if (he.blank && he.end < m_.size()) {
             // A boundary line right after the blank line: when it is an enclosing one, the part is
             // empty and the blank line's CRLF is the delimiter's (for an enclosed message Dovecot
@@ -973,6 +1011,7 @@ private:
                 he.end = before_line_end(m_, start, he.end);
                 part.header.length = he.end - start;
                 if (!in_multipart) cut = true;
+                empty_body = true;
             }
         }
         std::size_t body_start = he.end;
@@ -982,7 +1021,14 @@ private:
         } else if (part.type == "message" && (part.subtype == "rfc822" || part.subtype == "global") && may_nest) {
             part.parts.emplace_back();
             ++parts_;
-            stop = entity(part.parts.back(), body_start, depth + 1, false, false);
+            if (empty_body) {
+                // nothing before the delimiter: an empty message (its CRLF is the delimiter's)
+                part.parts.back().header = {body_start, 0};
+                part.parts.back().body = {body_start, 0};
+                stop = next_boundary(body_start);
+            } else {
+                stop = entity(part.parts.back(), body_start, depth + 1, false, false);
+            }
         } else {
             stop = next_boundary(body_start);
         }
@@ -1038,10 +1084,11 @@ private:
                 Lexer lx{f.value};
                 lx.skip_cfws();
                 std::string tok;
-                if (lx.mime_token(tok) >= 0 && lx.skip_cfws() == 0 && !tok.empty()) {
-                    part.encoding_as_sent = tok;
-                    part.encoding = lowercase_ascii(tok);
-                }
+                bool ok = lx.mime_token(tok) >= 0 && lx.skip_cfws() == 0 && !tok.empty();
+                // Decoding goes by the token whatever follows it ("" decodes nothing); BODYSTRUCTURE
+                // shows only a clean one (else "7bit"). Dovecot's two parsers, each as it is.
+                part.encoding = lowercase_ascii(tok);
+                if (ok) part.encoding_as_sent = tok;
             } else if (iequals(n, "id") && !part.id) {
                 part.id = std::string(f.value);
             } else if (iequals(n, "description") && !part.description) {

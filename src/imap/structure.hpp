@@ -49,7 +49,8 @@ struct BodyPart {
     // param() gives a value decoded to UTF-8.
     std::vector<std::pair<std::string, std::string>> params;
     std::optional<std::string> id, description;     // Content-ID, Content-Description (raw)
-    std::string encoding = "7bit";                  // Content-Transfer-Encoding, lower case
+    std::string encoding = "7bit";                  // Content-Transfer-Encoding's token, lower case (what
+                                                    // decoded() goes by; "" when the field names none)
     std::optional<std::string> encoding_as_sent;    // as spelled ("BASE64"), for BODYSTRUCTURE; nullopt: absent
     std::optional<std::string> md5;                 // Content-MD5
     std::optional<std::string> disposition;         // Content-Disposition type
