@@ -40,7 +40,8 @@ struct BodyPart {
     std::string type = "text", subtype = "plain";   // lower case, as they are compared
     // Content-Type as the header spells it, for BODYSTRUCTURE: Dovecot sends the case it found
     // ("TEXT" "Plain") and so do we. has_content_type is false when the header has none (type and
-    // subtype then hold the default: text/plain, or message/rfc822 inside multipart/digest).
+    // subtype then hold the default: text/plain, or message/rfc822 inside multipart/digest); one that
+    // is not type/subtype ("text;") leaves all four empty (Dovecot's "" "").
     bool has_content_type = false;
     std::string type_as_sent, subtype_as_sent;
     // Content-Type parameters as BODYSTRUCTURE carries them (names in their case): RFC 2231
