@@ -341,6 +341,35 @@ TEST(ImapStructure, Rfc2231Parameters) {
     EXPECT_EQ(mk::imap::param(root.params, "missing"), std::nullopt);
 }
 
+TEST(ImapStructure, BoundaryIsCutTo70Octets) {   // kMaxBoundary, RFC 2046 5.1.1
+    std::string b(100, 'b');
+    std::string m = "Content-Type: multipart/mixed; boundary=\"" + b + "\"\r\n\r\n--" + b + "\r\n\r\none\r\n--" +
+                    b.substr(0, 70) + "\r\n\r\ntwo\r\n--" + b + "--\r\n";
+    BodyPart root = mk::imap::parse(m);
+    // the 70-octet delimiter line is one too; the close delimiter of the whole boundary is not (what
+    // follows the first 70 octets is not "--"): an empty third part, as Dovecot has it
+    ASSERT_EQ(root.parts.size(), 3u);
+    EXPECT_EQ(body_of(root.parts[1], m), "two");
+    EXPECT_EQ(body_of(root.parts[2], m), "");
+}
+
+TEST(ImapStructure, HeaderFieldsReadAreBounded) {   // kMaxHeaderFields = 10000
+    std::string h;
+    for (int i = 0; i < 10000; ++i) h += "X: y\r\n";
+    EXPECT_EQ(mk::imap::envelope(h + "Subject: late\r\n\r\n"), "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+    EXPECT_EQ(mk::imap::envelope(h.substr(6) + "Subject: in\r\n\r\n"),
+              "(NIL \"in\" NIL NIL NIL NIL NIL NIL NIL NIL)");
+}
+
+TEST(ImapStructure, EncodedWordsDecodedAreBounded) {   // kMaxEncodedWords = 1000
+    std::string h = "Subject:";
+    for (int i = 0; i < 1001; ++i) h += " =?utf-8?q?a?=";
+    h += "\r\n\r\n";
+    auto v = mk::imap::header_value(h, "subject");
+    ASSERT_TRUE(v);
+    EXPECT_EQ(*v, std::string(1000, 'a') + " =?utf-8?q?a?=");
+}
+
 TEST(ImapStructure, LimitsAreWhatTheHeaderSays) {
     EXPECT_EQ(mk::imap::kMaxPartDepth, 32u);
     EXPECT_EQ(mk::imap::kMaxParts, 2000u);
