@@ -25,7 +25,7 @@ lib_flags=(-std=c++20 -O1 -gline-tables-only -fsanitize=fuzzer-no-link "${saniti
 target_flags=(-std=c++20 -O1 -g -fsanitize=fuzzer "${sanitize[@]}" -I"$top/src" -I"$top/tests/unit" "${defines[@]}")
 lib_sources=(
   core/address core/text core/base64 core/cram_md5 net/sasl net/dot_stuffer smtp/command smtp/dot_decoder pop3/command
-  imap/response   # the parsers
+  imap/response imap/structure   # the parsers
   core/config core/config_read core/config_values core/config_listen core/config_users core/config_relay
   core/config_remote core/config_odmr core/config_default core/cidr core/size core/password core/ids core/date core/pread
   core/durable core/enhanced_status core/secret
