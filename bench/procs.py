@@ -101,6 +101,20 @@ class Daemon:
         return {"processes": len(pids), "rss_kb": rss, "pss_kb": pss}
 
 
+class Group(Daemon):
+    """Group - several daemons counted as one (fetchmail and the mailkeep its ODMR run hands mail to)."""
+
+    def __init__(self, name, *daemons):
+        super().__init__(name, None)
+        self.daemons = daemons
+
+    def root(self):
+        return None
+
+    def pids(self):
+        return [p for d in self.daemons for p in d.pids()]
+
+
 def pid_from_file(path):
     def read():
         try:

@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 # bench/run.py — mailkeep side by side with Postfix, Dovecot and fetchmail, in one command (issue 5).
 # Sets up every peer itself in a temporary directory on 127.0.0.1 high ports (a private Postfix, a
-# private Dovecot, mailkeep, smtp-sink; fetchmail with a Maildir MDA), runs each scenario for mailkeep and the peer alternately, prints a
-# markdown report, and stops everything it started. Needs root (Postfix's `postfix start`).
+# private Dovecot, mailkeep, smtp-sink; fetchmail with a Maildir MDA; for ODMR a mailkeep provider and customer),
+# runs each scenario for mailkeep and the peer alternately, prints a markdown report, and stops
+# everything it started. Needs root (Postfix's `postfix start`).
 #
 #   /usr/bin/python3 bench/run.py --smoke            # a few messages per scenario, under a minute
-#   /usr/bin/python3 bench/run.py --full             # the real run, a few minutes
-#   options: --bin PATH (mailkeep binary), --only 1,2,3,4,6, --json FILE, --write-results FILE, --keep
+#   /usr/bin/python3 bench/run.py --full             # the real run, about 10 minutes
+#   options: --bin PATH (mailkeep binary), --only 1,2,3,4,6,8, --json FILE, --write-results FILE, --keep
 #
 # See bench/README.md for what each scenario measures and the caveats.
 import argparse
@@ -44,15 +45,18 @@ VMAIL_UID = 65534                       # Dovecot will not serve mail owned by r
 POP3_WINDOW = 4                         # RETR+DELE pairs in flight in scenario 2
 FETCH_PROVIDER = "fetch"                # scenario 3: the Dovecot user both fetchers empty
 FETCH_ACCOUNTS = {"pop3": ("bench-pop3", "fetchp"), "imap": ("bench-imap", "fetchi")}   # account, deliver_to
+ODMR_RCPT = "carl@customer.example"     # scenario 8: held at the provider for anna, carl's at the customer
 
 # What each mode does. Counts are per run of one system. Scenarios 1 and 2 are run "repeats" times,
 # alternating which system goes first; the pair with the median ratio is reported (the machine is shared).
+# odmr (scenario 8) stays below 3,333 in one ATRN: the customer's SMTP session closes after 10,000
+# commands (kMaxCommands, src/smtp/server_session.cpp), i.e. EHLO and 3,333 × MAIL, RCPT, DATA.
 MODES = {
     "smoke": dict(s1_counts={4096: 12, 102400: 4}, sessions=(1, 16, 64), s1_repeats=1, pop3=40, pop3_repeats=1,
-                  fetch=20, fetch_repeats=1, relay=20, growth_pop3=(50, 200), growth_queue=(20, 60), fsync_seconds=0.5,
+                  fetch=20, fetch_repeats=1, relay=20, odmr=20, odmr_repeats=1, growth_pop3=(50, 200), growth_queue=(20, 60), fsync_seconds=0.5,
                   bandwidth_seconds=0.3, settle=0.3, deadline=240),
     "full": dict(s1_counts={4096: 2000, 102400: 500}, sessions=(1, 16, 64), s1_repeats=3, pop3=5000, pop3_repeats=3,
-                 fetch=5000, fetch_repeats=1, relay=5000, growth_pop3=(1000, 10000, 100000), growth_queue=(1000, 10000), fsync_seconds=3.0,
+                 fetch=5000, fetch_repeats=1, relay=5000, odmr=3000, odmr_repeats=1, growth_pop3=(1000, 10000, 100000), growth_queue=(1000, 10000), fsync_seconds=3.0,
                  bandwidth_seconds=2.0, settle=2.0, deadline=1500),
 }
 
@@ -70,10 +74,10 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(description="mailkeep vs Postfix, Dovecot and fetchmail (see bench/README.md)")
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--smoke", action="store_true", help="a few messages per scenario, targets not checked")
-    mode.add_argument("--full", action="store_true", help="the real run (a few minutes)")
+    mode.add_argument("--full", action="store_true", help="the real run (about 10 minutes)")
     ap.add_argument("--bin", default=os.environ.get("MAILKEEP_BIN", str(REPO / "build" / "mailkeep")),
                     help="the mailkeep binary (default: $MAILKEEP_BIN or build/mailkeep)")
-    ap.add_argument("--only", default="1,2,3,4,5,6,7",
+    ap.add_argument("--only", default="1,2,3,4,5,6,7,8",
                     help="comma-separated scenarios to run (5 footprint and 7 limits are always measured)")
     ap.add_argument("--max-growth", type=int, default=None,
                     help="leave out growth sizes above this many messages (e.g. 10000 to skip 100k)")
@@ -94,10 +98,11 @@ from harness import Mailkeep, free_ports, make_cert, port_accepts, wait_until  #
 from postfix import Postfix  # noqa: E402
 from dovecot import Dovecot  # noqa: E402
 from fetchutil import account_toml  # noqa: E402
+from test_odmr_customer import ODMR_PASSWORD, customer, provider_with_hold, ran_once  # noqa: E402
 
 import physical  # noqa: E402
 import pop3load  # noqa: E402
-from procs import Daemon, PeakSampler, pid_from_file  # noqa: E402
+from procs import Daemon, Group, PeakSampler, pid_from_file  # noqa: E402
 
 harness.MAILKEEP_BIN = os.environ["MAILKEEP_BIN"]
 
@@ -283,11 +288,19 @@ class Systems:
         if r.returncode != 0:
             raise BenchError(f"postconf: {r.stdout}{r.stderr}")
         self.daemons = {
-            "mailkeep": Daemon("mailkeep", lambda: self.mk.proc.pid if self.mk.proc else None),
+            "mailkeep": mk_daemon("mailkeep", self.mk),
             "postfix": Daemon("postfix", pid_from_file(self.pf.root / "queue" / "pid" / "master.pid")),
             "dovecot": Daemon("dovecot", pid_from_file(self.dv.root / "run" / "master.pid")),
         }
         self.sink = None
+        self.odmr = []   # scenario 8's provider and customer, made only when it runs
+
+    def odmr_instance(self, name="mk", start=True, **options):
+        """odmr_instance - a mailkeep of scenario 8 made as the black-box tests' mailkeep_factory makes
+        one (the ODMR tests' helpers take this as their factory); stopped with the others at the end."""
+        mk = Mailkeep(self.top / f"odmr-{name}", self.cert, self.key, **options)
+        self.odmr.append(mk)
+        return mk.start() if start else mk
 
     def start(self):
         self.dv.start()   # first: the provider of mailkeep's accounts (scenario 3)
@@ -300,11 +313,13 @@ class Systems:
     def stop(self):
         problems = []
         self.stop_sink()
-        for name, stop in (("mailkeep", self.mk.stop), ("postfix", self.pf.stop), ("dovecot", self.dv.stop)):
+        stops = ([("mailkeep", self.mk.stop)] + [(f"mailkeep {mk.root.name}", mk.stop) for mk in self.odmr if mk.proc]
+                 + [("postfix", self.pf.stop), ("dovecot", self.dv.stop)])
+        for name, stop in stops:
             try:
                 result = stop()
-                if name == "mailkeep" and result and (result[0] != 0 or result[1]):
-                    problems.append(f"mailkeep: rc={result[0]} needed SIGKILL={result[1]}")
+                if name.startswith("mailkeep") and result and (result[0] != 0 or result[1]):
+                    problems.append(f"{name}: rc={result[0]} needed SIGKILL={result[1]}")
             except Exception as e:   # stop the others whatever happened to one
                 problems.append(f"{name}: {e}")
         return problems
@@ -351,10 +366,20 @@ class Systems:
         return self.pf.maildir(user) / "new"
 
     def mk_queue(self):
-        return count_files(self.mk.data_dir / "queue", ".env")
+        return queue_size(self.mk)
 
     def pf_queue(self, dirs=("maildrop", "incoming", "active", "deferred", "hold")):
         return sum(count_tree(self.pf.root / "queue" / d) for d in dirs)
+
+
+def mk_daemon(name, mk):
+    """mk_daemon - the Daemon of a harness Mailkeep (its pid while it runs)."""
+    return Daemon(name, lambda: mk.proc.pid if mk.proc else None)
+
+
+def queue_size(mk):
+    """queue_size - messages in a mailkeep's queue directory (one .env each)."""
+    return count_files(mk.data_dir / "queue", ".env")
 
 
 def measure(daemon, fn):
@@ -543,17 +568,24 @@ def fetchmail_run(top, proto, port, maildir, mda, deadline):
     """fetchmail_run - one fetchmail 6.4 run (daemon mode off, fetchall, no keep) into the MDA; the
     run's CPU seconds (fetchmail and the MDAs it reaped, from wait4) and peak RSS: the larger of
     the sampled sum over fetchmail and its MDA child and the largest single process (wait4)."""
+    return fetchmail_exec(top, proto, deadline,
+                          "set no bouncemail\n"
+                          f"poll 127.0.0.1 service {port} protocol {proto.upper()} auth password timeout 60\n"
+                          f"  user \"{FETCH_PROVIDER}\" there with password \"{PASSWORD}\" is root here\n"
+                          "  sslproto ''\n"            # no STLS/STARTTLS (Dovecot offers none here anyway)
+                          "  fetchall\n  no keep\n"
+                          f"  mda \"{mda} {maildir}\"\n")
+
+
+def fetchmail_exec(top, what, deadline, rc_text, also=()):
+    """fetchmail_exec - run fetchmail once with rc_text as its rc file, within deadline; its seconds,
+    CPU seconds (fetchmail and the children it reaped, from wait4) and peak RSS/PSS: the sampled sum
+    over fetchmail's tree and the daemons in also, at least its largest single process (wait4)."""
     home = top / "fetchmail-home"
     home.mkdir(exist_ok=True)
     os.chmod(home, 0o700)
     rc = home / "fetchmailrc"
-    rc.write_text(
-        "set no bouncemail\n"
-        f"poll 127.0.0.1 service {port} protocol {proto.upper()} auth password timeout 60\n"
-        f"  user \"{FETCH_PROVIDER}\" there with password \"{PASSWORD}\" is root here\n"
-        "  sslproto ''\n"                       # no STLS/STARTTLS (Dovecot offers none here anyway)
-        "  fetchall\n  no keep\n"
-        f"  mda \"{mda} {maildir}\"\n")
+    rc.write_text(rc_text)
     os.chmod(rc, 0o600)
     ids = home / "fetchids"
     if ids.exists():
@@ -562,7 +594,7 @@ def fetchmail_run(top, proto, port, maildir, mda, deadline):
     cmd = [FETCHMAIL, "-f", str(rc), "-i", str(ids), "--nosyslog", "--silent"]
     errfile = home / "fetchmail.out"
     holder = {}
-    sampler = PeakSampler(Daemon("fetchmail", lambda: holder.get("pid")))
+    sampler = PeakSampler(Group("fetchmail", Daemon("fetchmail", lambda: holder.get("pid")), *also))
     with open(errfile, "wb") as err, sampler:
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT, env=env)
@@ -577,7 +609,7 @@ def fetchmail_run(top, proto, port, maildir, mda, deadline):
                     break
                 time.sleep(0.005)
             else:
-                raise BenchError(f"fetchmail {proto}: still running after {deadline}s")
+                raise BenchError(f"fetchmail {what}: still running after {deadline}s")
         finally:
             if usage is None:   # the deadline, a signal: do not leave it running
                 proc.kill()
@@ -590,7 +622,7 @@ def fetchmail_run(top, proto, port, maildir, mda, deadline):
         proc.returncode = os.waitstatus_to_exitcode(status)   # reaped by wait4: keep Popen from waiting
         holder["pid"] = None
     if proc.returncode != 0:
-        raise BenchError(f"fetchmail {proto} exited {proc.returncode}: {errfile.read_text(errors='replace')[-2000:]}")
+        raise BenchError(f"fetchmail {what} exited {proc.returncode}: {errfile.read_text(errors='replace')[-2000:]}")
     return {"seconds": t1 - t0, "cpu": usage.ru_utime + usage.ru_stime,
             "peak_rss_kb": max(sampler.peak_rss_kb, usage.ru_maxrss), "peak_pss_kb": sampler.peak_pss_kb}
 
@@ -676,13 +708,19 @@ def scenario3(sy, mode, report):
     clear_maildir(provider)
 
 
+def queue_into(mk, count, rcpt, deadline):
+    """queue_into - count messages of 4 KiB for rcpt into mk's queue (smtp-source, 16 sessions),
+    until its queue directory holds them; seconds."""
+    base = queue_size(mk)
+    t0 = time.monotonic()
+    smtp_source(mk.ports["smtp"], 16, count, 4096, rcpt, deadline)
+    wait_count(f"{count} messages in {mk.root.name}'s queue", lambda: queue_size(mk) >= base + count, deadline)
+    return time.monotonic() - t0
+
+
 def queue_mk(sy, count, deadline):
     """queue_mk - count messages for the relay into mailkeep (smarthost down); seconds."""
-    base = sy.mk_queue()
-    t0 = time.monotonic()
-    smtp_source(sy.mk.ports["smtp"], 16, count, 4096, REMOTE_RCPT, deadline)
-    wait_count(f"{count} messages in mailkeep's queue", lambda: sy.mk_queue() >= base + count, deadline)
-    return time.monotonic() - t0
+    return queue_into(sy.mk, count, REMOTE_RCPT, deadline)
 
 
 def queue_pf(sy, count, deadline):
@@ -796,6 +834,95 @@ def scenario6(sy, mode, report, max_growth):
         for who in ("mailkeep", "peer"):
             log(f"  growth queue {n}: {who} flush {n / r[who]['seconds']:.0f} msg/s, "
                 f"queue-in {n / r[who]['queue_in_seconds']:.0f} msg/s")
+
+
+def scenario8(sy, mode, report):
+    """ODMR: N held messages handed over one ATRN reversal from a mailkeep provider, pulled by a mailkeep
+    customer (`mailkeep odmr`) vs fetchmail's ODMR client relaying the session to the customer's smtp."""
+    n = mode["odmr"]
+    deadline = 60 + n / 5   # fetchmail's relay takes ~90 ms a message here (see bench/README.md)
+    # The black-box tests' provider (holds customer.example for anna, CRAM-MD5 secret, strangers only)
+    # and customer ([odmr.client] to it, tls none, interval 1h); the customer's relay probes hourly.
+    provider, port = provider_with_hold(sy.odmr_instance)
+    cust = customer(sy.odmr_instance, port, relay=dict(harness.PARKED_RELAY, probe_interval="1h"))
+    ran_once(cust)   # its start-up ATRN (nothing held yet) is over: only ours run from here
+    provider_d, cust_d = mk_daemon("provider", provider), mk_daemon("customer", cust)
+    newdir, cur = cust.maildir("carl") / "new", cust.maildir("carl") / "cur"
+    row = {"scenario": f"8. ODMR hand-over {n} × 4 KiB, one ATRN, mailkeep provider → mailkeep customer",
+           "key": "s8", "count": n, "size": 4096, "peer_name": "fetchmail's ODMR → the customer's smtp",
+           "durability": "same receiver: the customer fsyncs each message before its 250; the provider fsyncs each removal",
+           "fsync_bound": True, "runs": {"mailkeep": [], "peer": []}}
+
+    def hold():
+        """hold - n messages for carl held at the provider, the customer's new/ empty, nothing dirty."""
+        clear_new(newdir)
+        clear_new(cur)
+        if queue_size(provider):
+            raise BenchError(f"the provider holds {queue_size(provider)} message(s) before the fill")
+        queue_into(provider, n, ODMR_RCPT, deadline)
+        quiesce(mode["settle"] / 4)
+
+    def handed_over(who):
+        """handed_over - wait until all n are in carl's new/ and the provider's queue is empty (the
+        session is over: each was committed before its 250, removed before the next MAIL)."""
+        wait_count(f"{who}: {n} files in {newdir}", lambda: count_files(newdir) >= n, 30)
+        wait_count(f"{who}: the provider's queue to empty", lambda: queue_size(provider) == 0, 30)
+
+    def delivered(who):
+        got = count_files(newdir) + count_files(cur)
+        if got != n:
+            raise BenchError(f"{who}: {got} message(s) in the customer's Maildir, expected {n}")
+
+    def run_mk():
+        hold()
+        p0 = provider_d.cpu()
+
+        def go():
+            t0 = time.monotonic()
+            r = cust.cli("odmr", timeout=deadline)
+            if r.returncode != 0 or f", {n} received" not in r.stdout:
+                raise BenchError(f"mailkeep odmr: rc={r.returncode} {r.stdout}{r.stderr} (expected {n} received; "
+                                 "one SMTP session takes at most 3,333 messages, see MODES)")
+            handed_over("mailkeep")
+            return {"seconds": time.monotonic() - t0, "cli": r.stdout.strip()[-200:]}
+
+        r = measure(cust_d, go)
+        delivered("mailkeep")
+        r["provider_cpu"] = provider_d.cpu() - p0
+        return r
+
+    def run_fm():
+        hold()
+        p0, c0 = provider_d.cpu(), cust_d.cpu()
+        t0 = time.monotonic()
+        r = fetchmail_exec(sy.top, "ODMR", deadline,
+                           f"poll 127.0.0.1 service {port} protocol ODMR auth cram-md5 timeout 60\n"
+                           f"  user \"anna\" there with password \"{ODMR_PASSWORD}\"\n"
+                           "  fetchdomains customer.example\n"
+                           f"  smtphost 127.0.0.1/{cust.ports['smtp']}\n"
+                           "  sslproto ''\n", also=(cust_d,))
+        handed_over("fetchmail")
+        r["seconds"] = time.monotonic() - t0
+        delivered("fetchmail")
+        # the peer's side is fetchmail plus the mailkeep it relays into (as the MDA is in scenario 3)
+        r["fetchmail_cpu"], r["customer_cpu"] = r["cpu"], cust_d.cpu() - c0
+        r["cpu"] = r["fetchmail_cpu"] + r["customer_cpu"]
+        r["provider_cpu"] = provider_d.cpu() - p0
+        return r
+
+    for rep in range(mode["odmr_repeats"]):
+        order = [("mailkeep", run_mk), ("peer", run_fm)]
+        for who, fn in (order if rep % 2 == 0 else order[::-1]):
+            r = fn()
+            row["runs"][who].append(r)
+            log(f"  {row['scenario']} run {rep + 1}: {who} {n / r['seconds']:.0f} msg/s")
+    pick_median_pair(row)
+    clear_new(newdir)
+    for mk in (cust, provider):
+        rc, needed_kill = mk.stop()
+        if rc != 0 or needed_kill:
+            raise BenchError(f"mailkeep {mk.root.name}: rc={rc} needed SIGKILL={needed_kill}\n{mk.log_tail(30)}")
+    report["rows"].append(row)
 
 
 def footprint(sy, report, when, settle):
@@ -938,6 +1065,10 @@ def render(report):
     out.append("")
     out.append("Scenario 3: CPU and RSS of mailkeep are the daemon's; of fetchmail, fetchmail's and its MDA's (the")
     out.append("reaped MDAs included); Dovecot's CPU as the provider is listed below.")
+    if any(row["key"] == "s8" for row in report["rows"]):
+        out.append("Scenario 8: CPU and RSS of mailkeep are the customer daemon's (ODMR client and receiver); of")
+        out.append("fetchmail, fetchmail's plus the customer daemon's (its smtp receives what fetchmail relays); the")
+        out.append("provider's CPU is listed below.")
     out.append("Latency per message is n/a for smtp-source (it reports none) and for a queue flush; for POP3 it is")
     out.append(f"per RETR, from sending it to the end of its response, with {POP3_WINDOW} RETR+DELE pairs in flight.")
     out.append("\"of limit\": rate ÷ the disk's durable-write rate (× fs, where a message needs an fsync), and")
@@ -962,6 +1093,15 @@ def render(report):
                           + "; fetchmail "
                           + ", ".join(f"{row['count'] / r['seconds']:,.0f}" for r in row["runs"]["peer"])
                           + f"; mailkeep's CLI said: {row['mailkeep']['cli']!r}")
+        if row["key"] == "s8":
+            mk, fm = row["mailkeep"], row["peer"]
+            extras.append(f"- scenario 8, CPU seconds: the provider in mailkeep's run {mk['provider_cpu']:.2f}, in "
+                          f"fetchmail's run {fm['provider_cpu']:.2f}; in fetchmail's run fetchmail "
+                          f"{fm['fetchmail_cpu']:.2f} and the customer {fm['customer_cpu']:.2f}; runs, msg/s mailkeep "
+                          + ", ".join(f"{row['count'] / r['seconds']:,.0f}" for r in row["runs"]["mailkeep"])
+                          + "; fetchmail "
+                          + ", ".join(f"{row['count'] / r['seconds']:,.0f}" for r in row["runs"]["peer"])
+                          + f"; `mailkeep odmr` said: {mk['cli']!r}")
         if row["key"] == "s4":
             extras.append(f"- scenario 4, queueing the {row['count']} messages (smtp-source, 16 sessions, "
                           f"smarthost down): mailkeep {row['count'] / row['mailkeep']['queue_in_seconds']:,.0f} msg/s, "
@@ -1048,7 +1188,8 @@ def main():
     if os.geteuid() != 0:
         print("bench/run.py needs root: Postfix's `postfix start` and Dovecot's privilege separation", file=sys.stderr)
         return 1
-    for tool in (SMTP_SOURCE, SMTP_SINK, POSTCONF, POSTQUEUE, harness.MAILKEEP_BIN) + ((FETCHMAIL, CC) if 3 in only else ()):
+    for tool in ((SMTP_SOURCE, SMTP_SINK, POSTCONF, POSTQUEUE, harness.MAILKEEP_BIN)
+                 + ((FETCHMAIL,) if only & {3, 8} else ()) + ((CC,) if 3 in only else ())):
         if not os.path.exists(tool):
             print(f"bench/run.py: missing {tool}", file=sys.stderr)
             return 1
@@ -1108,6 +1249,9 @@ def main():
             log("scenario 6: growth")
             scenario6(sy, mode, report, ARGS.max_growth)
             footprint(sy, report, "after 6 (growth)", mode["settle"])
+        if 8 in only:   # its own two mailkeeps, stopped at its end: no footprint of the shared daemons
+            log("scenario 8: ODMR")
+            scenario8(sy, mode, report)
         report["limits"]["fsync_s_end"] = physical.fsync_rate(top, mode["fsync_seconds"])
     except (BenchError, AssertionError, pop3load.Pop3Error, OSError) as e:
         log(f"FAILED: {e}")
@@ -1124,8 +1268,10 @@ def main():
                 problems = ["interrupted while stopping"]
             for p in problems:
                 log(f"stop: {p}")
-            if rc and sy.mk.log_path.exists():
-                log("mailkeep log tail:\n" + sy.mk.log_tail(30))
+            if rc:
+                for mk in [sy.mk] + sy.odmr:
+                    if mk.log_path.exists():
+                        log(f"mailkeep log tail ({mk.root.name}):\n" + mk.log_tail(30))
         if ARGS.keep or rc:
             log(f"kept {top}")
         else:
