@@ -49,14 +49,12 @@ ODMR_RCPT = "carl@customer.example"     # scenario 8: held at the provider for a
 
 # What each mode does. Counts are per run of one system. Scenarios 1 and 2 are run "repeats" times,
 # alternating which system goes first; the pair with the median ratio is reported (the machine is shared).
-# odmr (scenario 8) stays below 3,333 in one ATRN: the customer's SMTP session closes after 10,000
-# commands (kMaxCommands, src/smtp/server_session.cpp), i.e. EHLO and 3,333 × MAIL, RCPT, DATA.
 MODES = {
     "smoke": dict(s1_counts={4096: 12, 102400: 4}, sessions=(1, 16, 64), s1_repeats=1, pop3=40, pop3_repeats=1,
                   fetch=20, fetch_repeats=1, relay=20, odmr=20, odmr_repeats=1, growth_pop3=(50, 200), growth_queue=(20, 60), fsync_seconds=0.5,
                   bandwidth_seconds=0.3, settle=0.3, deadline=240),
     "full": dict(s1_counts={4096: 2000, 102400: 500}, sessions=(1, 16, 64), s1_repeats=3, pop3=5000, pop3_repeats=3,
-                 fetch=5000, fetch_repeats=1, relay=5000, odmr=3000, odmr_repeats=1, growth_pop3=(1000, 10000, 100000), growth_queue=(1000, 10000), fsync_seconds=3.0,
+                 fetch=5000, fetch_repeats=1, relay=5000, odmr=5000, odmr_repeats=1, growth_pop3=(1000, 10000, 100000), growth_queue=(1000, 10000), fsync_seconds=3.0,
                  bandwidth_seconds=2.0, settle=2.0, deadline=1500),
 }
 
@@ -881,8 +879,7 @@ def scenario8(sy, mode, report):
             t0 = time.monotonic()
             r = cust.cli("odmr", timeout=deadline)
             if r.returncode != 0 or f", {n} received" not in r.stdout:
-                raise BenchError(f"mailkeep odmr: rc={r.returncode} {r.stdout}{r.stderr} (expected {n} received; "
-                                 "one SMTP session takes at most 3,333 messages, see MODES)")
+                raise BenchError(f"mailkeep odmr: rc={r.returncode} {r.stdout}{r.stderr} (expected {n} received)")
             handed_over("mailkeep")
             return {"seconds": time.monotonic() - t0, "cli": r.stdout.strip()[-200:]}
 

@@ -45,7 +45,7 @@ def test_login_and_capabilities(mailkeep):
         c.login("anna", "wrong")
     typ, data = c.login("anna", ANNA_PW)
     assert typ == "OK" and b"[CAPABILITY IMAP4rev1" in data[0], data
-    ok(c.logout())
+    c.logout()
     # AUTHENTICATE PLAIN (SASL-IR: imaplib sends the response after the continuation).
     c = imaplib.IMAP4("127.0.0.1", mailkeep.ports["imap"], timeout=10)
     typ, _ = c.authenticate("PLAIN", lambda _: f"\0anna\0{ANNA_PW}".encode())
@@ -73,7 +73,7 @@ def test_delivered_mail_read_flagged_searched_moved(mailkeep):
     assert b'"first"' in data[0] and b'"sender"' in data[0] and b'("text" "plain"' in data[0].lower(), data
     # BODY[] without PEEK sets \Seen, in the file name too (Maildir's S).
     data = ok(c.fetch("1", "(BODY[TEXT])"))
-    assert data[0][1] == b"hello imap\r\n" and b"\\Seen" in data[0][0], data
+    assert data[0][1] == b"hello imap\r\n" and b"\\Seen" in data[1], data   # FLAGS after the literal
     wait_until(lambda: any(":2,S" in p.name for p in mailkeep.maildir_files("anna")), 5, "the S flag in a file name")
     ok(c.store("2", "+FLAGS", "(\\Flagged $Forwarded)"))
     assert any(p.name.endswith(":2,F") for p in mailkeep.maildir_files("anna"))
@@ -82,13 +82,13 @@ def test_delivered_mail_read_flagged_searched_moved(mailkeep):
     assert ok(c.search(None, "KEYWORD", "$Forwarded")) == [b"2"]
     assert ok(c.search(None, "FROM", "sender@example.org")) == [b"1 2"]
     assert ok(c.search(None, "SUBJECT", "second")) == [b"2"]
-    assert ok(c.search(None, "BODY", "OTHER BODY")) == [b"2"]
+    assert ok(c.search(None, "BODY", '"OTHER BODY"')) == [b"2"]
     assert ok(c.search(None, "NOT", "SEEN", "LARGER", "10")) == [b"2"]
     uids = ok(c.uid("SEARCH", None, "ALL"))[0].split()
     assert len(uids) == 2
     # COPY and MOVE report the new UIDs (UIDPLUS); MOVE expunges from the source.
     typ, data = c.uid("COPY", uids[0].decode(), "Archive")
-    assert typ == "OK" and b"COPYUID" in data[0], data
+    assert typ == "OK" and re.fullmatch(rb"\d+ " + uids[0] + rb" \d+", code(c, "COPYUID")), c.untagged_responses
     typ, data = c.uid("MOVE", uids[1].decode(), "Trash")
     assert typ == "OK", data
     typ, data = c.select("INBOX")
@@ -114,10 +114,10 @@ def test_folders_append_and_status(mailkeep):
     ok(c.create("Projects"))
     ok(c.create("Projects.2024"))
     ok(c.create("Entw&APw-rfe"))   # "Entwürfe" in modified UTF-7
-    listing = b"\n".join(ok(c.list("", "*")))
+    listing = b"\n".join(ok(c.list('""', "*")))
     assert b"Entw&APw-rfe" in listing and b"Projects.2024" in listing
     assert (mailkeep.maildir("anna") / ".Entwürfe").is_dir()
-    assert b"HasChildren" in [line for line in ok(c.list("", "Projects")) if line][0]
+    assert b"HasChildren" in ok(c.list('""', "Projects"))[0]
     ok(c.rename("Projects.2024", "Projects.Done"))
     assert (mailkeep.maildir("anna") / ".Projects.Done").is_dir()
     ok(c.delete("Projects.Done"))
@@ -147,6 +147,7 @@ def test_a_second_session_hears_of_changes(mailkeep):
     a.select("INBOX")
     b.select("INBOX")
     ok(a.store("1", "+FLAGS", "(\\Flagged)"))
+    b.untagged_responses.clear()
     send(mailkeep, "sender@example.org", ["anna@home.arpa"], make_message("two", to="anna@home.arpa"))
     mailkeep.wait_for_messages("anna", 2)
     ok(b.noop())
@@ -154,6 +155,7 @@ def test_a_second_session_hears_of_changes(mailkeep):
     assert any(b"\\Flagged" in f for f in b.untagged_responses.get("FETCH", [])), b.untagged_responses
     ok(a.store("1", "+FLAGS", "(\\Deleted)"))
     ok(a.expunge())
+    b.untagged_responses.clear()
     ok(b.noop())
     assert b.untagged_responses.get("EXPUNGE") == [b"1"], b.untagged_responses
     a.logout()
@@ -205,6 +207,7 @@ def test_pop3_and_imap_share_the_mailbox(mailkeep):
     assert ok(c.fetch("1:*", "(FLAGS)"))
     p.dele(1)
     p.quit()
+    c.untagged_responses.clear()
     ok(c.noop())
     assert c.untagged_responses.get("EXPUNGE") == [b"1"], c.untagged_responses
     assert ok(c.search(None, "ALL")) == [b"1"]

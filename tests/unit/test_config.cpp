@@ -198,7 +198,7 @@ TEST(Config, ErrorsHaveTheRightLine) {
     const Case cases[] = {
         // unknown keys, at every level
         {"hostname = \"a.b\"\nhostnme = \"a.b\"\n", 2, "unknown key 'hostnme'"},
-        {"[listen]\nsmtp = []\nimap = []\n", 3, "unknown key 'imap' in [listen]"},
+        {"[listen]\nsmtp = []\nimap4 = []\n", 3, "unknown key 'imap4' in [listen]"},
         {"[tls]\ncert = \"c\"\nchain = \"x\"\n", 3, "unknown key 'chain' in [tls]"},
         {"[limits]\n\nmax_size = 1\n", 3, "unknown key 'max_size' in [limits]"},
         {pm + "[[user]]\nname = \"a\"\npasswd = \"x\"\n", 4, "unknown key 'passwd' in [[user]]"},

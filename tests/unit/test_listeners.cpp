@@ -51,6 +51,8 @@ TEST(Listeners, TlsModeSessionAndRefusal) {
         {"submissions", ListenTls::implicit, "421 4.7.0 too many connections, try again later\r\n"},
         {"pop3", ListenTls::starttls, "-ERR [SYS/TEMP] too many connections, try again later\r\n"},
         {"pop3s", ListenTls::implicit, "-ERR [SYS/TEMP] too many connections, try again later\r\n"},
+        {"imap", ListenTls::starttls, "* BYE [UNAVAILABLE] too many connections, try again later\r\n"},
+        {"imaps", ListenTls::implicit, "* BYE [UNAVAILABLE] too many connections, try again later\r\n"},
         {"odmr", ListenTls::starttls, "421 4.7.0 too many connections, try again later\r\n"},
     };
     EXPECT_EQ(std::size(cases), listener_roles().size());
