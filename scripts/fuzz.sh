@@ -4,8 +4,8 @@
 #
 # The code under test is compiled once into an archive that every target links: the pure parsers, and
 # for the session targets (fuzz_*_session, a whole server session over the in-memory pipe) what the
-# SMTP and POP3 sessions reach: Connection and the pipe over Boost.Asio, TLS, SASL, the login
-# throttle, the intake and Maildir, routing, the config types; and for fuzz_smtp_odmr the SMTP client
+# SMTP, POP3 and IMAP sessions reach: Connection and the pipe over Boost.Asio, TLS, SASL, the login
+# throttle, the intake and Maildir, the mail index (SQLite), routing, the config types; and for fuzz_smtp_odmr the SMTP client
 # that the provider runs on the reversed connection after ATRN. An object is rebuilt when its source or
 # a header it includes changed (clang's dependency files), so a second run only fuzzes.
 set -euo pipefail
@@ -25,7 +25,7 @@ lib_flags=(-std=c++20 -O1 -gline-tables-only -fsanitize=fuzzer-no-link "${saniti
 target_flags=(-std=c++20 -O1 -g -fsanitize=fuzzer "${sanitize[@]}" -I"$top/src" -I"$top/tests/unit" "${defines[@]}")
 lib_sources=(
   core/address core/text core/base64 core/cram_md5 net/sasl net/dot_stuffer smtp/command smtp/dot_decoder pop3/command
-  imap/response imap/structure   # the parsers
+  imap/response imap/structure imap/command   # the parsers
   core/config core/config_read core/config_values core/config_listen core/config_users core/config_relay
   core/config_remote core/config_odmr core/config_default core/cidr core/size core/password core/ids core/date core/pread
   core/durable core/enhanced_status core/secret
@@ -33,6 +33,7 @@ lib_sources=(
   route/router route/multidrop mime/gmime
   store/intake store/queue store/maildir store/crlf store/envelope store/json_impl
   smtp/reply smtp/server_session pop3/server_session
+  imap/search imap/server_session store/mail_index store/sqlite_file
   smtp/client smtp/header_rewrite net/client net/sasl_client mime/seven_bit)   # the client side of ATRN
 lib="$out/libmailkeep_fuzz.a"
 objdir="$out/obj"
@@ -98,6 +99,7 @@ build_target() {
   local name=$1 src="$top/tests/fuzz/$1.cpp" bin="$out/$1" libs=("$lib")
   case "$name" in
     fuzz_multidrop) libs+=(-ldl -lcrypt -lcrypto) ;;   # GMime itself is loaded with dlopen; the config checks password hashes
+    fuzz_imap_session) libs+=(-lssl -lcrypto -lcrypt -lpthread -lSQLiteCpp -lsqlite3 -ldl) ;;   # the mail index
     fuzz_*_session) libs+=(-lssl -lcrypto -lcrypt -lpthread) ;;
     fuzz_smtp_odmr) libs+=(-lssl -lcrypto -lcrypt -lpthread -ldl) ;;   # and the SMTP client (GMime with dlopen)
   esac

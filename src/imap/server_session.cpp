@@ -90,8 +90,21 @@ std::string flags_text(const MessageRecord& r) {
     return out + ")";
 }
 
-// literal - data as an IMAP literal: "{n}\r\n" and the bytes.
-std::string literal(std::string_view data) { return fmt::format("{{{}}}\r\n{}", data.size(), data); }
+// literal - data as an IMAP literal: "{n}\r\n" and the bytes. A literal may not carry NUL (RFC 9051
+// 4.3): a NUL in a stored message goes out as 0x80, as Dovecot sends it.
+std::string literal(std::string_view data) {
+    std::string out = fmt::format("{{{}}}\r\n", data.size());
+    const std::size_t head = out.size();
+    out += data;
+    std::replace(out.begin() + static_cast<std::ptrdiff_t>(head), out.end(), '\0', '\x80');
+    return out;
+}
+
+// literal8 - decoded content for BINARY (RFC 3516 4.2): "~{n}" when it holds a NUL, else a literal.
+std::string literal8(std::string_view data) {
+    if (data.find('\0') == std::string_view::npos) return literal(data);
+    return fmt::format("~{{{}}}\r\n{}", data.size(), data);
+}
 
 // sequence_text - ascending numbers as a compact sequence set ("1:3,7").
 std::string sequence_text(const std::vector<std::uint32_t>& ns) {
@@ -335,7 +348,7 @@ const std::array<Session::Row, 30> Session::kTable{{
 
 std::string Session::capabilities() const {
     std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN "
-                       "SPECIAL-USE CONDSTORE STATUS=SIZE";
+                       "SPECIAL-USE CONDSTORE STATUS=SIZE ESEARCH BINARY";
     caps += fmt::format(" APPENDLIMIT={}", config_->limits.max_message_size);
     if (state_ == State::not_authenticated) {
         if (!conn_.tls() && svc_.tls) caps += " STARTTLS";
@@ -1058,7 +1071,19 @@ awaitable<Done> Session::cmd_search(const Command& c) {
         max_modseq = std::max(max_modseq, ms[i].modseq);
     }
     if (c.search_return_given) {
-        co_return bad("SEARCH RETURN is not supported");
+        // RFC 4731: one ESEARCH response with what was asked for; RETURN () means ALL.
+        std::vector<std::string> opts = c.search_return.empty() ? std::vector<std::string>{"ALL"} : c.search_return;
+        std::string line = fmt::format("ESEARCH (TAG {}){}", imap::imap_string(c.tag), c.uid ? " UID" : "");
+        for (const std::string& o : opts) {
+            if (o == "MIN" && !numbers.empty()) line += fmt::format(" MIN {}", numbers.front());
+            else if (o == "MAX" && !numbers.empty()) line += fmt::format(" MAX {}", numbers.back());
+            else if (o == "COUNT") line += fmt::format(" COUNT {}", numbers.size());
+            else if (o == "ALL" && !numbers.empty()) line += " ALL " + sequence_text(numbers);
+            else if (o != "MIN" && o != "MAX" && o != "ALL") co_return bad("unknown SEARCH RETURN option " + o);
+        }
+        if (modseq && !numbers.empty()) line += fmt::format(" MODSEQ {}", max_modseq);
+        untagged(line);
+        co_return ok("SEARCH completed");
     }
     std::string line = "SEARCH";
     for (std::uint32_t n : numbers) line += " " + std::to_string(n);
@@ -1070,14 +1095,10 @@ awaitable<Done> Session::cmd_search(const Command& c) {
 awaitable<Done> Session::cmd_fetch(const Command& c) {
     std::vector<std::uint32_t> indexes = resolve(c.set, c.uid);
     if (c.changed_since) condstore_ = true;
-    bool wants_body = false, set_seen = false;
+    bool set_seen = false;
     for (const FetchAtt& a : c.fetch) {
         using K = FetchAtt::Kind;
         if (a.kind == K::modseq) condstore_ = true;
-        if (a.kind == K::binary || a.kind == K::binary_size) co_return bad("BINARY is not supported");
-        bool body = a.kind == K::body_section || a.kind == K::rfc822 || a.kind == K::rfc822_header ||
-                    a.kind == K::rfc822_text || a.kind == K::envelope || a.kind == K::bodystructure || a.kind == K::body;
-        wants_body = wants_body || body;
         // RFC 9051 6.4.5: reading the text sets \Seen, except with .PEEK, RFC822.HEADER or read-only.
         if ((a.kind == K::body_section && !a.peek) || a.kind == K::rfc822 || a.kind == K::rfc822_text)
             set_seen = set_seen || !read_only_;
@@ -1087,6 +1108,7 @@ awaitable<Done> Session::cmd_fetch(const Command& c) {
         MessageRecord& r = view_.messages[i];
         if (c.changed_since && r.modseq <= *c.changed_since) continue;
         bool flags_changed = false;
+        bool unknown_cte = false;   // BINARY of a part whose transfer encoding cannot be undone
         // The message's lines, built on the pool (the file read, its structure parsed or the cached
         // ENVELOPE and BODYSTRUCTURE fetched), with \Seen stored first where the fetch sets it.
         std::string items = co_await offload([&] {
@@ -1174,7 +1196,18 @@ awaitable<Done> Session::cmd_fetch(const Command& c) {
                         add(a.name, literal(partial_of(section_bytes(*root, message, a.section), a.partial)));
                         break;
                     case K::binary:
-                    case K::binary_size: break;
+                    case K::binary_size: {
+                        need_message();
+                        const imap::BodyPart* part = imap::find(*root, a.section.part);
+                        std::optional<std::string> bytes = part ? imap::decoded(*part, message) : std::string();
+                        if (!bytes) {
+                            unknown_cte = true;
+                            break;
+                        }
+                        if (a.kind == K::binary_size) add(a.name, std::to_string(bytes->size()));
+                        else add(a.name, literal8(partial_of(std::move(*bytes), a.partial)));
+                        break;
+                    }
                 }
             }
             if (c.uid && !uid_sent) add("UID", std::to_string(r.uid));
@@ -1183,7 +1216,7 @@ awaitable<Done> Session::cmd_fetch(const Command& c) {
                 add("MODSEQ", fmt::format("({})", r.modseq));
             return out;
         });
-        (void)wants_body;
+        if (unknown_cte) co_return no("[UNKNOWN-CTE] cannot decode the part's content transfer encoding");
         out_ += fmt::format("* {} FETCH ({})\r\n", i + 1, items);
         // Bodies go out message by message: a FETCH of many large messages does not pile up here.
         if (out_.size() >= kLiteralChunk) co_await flush();

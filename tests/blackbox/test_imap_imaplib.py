@@ -227,3 +227,25 @@ def test_starttls_and_imaps(mailkeep):
     ok(c.login("anna", ANNA_PW))
     ok(c.select("INBOX"))
     c.logout()
+
+
+def test_esearch_and_binary(mailkeep):
+    msg = (b"From: <ben@home.arpa>\r\nTo: <anna@home.arpa>\r\nSubject: attachment\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee\r\n"
+           b"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           b"AAECAwQFaGVsbG8=\r\n--b--\r\n")
+    for m in (make_message("one", to="anna@home.arpa"), msg):
+        assert send(mailkeep, "ben@home.arpa", ["anna@home.arpa"], m) == {}
+    mailkeep.wait_for_messages("anna", 2)
+    c = imap(mailkeep)
+    c.select("INBOX")
+    typ, _ = c._simple_command("SEARCH", "RETURN", "(MIN MAX COUNT ALL)", "ALL")
+    assert typ == "OK"
+    assert c.untagged_responses["ESEARCH"][-1].endswith(b"MIN 1 MAX 2 COUNT 2 ALL 1:2"), c.untagged_responses
+    # RFC 3516: the attachment decoded; NUL bytes go in a literal8.
+    typ, data = c._simple_command("FETCH", "2", "(BINARY.SIZE[2] BINARY.PEEK[2])")
+    assert typ == "OK"
+    fetched = c.untagged_responses["FETCH"]
+    assert b"BINARY.SIZE[2] 11" in fetched[0][0], fetched
+    assert fetched[0][1] == b"\x00\x01\x02\x03\x04\x05hello", fetched
+    c.logout()
