@@ -61,6 +61,18 @@ def normalized(raw):
     return head + sep + body
 
 
+def decode_mutf7(name):
+    """decode_mutf7 - an IMAP mailbox name in modified UTF-7 (RFC 3501 5.1.3) as Unicode."""
+    import base64
+
+    def one(m):
+        b64 = m.group(1).replace(",", "/")
+        if not b64:
+            return "&"
+        return base64.b64decode(b64 + "=" * (-len(b64) % 4)).decode("utf-16-be")
+    return re.sub(r"&([A-Za-z0-9+,]*)-", one, name)
+
+
 def list_folders(c):
     """list_folders - the names LIST "" * returns (quoted or atom), as str."""
     names = []

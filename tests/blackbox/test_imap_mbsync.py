@@ -16,7 +16,7 @@ import pytest
 
 from harness import DEFAULT_USERS
 from imapsync import (counts, deliver, describe_difference, imap, maildir_files_by_msgid,
-                      maildir_folder_state, message, ok, server_state, set_maildir_flags)
+                      maildir_folder_state, message, normalized, ok, server_state, set_maildir_flags)
 
 MBSYNC = shutil.which("mbsync")
 pytestmark = pytest.mark.skipif(MBSYNC is None, reason="mbsync (isync) is not installed")
@@ -32,7 +32,7 @@ TRANSPORTS = {
 }
 
 
-def write_config(tmp_path, mk, tls_pair, transport="plain"):
+def write_config(tmp_path, mk, tls_pair, transport="plain", channel_extra=""):
     """write_config - an mbsyncrc for anna on mk into tmp_path: all folders, both directions, with
     creation, removal and expunge on both sides; returns (rc file, local Maildir root)."""
     local = tmp_path / "local-mail"
@@ -68,7 +68,7 @@ Remove Both
 Expunge Both
 Sync All
 SyncState *
-""")
+{channel_extra}""")
     return rc, local
 
 
@@ -117,10 +117,11 @@ def assert_agree(mk, local, when):
 def write_local(folder_dir, raw, flags=""):
     """write_local - a message file written into a local Maildir folder as a mail reader would: new/
     without flags, cur/ with ':2,FLAGS'."""
+    import time
     import uuid
     for sub in ("new", "cur", "tmp"):
         (folder_dir / sub).mkdir(parents=True, exist_ok=True)
-    name = f"1700000000.{uuid.uuid4().hex[:12]}.localhost"
+    name = f"{int(time.time())}.{uuid.uuid4().hex[:12]}.localhost"   # offlineimap reads the time (maxage)
     path = folder_dir / ("cur" if flags else "new") / (f"{name}:2,{flags}" if flags else name)
     path.write_bytes(raw.replace(b"\r\n", b"\n"))
     return path
@@ -227,3 +228,48 @@ def test_sync_over_tls_with_the_certificate_file(mailkeep, tmp_path, tls_pair, t
     sync_ok(rc, tmp_path / "mbsync.log")
     state = assert_agree(mk, local, f"after a sync over {transport}")
     assert len(state["INBOX"]) == 5
+
+
+def test_arrival_dates_size_limit_and_a_non_ascii_folder(mailkeep, tmp_path, tls_pair):
+    """CopyArrivalDate: INTERNALDATE -> file time and back (APPEND with a date-time); MaxSize: the
+    big message comes as a placeholder (BODY.PEEK[HEADER] and RFC822.SIZE), the server keeps it
+    whole; a folder named in modified UTF-7 (Entwürfe) syncs both ways."""
+    import imaplib
+    import os
+    import time
+    mk = mailkeep
+    old = time.time() - 40 * 86400
+    c = imap(mk)
+    ok(c.create("Entw&APw-rfe"))
+    ok(c.append("Entw&APw-rfe", "(\\Seen)", imaplib.Time2Internaldate(old), message("old", 0, "Entwuerfe")))
+    big = message("big", 0) + b"".join(b"%06d " % i + b"z" * 70 + b"\r\n" for i in range(4000))
+    ok(c.append("INBOX", None, None, big))
+    c.logout()
+    rc, local = write_config(tmp_path, mk, tls_pair, channel_extra="CopyArrivalDate yes\nMaxSize 100k\n")
+    sync_ok(rc, tmp_path / "mbsync-1.log")
+    files = maildir_files_by_msgid(local / "Entw&APw-rfe")
+    assert len(files) == 1
+    (f,) = files.values()
+    assert abs(f.stat().st_mtime - old) < 2, "CopyArrivalDate: the file's time is the INTERNALDATE"
+    (placeholder,) = maildir_files_by_msgid(local / "INBOX").values()
+    assert placeholder.stat().st_size < 100 * 1024 < len(big)
+    # A message filed locally with a date of its own reaches the server with that INTERNALDATE.
+    when = 1735819200   # 2025-01-02 12:00:00 UTC
+    mine = write_local(local / "Entw&APw-rfe", message("mine", 0, "Entwuerfe"), flags="S")
+    os.utime(mine, (when, when))
+    sync_ok(rc, tmp_path / "mbsync-2.log")
+    c = imap(mk)
+    ok(c.select("Entw&APw-rfe", readonly=True))
+    data = ok(c.fetch("1:*", "(INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))
+    dates = {}
+    for item in data:
+        if isinstance(item, tuple):
+            m = re.search(rb'INTERNALDATE "([^"]+)"', item[0])
+            dates[item[1].strip().decode()] = imaplib.Internaldate2tuple(b'INTERNALDATE "' + m.group(1) + b'"')
+    c.logout()
+    assert len(dates) == 2, dates
+    got = {subject: time.mktime(t) for subject, t in dates.items()}
+    assert abs(got["Subject: mine 0 for Entwuerfe"] - when) < 2, got
+    assert abs(got["Subject: old 0 for Entwuerfe"] - old) < 2, got
+    (kept,) = server_state(mk)["INBOX"].values()
+    assert kept[1] == normalized(big), "the server keeps the big message whole"

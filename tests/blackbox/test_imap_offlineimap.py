@@ -8,11 +8,12 @@
 import re
 import shutil
 import subprocess
+import threading
 
 import pytest
 
 from harness import DEFAULT_USERS
-from imapsync import (counts, deliver, describe_difference, imap, maildir_files_by_msgid,
+from imapsync import (counts, decode_mutf7, deliver, describe_difference, imap, maildir_files_by_msgid,
                       maildir_folder_state, message, ok, server_state, set_maildir_flags)
 
 OFFLINEIMAP = shutil.which("offlineimap")
@@ -22,7 +23,7 @@ ANNA_PW = DEFAULT_USERS["anna"][0]
 OFFLINEIMAP_DEADLINE = 180   # seconds for one run over ~100 messages (2 shared cores)
 
 
-def write_config(tmp_path, mk, tls_pair, transport="plain"):
+def write_config(tmp_path, mk, tls_pair, transport="plain", account_extra="", remote_extra="", connections=1):
     """write_config - an offlineimaprc for anna on mk (all folders, both ways, folders created on
     either side); returns (config file, local Maildir root)."""
     local = tmp_path / "local-mail"
@@ -49,7 +50,7 @@ maxsyncaccounts = 1
 [Account mk]
 localrepository = mk-local
 remoterepository = mk-remote
-
+{account_extra}
 [Repository mk-local]
 type = Maildir
 localfolders = {local}
@@ -62,10 +63,10 @@ remoteport = {port}
 remoteuser = anna
 remotepass = {ANNA_PW}
 {tls}
-maxconnections = 1
+maxconnections = {connections}
 createfolders = True
 expunge = yes
-""")
+{remote_extra}""")
     return rc, local
 
 
@@ -109,10 +110,11 @@ def assert_agree(mk, local, when):
 
 
 def write_local(folder_dir, raw, flags=""):
+    import time
     import uuid
     for sub in ("new", "cur", "tmp"):
         (folder_dir / sub).mkdir(parents=True, exist_ok=True)
-    name = f"1700000000.{uuid.uuid4().hex[:12]}.localhost"
+    name = f"{int(time.time())}.{uuid.uuid4().hex[:12]}.localhost"   # offlineimap reads the time (maxage)
     path = folder_dir / ("cur" if flags else "new") / (f"{name}:2,{flags}" if flags else name)
     path.write_bytes(raw.replace(b"\r\n", b"\n"))
     return path
@@ -198,3 +200,37 @@ def test_sync_over_tls_verified(mailkeep, tmp_path, tls_pair, transport):
     rc, local = write_config(tmp_path, mailkeep, tls_pair, transport)
     sync_ok(rc, tmp_path / "offlineimap.log")
     assert len(assert_agree(mailkeep, local, f"after a sync over {transport}")["INBOX"]) == 3
+
+
+def test_three_connections_utf8_folder_names_while_mail_arrives(mailkeep, tmp_path, tls_pair):
+    """maxconnections = 3 (folders synced in parallel sessions of one user), utf8foldernames (local
+    "Entwürfe" <-> server "Entw&APw-rfe", local "Reisepläne" created on the server in modified
+    UTF-7), maxage and maxsize (SEARCH SINCE / SMALLER), and SMTP deliveries during the first sync;
+    a second sync brings both sides together."""
+    mk = mailkeep
+    deliver(mk, [message("smtp", i) for i in range(30)])
+    c = imap(mk)
+    ok(c.create("Entw&APw-rfe"))
+    ok(c.select("INBOX"))
+    ok(c.uid("MOVE", "1:5", "Entw&APw-rfe"))
+    ok(c.uid("MOVE", "6:15", "Archive"))
+    ok(c.uid("STORE", "16:20", "+FLAGS.SILENT", "(\\Seen)"))
+    c.logout()
+    rc, local = write_config(tmp_path, mk, tls_pair, account_extra="utf8foldernames = yes\nmaxage = 30\nmaxsize = 500000\n",
+                             connections=3)
+    for i in range(3):
+        write_local(local / "Reisepläne", message("reise", i, "Reiseplaene"), flags="S" if i else "")
+    late = [message("during", i) for i in range(20)]
+    t = threading.Thread(target=deliver, args=(mk, late), kwargs={"batch": 5})
+    t.start()
+    try:
+        sync_ok(rc, tmp_path / "offlineimap-1.log")
+    finally:
+        t.join(60)
+    sync_ok(rc, tmp_path / "offlineimap-2.log")
+    server = {decode_mutf7(f): box for f, box in server_state(mk).items()}
+    near = local_state(local)
+    diff = describe_difference(server, near)
+    assert not diff, "after two syncs:\n" + "\n".join(diff[:40])
+    assert "Reisepl&AOQ-ne" in [f for f in server_state(mk)], "the local folder created in modified UTF-7"
+    assert counts(server)["INBOX"] == 15 + 20 and counts(server)["Entwürfe"] == 5 and counts(server)["Reisepläne"] == 3
