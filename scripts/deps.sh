@@ -6,7 +6,8 @@ build_pkgs=(g++ cmake ninja-build pkg-config
   libboost1.81-dev libssl-dev libsqlite3-dev libsqlitecpp-dev libtomlplusplus-dev libcli11-dev
   libspdlog-dev libfmt-dev libgmime-3.0-dev libc-ares-dev libcrypt-dev)
 test_pkgs=(libgtest-dev clang-14 libfuzzer-14-dev libclang-rt-14-dev
-  python3 python3-pytest libpython3.11-testsuite swaks libnet-ssleay-perl fetchmail dovecot-core dovecot-pop3d dovecot-imapd dovecot-lmtpd postfix openssl dnsmasq-base)
+  python3 python3-pytest libpython3.11-testsuite swaks libnet-ssleay-perl fetchmail dovecot-core dovecot-pop3d dovecot-imapd dovecot-lmtpd postfix openssl dnsmasq-base
+  isync offlineimap3 curl)
 
 want=("${build_pkgs[@]}")
 [ "${1:-}" = "--test" ] && want+=("${test_pkgs[@]}")
