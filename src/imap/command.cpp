@@ -10,6 +10,7 @@
 
 #include "core/date.hpp"
 #include "core/text.hpp"
+#include "imap/response.hpp"
 
 namespace mk::imap {
 
@@ -943,47 +944,9 @@ std::optional<std::string> mailbox_name(std::string_view sent, bool utf8) {
 
 std::string encode_mailbox(std::string_view name, bool utf8) {
     if (utf8) return std::string(name);
-    static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
-    std::string out;
-    std::vector<std::uint16_t> units;
-    auto flush = [&] {
-        if (units.empty()) return;
-        out += '&';
-        std::uint32_t bits = 0;
-        int nbits = 0;
-        for (std::uint16_t u : units) {
-            bits = (bits << 16) | u;
-            nbits += 16;
-            while (nbits >= 6) {
-                nbits -= 6;
-                out += kB64[(bits >> nbits) & 0x3f];
-            }
-            bits &= (1u << nbits) - 1;
-        }
-        if (nbits > 0) out += kB64[(bits << (6 - nbits)) & 0x3f];
-        out += '-';
-        units.clear();
-    };
-    std::size_t i = 0;
-    while (i < name.size()) {
-        unsigned char c = static_cast<unsigned char>(name[i]);
-        if (c >= 0x20 && c <= 0x7e) {
-            flush();
-            out += c == '&' ? std::string("&-") : std::string(1, static_cast<char>(c));
-            ++i;
-            continue;
-        }
-        std::uint32_t cp = next_utf8(name, i);
-        if (cp >= 0x10000) {
-            cp -= 0x10000;
-            units.push_back(static_cast<std::uint16_t>(0xd800 + (cp >> 10)));
-            units.push_back(static_cast<std::uint16_t>(0xdc00 + (cp & 0x3ff)));
-        } else {
-            units.push_back(static_cast<std::uint16_t>(cp));
-        }
-    }
-    flush();
-    return out;
+    // The client's encoder (imap/response); a name with a control character, which no folder has
+    // (store/mail_index refuses them), would go out as it is.
+    return encode_mailbox(name).value_or(std::string(name));
 }
 
 }  // namespace mk::imap

@@ -34,6 +34,7 @@
 #include "core/password.hpp"
 #include "core/text.hpp"
 #include "imap/command.hpp"
+#include "imap/response.hpp"
 #include "imap/search.hpp"
 #include "imap/structure.hpp"
 #include "net/offload.hpp"
@@ -104,19 +105,6 @@ std::string literal(std::string_view data) {
 std::string literal8(std::string_view data) {
     if (data.find('\0') == std::string_view::npos) return literal(data);
     return fmt::format("~{{{}}}\r\n{}", data.size(), data);
-}
-
-// sequence_text - ascending numbers as a compact sequence set ("1:3,7").
-std::string sequence_text(const std::vector<std::uint32_t>& ns) {
-    std::string out;
-    for (std::size_t i = 0; i < ns.size();) {
-        std::size_t j = i;
-        while (j + 1 < ns.size() && ns[j + 1] == ns[j] + 1) ++j;
-        if (!out.empty()) out += ',';
-        out += j == i ? std::to_string(ns[i]) : fmt::format("{}:{}", ns[i], ns[j]);
-        i = j + 1;
-    }
-    return out;
 }
 
 // load_message - the message's bytes with CRLF line ends (an LF file another program wrote is
@@ -896,7 +884,7 @@ awaitable<Done> Session::cmd_append(const Command& c) {
     }
     spdlog::info("imap user={} ip={} append to {}: {} message(s)", user_, peer_, printable(*name), uids.size());
     if (state_ == State::selected && *name == folder_) co_await report_changes(true);
-    co_return ok(fmt::format("[APPENDUID {} {}] APPEND completed", uidvalidity, sequence_text(uids)));
+    co_return ok(fmt::format("[APPENDUID {} {}] APPEND completed", uidvalidity, imap::uid_set(uids)));
 }
 
 awaitable<Done> Session::cmd_idle(const Command&) {
@@ -1110,7 +1098,7 @@ awaitable<Done> Session::cmd_search(const Command& c) {
             if (o == "MIN" && !numbers.empty()) line += fmt::format(" MIN {}", numbers.front());
             else if (o == "MAX" && !numbers.empty()) line += fmt::format(" MAX {}", numbers.back());
             else if (o == "COUNT") line += fmt::format(" COUNT {}", numbers.size());
-            else if (o == "ALL" && !numbers.empty()) line += " ALL " + sequence_text(numbers);
+            else if (o == "ALL" && !numbers.empty()) line += " ALL " + imap::uid_set(numbers);
             else if (o != "MIN" && o != "MAX" && o != "ALL") co_return bad("unknown SEARCH RETURN option " + o);
         }
         if (modseq && !numbers.empty()) line += fmt::format(" MODSEQ {}", max_modseq);
@@ -1287,7 +1275,7 @@ awaitable<Done> Session::cmd_store(const Command& c) {
         for (std::uint32_t i : indexes)
             if (std::find(failed.begin(), failed.end(), view_.messages[i].uid) != failed.end())
                 numbers.push_back(c.uid ? view_.messages[i].uid : i + 1);
-        co_return ok(fmt::format("[MODIFIED {}] conditional STORE failed", sequence_text(numbers)));
+        co_return ok(fmt::format("[MODIFIED {}] conditional STORE failed", imap::uid_set(numbers)));
     }
     co_return ok("STORE completed");
 }
@@ -1306,8 +1294,8 @@ awaitable<Done> Session::cmd_copy(const Command& c) {
     MailIndex::Copied copied = co_await offload([&] {
         return move ? index_->move(folder_, uids, *to) : index_->copy(folder_, uids, *to);
     });
-    const std::string code = fmt::format("[COPYUID {} {} {}]", copied.uidvalidity, sequence_text(copied.from_uids),
-                                         sequence_text(copied.to_uids));
+    const std::string code = fmt::format("[COPYUID {} {} {}]", copied.uidvalidity, imap::uid_set(copied.from_uids),
+                                         imap::uid_set(copied.to_uids));
     if (!move) co_return ok(code + " COPY completed");
     // RFC 6851 3.3: the COPYUID goes in an untagged OK before the EXPUNGEs.
     untagged("OK " + code + " moved");
