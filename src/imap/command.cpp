@@ -886,7 +886,7 @@ AppendNext append_next(std::string_view line) {
 std::optional<std::string> mailbox_name(std::string_view sent, bool utf8) {
     std::string out;
     if (utf8) {
-        if (!valid_utf8(sent)) return std::nullopt;
+        if (!valid_utf8(sent) || has_control(sent)) return std::nullopt;
         out = std::string(sent);
     } else {
         // RFC 3501 5.1.3: printable ASCII as itself, "&-" for "&", "&...-" modified base64 of UTF-16.
@@ -933,7 +933,8 @@ std::optional<std::string> mailbox_name(std::string_view sent, bool utf8) {
                 } else if (cp >= 0xdc00 && cp <= 0xdfff) {
                     return std::nullopt;
                 }
-                if (cp >= 0x20 && cp <= 0x7e) return std::nullopt;   // printable ASCII must be itself
+                // Printable ASCII must be itself, and no name holds a control character.
+                if (cp <= 0x7f) return std::nullopt;
                 append_utf8(out, cp);
             }
         }

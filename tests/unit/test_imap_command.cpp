@@ -191,6 +191,8 @@ TEST(ImapCommand, ModifiedUtf7MailboxNames) {
     EXPECT_FALSE(mailbox_name("&AGE-", false));      // "a" must be itself
     EXPECT_FALSE(mailbox_name("&APw", false));       // unterminated
     EXPECT_FALSE(mailbox_name("&2D0-", false));      // a lone surrogate
+    EXPECT_FALSE(mailbox_name("&AAw-", false));      // a control character (found by fuzz_imap_command)
+    EXPECT_FALSE(mailbox_name("a\tb", true));
     EXPECT_FALSE(mailbox_name("caf\xc3\xa9", false));   // 8-bit without UTF8=ACCEPT
     EXPECT_EQ(mailbox_name("caf\xc3\xa9", true), "café");
     EXPECT_FALSE(mailbox_name("caf\xc3", true));
