@@ -1,5 +1,5 @@
-# tests/blackbox/imapsync.py — pieces shared by the tests that sync mailkeep's IMAP server with a
-# real sync client (mbsync, offlineimap): mail put on the server (SMTP batches, imaplib), and the
+# tests/blackbox/imapsync.py — pieces shared by the IMAP server's tests (a logged-in imaplib session,
+# `ok`) and by those that sync it with a real sync client (mbsync, offlineimap): mail put on the server (SMTP batches, imaplib), and the
 # state of each side read independently of the client — the server's over imaplib, the client's
 # from its Maildir files — as {folder: {Message-ID: (flags, normalized bytes)}} so they compare.
 import imaplib
@@ -35,6 +35,7 @@ def deliver(mk, msgs, batch=50):
 
 
 def imap(mk, user="anna", password=ANNA_PW):
+    """imap - a session logged in on mk's imap listener (plaintext: loopback)."""
     c = imaplib.IMAP4("127.0.0.1", mk.ports["imap"], timeout=30)
     typ, data = c.login(user, password)
     assert typ == "OK", data
@@ -45,6 +46,14 @@ def ok(result):
     typ, data = result
     assert typ == "OK", (typ, data)
     return data
+
+
+def uid_of(c, mid):
+    """uid_of - the UID of the one message with Message-ID mid in c's selected folder."""
+    data = ok(c.uid("SEARCH", None, "HEADER", "Message-ID", f'"{mid}"'))
+    uids = data[0].split()
+    assert len(uids) == 1, (mid, data)
+    return uids[0].decode()
 
 
 def msgid_of(raw):

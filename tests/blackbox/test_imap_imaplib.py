@@ -14,22 +14,10 @@ import time
 import pytest
 
 from harness import DEFAULT_USERS, make_message, wait_until
+from imapsync import imap, ok
 from smtputil import send
 
 ANNA_PW = DEFAULT_USERS["anna"][0]
-
-
-def imap(mk, user="anna", password=ANNA_PW):
-    c = imaplib.IMAP4("127.0.0.1", mk.ports["imap"], timeout=10)
-    typ, data = c.login(user, password)
-    assert typ == "OK", data
-    return c
-
-
-def ok(result):
-    typ, data = result
-    assert typ == "OK", data
-    return data
 
 
 def code(conn, name):

@@ -16,7 +16,7 @@ import pytest
 
 from harness import DEFAULT_USERS
 from imapsync import (counts, deliver, describe_difference, imap, maildir_files_by_msgid,
-                      maildir_folder_state, message, normalized, ok, server_state, set_maildir_flags)
+                      maildir_folder_state, message, normalized, ok, server_state, set_maildir_flags, uid_of)
 
 MBSYNC = shutil.which("mbsync")
 pytestmark = pytest.mark.skipif(MBSYNC is None, reason="mbsync (isync) is not installed")
@@ -176,21 +176,15 @@ def test_two_way_sync_of_200_messages_in_several_folders(mailkeep, tmp_path, tls
     notes_e = sorted(first["Notes"])[0]
     c = imap(mk)
 
-    def uid_of(mid):
-        data = ok(c.uid("SEARCH", None, "HEADER", "Message-ID", f'"{mid}"'))
-        uids = data[0].split()
-        assert len(uids) == 1, (mid, data)
-        return uids[0].decode()
-
     ok(c.select("INBOX"))
-    ok(c.uid("STORE", uid_of(a), "+FLAGS.SILENT", "(\\Seen)"))
-    ok(c.uid("MOVE", uid_of(d), "Projects"))
+    ok(c.uid("STORE", uid_of(c, a), "+FLAGS.SILENT", "(\\Seen)"))
+    ok(c.uid("MOVE", uid_of(c, d), "Projects"))
     ok(c.select("Archive"))
-    ok(c.uid("STORE", uid_of(b), "+FLAGS.SILENT", "(\\Deleted)"))
+    ok(c.uid("STORE", uid_of(c, b), "+FLAGS.SILENT", "(\\Deleted)"))
     ok(c.expunge())
-    ok(c.uid("STORE", uid_of(c_del), "+FLAGS.SILENT", "(\\Deleted)"))   # left for mbsync to expunge
+    ok(c.uid("STORE", uid_of(c, c_del), "+FLAGS.SILENT", "(\\Deleted)"))   # left for mbsync to expunge
     ok(c.select("Notes"))
-    ok(c.uid("STORE", uid_of(notes_e), "+FLAGS.SILENT", "(\\Answered)"))
+    ok(c.uid("STORE", uid_of(c, notes_e), "+FLAGS.SILENT", "(\\Answered)"))
     ok(c.create("Travel"))
     travel = [message("travel", i, "Travel") for i in range(2)]
     for m in travel:

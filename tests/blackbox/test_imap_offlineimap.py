@@ -14,7 +14,7 @@ import pytest
 
 from harness import DEFAULT_USERS
 from imapsync import (counts, decode_mutf7, deliver, describe_difference, imap, maildir_files_by_msgid,
-                      maildir_folder_state, message, ok, server_state, set_maildir_flags)
+                      maildir_folder_state, message, ok, server_state, set_maildir_flags, uid_of)
 
 OFFLINEIMAP = shutil.which("offlineimap")
 pytestmark = pytest.mark.skipif(OFFLINEIMAP is None, reason="offlineimap (offlineimap3) is not installed")
@@ -159,17 +159,11 @@ def test_two_way_sync_of_100_messages(mailkeep, tmp_path, tls_pair):
     b = sorted(first["Archive"])[0]
     c = imap(mk)
 
-    def uid_of(mid):
-        data = ok(c.uid("SEARCH", None, "HEADER", "Message-ID", f'"{mid}"'))
-        uids = data[0].split()
-        assert len(uids) == 1, (mid, data)
-        return uids[0].decode()
-
     ok(c.select("INBOX"))
-    ok(c.uid("STORE", uid_of(a), "+FLAGS.SILENT", "(\\Seen)"))
-    ok(c.uid("MOVE", uid_of(d), "Projects"))
+    ok(c.uid("STORE", uid_of(c, a), "+FLAGS.SILENT", "(\\Seen)"))
+    ok(c.uid("MOVE", uid_of(c, d), "Projects"))
     ok(c.select("Archive"))
-    ok(c.uid("STORE", uid_of(b), "+FLAGS.SILENT", "(\\Deleted)"))
+    ok(c.uid("STORE", uid_of(c, b), "+FLAGS.SILENT", "(\\Deleted)"))
     ok(c.expunge())
     ok(c.create("Travel"))
     ok(c.append("Travel", "(\\Seen)", None, message("travel", 0, "Travel")))
