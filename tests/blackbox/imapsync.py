@@ -1,7 +1,8 @@
-# tests/blackbox/imapsync.py — pieces shared by the IMAP server's tests (a logged-in imaplib session,
-# `ok`) and by those that sync it with a real sync client (mbsync, offlineimap): mail put on the server (SMTP batches, imaplib), and the
-# state of each side read independently of the client — the server's over imaplib, the client's
-# from its Maildir files — as {folder: {Message-ID: (flags, normalized bytes)}} so they compare.
+# tests/blackbox/imapsync.py — pieces shared by the IMAP server's tests: a logged-in imaplib session
+# and `ok`, and for the tests that sync it with a real client (mbsync, offlineimap) mail put on the
+# server (SMTP batches, imaplib) and the state of each side read independently of the client — the
+# server's over imaplib, the client's from its Maildir files — as {folder: {Message-ID: (flags,
+# normalized bytes)}} so they compare.
 import imaplib
 import re
 import uuid
