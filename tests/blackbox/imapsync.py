@@ -5,6 +5,7 @@
 # normalized bytes)}} so they compare.
 import imaplib
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -197,3 +198,25 @@ def describe_difference(server, local):
 
 def counts(state):
     return {folder: len(box) for folder, box in sorted(state.items())}
+
+
+def assert_agree(mk, local, when):
+    """assert_agree - the server's state equals local (a client's Maildir read with
+    maildir_folder_state per folder) and no \\Deleted message is left on the server; the server's state."""
+    server = server_state(mk)
+    diff = describe_difference(server, local)
+    assert not diff, f"{when}: server and local Maildir differ ({len(diff)}):\n" + "\n".join(diff[:40])
+    for folder, box in server.items():
+        assert not any("\\Deleted" in flags for flags, _ in box.values()), f"{when}: \\Deleted left in {folder}"
+    return server
+
+
+def write_local(folder_dir, raw, flags=""):
+    """write_local - a message file written into a local Maildir folder as a mail reader would: new/
+    without flags, cur/ with ':2,FLAGS' (LF line ends, a name with the time offlineimap's maxage reads)."""
+    for sub in ("new", "cur", "tmp"):
+        (folder_dir / sub).mkdir(parents=True, exist_ok=True)
+    name = f"{int(time.time())}.{uuid.uuid4().hex[:12]}.localhost"
+    path = folder_dir / ("cur" if flags else "new") / (f"{name}:2,{flags}" if flags else name)
+    path.write_bytes(raw.replace(b"\r\n", b"\n"))
+    return path

@@ -15,8 +15,8 @@ import subprocess
 import pytest
 
 from harness import DEFAULT_USERS
-from imapsync import (counts, deliver, describe_difference, imap, maildir_files_by_msgid,
-                      maildir_folder_state, message, normalized, ok, server_state, set_maildir_flags, uid_of)
+from imapsync import (assert_agree, counts, deliver, imap, maildir_files_by_msgid, maildir_folder_state,
+                      message, normalized, ok, server_state, set_maildir_flags, uid_of, write_local)
 
 MBSYNC = shutil.which("mbsync")
 pytestmark = pytest.mark.skipif(MBSYNC is None, reason="mbsync (isync) is not installed")
@@ -105,28 +105,6 @@ def local_state(local):
     return state
 
 
-def assert_agree(mk, local, when):
-    server, near = server_state(mk), local_state(local)
-    diff = describe_difference(server, near)
-    assert not diff, f"{when}: server and local Maildir differ ({len(diff)}):\n" + "\n".join(diff[:40])
-    for folder, box in server.items():
-        assert not any("\\Deleted" in flags for flags, _ in box.values()), f"{when}: \\Deleted left in {folder}"
-    return server
-
-
-def write_local(folder_dir, raw, flags=""):
-    """write_local - a message file written into a local Maildir folder as a mail reader would: new/
-    without flags, cur/ with ':2,FLAGS'."""
-    import time
-    import uuid
-    for sub in ("new", "cur", "tmp"):
-        (folder_dir / sub).mkdir(parents=True, exist_ok=True)
-    name = f"{int(time.time())}.{uuid.uuid4().hex[:12]}.localhost"   # offlineimap reads the time (maxage)
-    path = folder_dir / ("cur" if flags else "new") / (f"{name}:2,{flags}" if flags else name)
-    path.write_bytes(raw.replace(b"\r\n", b"\n"))
-    return path
-
-
 def test_two_way_sync_of_200_messages_in_several_folders(mailkeep, tmp_path, tls_pair):
     mk = mailkeep
     # --- the server: 140 by SMTP into INBOX, spread over folders; 30 appended; flags ------------------
@@ -154,7 +132,7 @@ def test_two_way_sync_of_200_messages_in_several_folders(mailkeep, tmp_path, tls
         write_local(local / "Notes", message("local", i, "Notes"), flags="S" if i >= 20 else "")
     # --- first sync: everything both ways ---------------------------------------------------------
     sync_ok(rc, tmp_path / "mbsync-1.log")
-    first = assert_agree(mk, local, "after the first sync")
+    first = assert_agree(mk, local_state(local), "after the first sync")
     assert counts(first) == {"Archive": 70, "Drafts": 0, "INBOX": 70, "Junk": 0, "Notes": 30, "Projects": 20,
                              "Projects.2024": 10, "Sent": 0, "Trash": 0}, counts(first)
     assert sum(counts(first).values()) == 200
@@ -194,7 +172,7 @@ def test_two_way_sync_of_200_messages_in_several_folders(mailkeep, tmp_path, tls
     deliver(mk, new_mail)
     # --- second sync: both sides agree, and each change went where it should -----------------------
     sync_ok(rc, tmp_path / "mbsync-2.log")
-    second = assert_agree(mk, local, "after the second sync")
+    second = assert_agree(mk, local_state(local), "after the second sync")
     assert second["INBOX"][x][0] == {"\\Flagged"}
     assert second["INBOX"][y][0] == {"\\Seen"}
     assert z not in second["INBOX"] and all(z not in box for box in second.values()), "locally deleted message"
@@ -210,7 +188,7 @@ def test_two_way_sync_of_200_messages_in_several_folders(mailkeep, tmp_path, tls
                               "Projects": 22, "Projects.2024": 10, "Sent": 0, "Trash": 0, "Travel": 2}, counts(second)
     # --- a third sync has nothing to do ----------------------------------------------------------------
     sync_ok(rc, tmp_path / "mbsync-3.log")
-    third = assert_agree(mk, local, "after the third sync")
+    third = assert_agree(mk, local_state(local), "after the third sync")
     assert third == second
 
 
@@ -220,7 +198,7 @@ def test_sync_over_tls_with_the_certificate_file(mailkeep, tmp_path, tls_pair, t
     deliver(mk, [message("tls", i) for i in range(5)])
     rc, local = write_config(tmp_path, mk, tls_pair, transport)
     sync_ok(rc, tmp_path / "mbsync.log")
-    state = assert_agree(mk, local, f"after a sync over {transport}")
+    state = assert_agree(mk, local_state(local), f"after a sync over {transport}")
     assert len(state["INBOX"]) == 5
 
 

@@ -13,8 +13,9 @@ import threading
 import pytest
 
 from harness import DEFAULT_USERS
-from imapsync import (counts, decode_mutf7, deliver, describe_difference, imap, maildir_files_by_msgid,
-                      maildir_folder_state, message, ok, server_state, set_maildir_flags, uid_of)
+from imapsync import (assert_agree, counts, decode_mutf7, deliver, describe_difference, imap,
+                      maildir_files_by_msgid, maildir_folder_state, message, ok, server_state,
+                      set_maildir_flags, uid_of, write_local)
 
 OFFLINEIMAP = shutil.which("offlineimap")
 pytestmark = pytest.mark.skipif(OFFLINEIMAP is None, reason="offlineimap (offlineimap3) is not installed")
@@ -100,26 +101,6 @@ def local_state(local):
     return {cur.parent.name: maildir_folder_state(cur.parent) for cur in sorted(local.glob("*/cur"))}
 
 
-def assert_agree(mk, local, when):
-    server, near = server_state(mk), local_state(local)
-    diff = describe_difference(server, near)
-    assert not diff, f"{when}: server and local Maildir differ ({len(diff)}):\n" + "\n".join(diff[:40])
-    for folder, box in server.items():
-        assert not any("\\Deleted" in flags for flags, _ in box.values()), f"{when}: \\Deleted left in {folder}"
-    return server
-
-
-def write_local(folder_dir, raw, flags=""):
-    import time
-    import uuid
-    for sub in ("new", "cur", "tmp"):
-        (folder_dir / sub).mkdir(parents=True, exist_ok=True)
-    name = f"{int(time.time())}.{uuid.uuid4().hex[:12]}.localhost"   # offlineimap reads the time (maxage)
-    path = folder_dir / ("cur" if flags else "new") / (f"{name}:2,{flags}" if flags else name)
-    path.write_bytes(raw.replace(b"\r\n", b"\n"))
-    return path
-
-
 def test_two_way_sync_of_100_messages(mailkeep, tmp_path, tls_pair):
     mk = mailkeep
     deliver(mk, [message("smtp", i) for i in range(80)], batch=40)
@@ -141,7 +122,7 @@ def test_two_way_sync_of_100_messages(mailkeep, tmp_path, tls_pair):
         write_local(local / "Notes", message("local", i, "Notes"), flags="S" if i >= 15 else "")
     # --- first sync -------------------------------------------------------------------------------
     sync_ok(rc, tmp_path / "offlineimap-1.log")
-    first = assert_agree(mk, local, "after the first sync")
+    first = assert_agree(mk, local_state(local), "after the first sync")
     assert counts(first) == {"Archive": 25, "Drafts": 0, "INBOX": 40, "Junk": 0, "Notes": 20, "Projects": 10,
                              "Projects.2024": 5, "Sent": 0, "Trash": 0}, counts(first)
     # --- changes on the local side ----------------------------------------------------------------
@@ -171,7 +152,7 @@ def test_two_way_sync_of_100_messages(mailkeep, tmp_path, tls_pair):
     deliver(mk, [message("late", i) for i in range(5)])
     # --- second sync ------------------------------------------------------------------------------
     sync_ok(rc, tmp_path / "offlineimap-2.log")
-    second = assert_agree(mk, local, "after the second sync")
+    second = assert_agree(mk, local_state(local), "after the second sync")
     assert second["INBOX"][x][0] == {"\\Flagged"}
     assert second["INBOX"][y][0] == {"\\Seen"}
     assert all(z not in box for box in second.values()), "the locally deleted message"
@@ -185,7 +166,7 @@ def test_two_way_sync_of_100_messages(mailkeep, tmp_path, tls_pair):
                               "Projects": 12, "Projects.2024": 5, "Sent": 0, "Trash": 0, "Travel": 1}, counts(second)
     # --- a third sync has nothing to do ------------------------------------------------------------
     sync_ok(rc, tmp_path / "offlineimap-3.log")
-    assert assert_agree(mk, local, "after the third sync") == second
+    assert assert_agree(mk, local_state(local), "after the third sync") == second
 
 
 @pytest.mark.parametrize("transport", ["starttls", "imaps"])
@@ -193,7 +174,7 @@ def test_sync_over_tls_verified(mailkeep, tmp_path, tls_pair, transport):
     deliver(mailkeep, [message("tls", i) for i in range(3)])
     rc, local = write_config(tmp_path, mailkeep, tls_pair, transport)
     sync_ok(rc, tmp_path / "offlineimap.log")
-    assert len(assert_agree(mailkeep, local, f"after a sync over {transport}")["INBOX"]) == 3
+    assert len(assert_agree(mailkeep, local_state(local), f"after a sync over {transport}")["INBOX"]) == 3
 
 
 def test_three_connections_utf8_folder_names_while_mail_arrives(mailkeep, tmp_path, tls_pair):
