@@ -522,12 +522,8 @@ awaitable<Done> Session::login(const std::string& name, const std::string& passw
     // crypt(3) takes milliseconds by design: it runs on the blocking pool, not the network thread.
     if (!name.empty() && !password.empty()) user = co_await offload([&] { return authenticate(*config_, name, password); });
     if (!user) {
-        svc_.throttle.record_failure(addr);
-        const std::chrono::milliseconds delay = svc_.throttle.delay_for(addr);
+        const std::chrono::milliseconds delay = co_await svc_.throttle.failed(addr);
         spdlog::warn("imap auth failed login={} ip={} method={} delay={}ms", printable(name), peer_, method, delay.count());
-        asio::steady_timer timer(co_await asio::this_coro::executor, delay);
-        boost::system::error_code ec;
-        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         co_return no("[AUTHENTICATIONFAILED] invalid credentials");
     }
     svc_.throttle.record_success(addr);
@@ -754,23 +750,17 @@ awaitable<Done> Session::cmd_status(const Command& c) {
         if (i != "MESSAGES" && i != "UIDNEXT" && i != "UIDVALIDITY" && i != "UNSEEN" && i != "DELETED" && i != "SIZE" &&
             i != "RECENT" && i != "HIGHESTMODSEQ")
             co_return bad("unknown STATUS item " + i);
-    FolderState s = co_await offload([&] { return index_->sync(*name); });
-    std::uint64_t unseen = 0, deleted = 0, size = 0;
-    for (const MessageRecord& r : s.messages) {
-        unseen += !(r.flags & kFlagSeen);
-        deleted += (r.flags & kFlagDeleted) != 0;
-        size += r.size;
-    }
+    FolderStatus st = co_await offload([&] { return index_->status(*name); });
     std::string out;
     for (const std::string& i : items) {
-        std::uint64_t v = i == "MESSAGES"      ? s.messages.size()
-                          : i == "UIDNEXT"     ? s.uidnext
-                          : i == "UIDVALIDITY" ? s.uidvalidity
-                          : i == "UNSEEN"      ? unseen
-                          : i == "DELETED"     ? deleted
-                          : i == "SIZE"        ? size
+        std::uint64_t v = i == "MESSAGES"      ? st.messages
+                          : i == "UIDNEXT"     ? st.uidnext
+                          : i == "UIDVALIDITY" ? st.uidvalidity
+                          : i == "UNSEEN"      ? st.unseen
+                          : i == "DELETED"     ? st.deleted
+                          : i == "SIZE"        ? st.size
                           : i == "RECENT"      ? 0
-                                               : s.highest_modseq;
+                                               : st.highest_modseq;
         out += fmt::format("{}{} {}", out.empty() ? "" : " ", i, v);
     }
     untagged(fmt::format("STATUS {} ({})", imap::imap_string(imap::encode_mailbox(*name, false)), out));
@@ -1117,8 +1107,13 @@ awaitable<Done> Session::cmd_fetch(const Command& c) {
     std::vector<std::uint32_t> indexes = resolve(c.set, c.uid);
     if (c.changed_since) condstore_ = true;
     bool set_seen = false;
+    // Items the index record answers (FLAGS, UID, RFC822.SIZE, INTERNALDATE, MODSEQ) are built here;
+    // only a fetch that reads the file or the cache, or stores \Seen, takes a hop to the pool.
+    bool blocking = false;
     for (const FetchAtt& a : c.fetch) {
         using K = FetchAtt::Kind;
+        blocking = blocking || !(a.kind == K::flags || a.kind == K::uid || a.kind == K::modseq ||
+                                 a.kind == K::internaldate || a.kind == K::rfc822_size);
         if (a.kind == K::modseq) condstore_ = true;
         // RFC 9051 6.4.5: reading the text sets \Seen, except with .PEEK, RFC822.HEADER or read-only.
         if ((a.kind == K::body_section && !a.peek) || a.kind == K::rfc822 || a.kind == K::rfc822_text)
@@ -1130,9 +1125,9 @@ awaitable<Done> Session::cmd_fetch(const Command& c) {
         if (c.changed_since && r.modseq <= *c.changed_since) continue;
         bool flags_changed = false;
         bool unknown_cte = false;   // BINARY of a part whose transfer encoding cannot be undone
-        // The message's lines, built on the pool (the file read, its structure parsed or the cached
-        // ENVELOPE and BODYSTRUCTURE fetched), with \Seen stored first where the fetch sets it.
-        std::string items = co_await offload([&] {
+        // The message's items (the file read, its structure parsed or the cached ENVELOPE and
+        // BODYSTRUCTURE fetched where asked), with \Seen stored first where the fetch sets it.
+        auto build = [&] {
             if (set_seen && !(r.flags & kFlagSeen)) {
                 std::vector<std::uint32_t> failed;
                 std::vector<MessageRecord> changed =
@@ -1236,7 +1231,10 @@ awaitable<Done> Session::cmd_fetch(const Command& c) {
             if ((c.changed_since || (condstore_ && flags_changed)) && !modseq_sent)
                 add("MODSEQ", fmt::format("({})", r.modseq));
             return out;
-        });
+        };
+        std::string items;
+        if (blocking || set_seen) items = co_await offload([&] { return build(); });
+        else items = build();
         if (unknown_cte) co_return no("[UNKNOWN-CTE] cannot decode the part's content transfer encoding");
         out_ += fmt::format("* {} FETCH ({})\r\n", i + 1, items);
         // Bodies go out message by message: a FETCH of many large messages does not pile up here.

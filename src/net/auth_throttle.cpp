@@ -3,6 +3,11 @@
 
 #include <algorithm>
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 namespace mk {
 
 namespace {
@@ -29,5 +34,14 @@ void AuthThrottle::record_failure(const boost::asio::ip::address& a) {
 }
 
 void AuthThrottle::record_success(const boost::asio::ip::address& a) { by_ip_.erase(a.to_string()); }
+
+boost::asio::awaitable<std::chrono::milliseconds> AuthThrottle::failed(const boost::asio::ip::address& a) {
+    record_failure(a);
+    const std::chrono::milliseconds delay = delay_for(a);
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, delay);
+    boost::system::error_code ec;
+    co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    co_return delay;
+}
 
 }  // namespace mk

@@ -1,10 +1,11 @@
-// net/auth_throttle.hpp — a growing delay after failed logins, per client IP, shared by SMTP and POP3.
+// net/auth_throttle.hpp — a growing delay after failed logins, per client IP, shared by SMTP, POP3 and IMAP.
 #pragma once
 
 #include <chrono>
 #include <string>
 #include <unordered_map>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
 
 namespace mk {
@@ -26,6 +27,9 @@ public:
     std::chrono::milliseconds delay_for(const boost::asio::ip::address& a) const;
     void record_failure(const boost::asio::ip::address& a);
     void record_success(const boost::asio::ip::address& a);
+    // failed - a failure from a: recorded, then its delay waited out before the caller answers (the
+    // wait makes guessing slow and holds nothing but that connection); the delay waited.
+    boost::asio::awaitable<std::chrono::milliseconds> failed(const boost::asio::ip::address& a);
 
 private:
     struct Entry {

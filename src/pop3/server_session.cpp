@@ -393,15 +393,9 @@ awaitable<Next> Session::login(const std::string& login, const std::string& pass
     if (user && !authzid.empty() && !names_user(*user, authzid)) user = nullptr;
 
     if (!user) {
-        services_.throttle.record_failure(addr);
-        const std::chrono::milliseconds delay = services_.throttle.delay_for(addr);
+        const std::chrono::milliseconds delay = co_await services_.throttle.failed(addr);
         spdlog::warn("pop3 auth failed login={} ip={} method={} delay={}ms", login, peer_, method,
                      delay.count());
-        // The wait makes guessing slow; it holds nothing but this connection.
-        asio::steady_timer timer(co_await asio::this_coro::executor);
-        timer.expires_after(delay);
-        boost::system::error_code ec;
-        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         co_return co_await respond(Reply::failure("invalid credentials", RespCode::auth));   // RFC 3206 5
     }
     services_.throttle.record_success(addr);

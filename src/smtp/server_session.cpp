@@ -600,11 +600,8 @@ awaitable<std::optional<std::string>> Session::auth_response(std::string_view ch
 }
 
 awaitable<void> Session::auth_failed(std::string_view login) {
-    svc_.throttle.record_failure(conn_.remote_address());
-    auto delay = svc_.throttle.delay_for(conn_.remote_address());
-    spdlog::warn("smtp {}: authentication failed for '{}'", client(), login);
-    boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, delay);
-    co_await t.async_wait(boost::asio::use_awaitable);
+    const std::chrono::milliseconds delay = co_await svc_.throttle.failed(conn_.remote_address());
+    spdlog::warn("smtp {}: authentication failed for '{}' delay={}ms", client(), login, delay.count());
     reply(535, esc::kAuthFailed, "authentication credentials invalid");
 }
 
