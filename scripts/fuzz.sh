@@ -33,7 +33,7 @@ lib_sources=(
   route/router route/multidrop mime/gmime
   store/intake store/queue store/maildir store/crlf store/envelope store/json_impl
   smtp/reply smtp/server_session pop3/server_session
-  imap/search imap/server_session store/mail_index store/sqlite_file
+  imap/search imap/fetch_items imap/mailbox_list imap/server_session store/mail_index store/sqlite_file
   smtp/client smtp/header_rewrite net/client net/sasl_client mime/seven_bit)   # the client side of ATRN
 lib="$out/libmailkeep_fuzz.a"
 objdir="$out/obj"

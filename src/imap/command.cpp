@@ -155,6 +155,7 @@ public:
     }
     SequenceSet sequence_set() {
         SequenceSet set;
+        if (accept('$')) return {kSavedResult};   // RFC 5182: "$" stands alone
         do {
             if (set.size() == kMaxSetRanges) fail("too many ranges in the sequence set");
             SeqRange r;
@@ -379,7 +380,7 @@ public:
             expect(')', ") after search keys");
             return k;
         }
-        if (peek() == '*' || (peek() >= '1' && peek() <= '9')) {
+        if (peek() == '*' || peek() == '$' || (peek() >= '1' && peek() <= '9')) {
             k.kind = K::set;
             k.set = sequence_set();
             return k;
@@ -948,6 +949,20 @@ std::string encode_mailbox(std::string_view name, bool utf8) {
     // The client's encoder (imap/response); a name with a control character, which no folder has
     // (store/mail_index refuses them), would go out as it is.
     return encode_mailbox(name).value_or(std::string(name));
+}
+
+std::string quoted_mailbox(std::string_view name, bool utf8) {
+    const std::string sent = encode_mailbox(name, utf8);
+    // RFC 9051 9 quoted: no CR, LF or NUL; UTF-8 only once the client said it reads it (RFC 6855 3).
+    bool quotable = utf8 ? valid_utf8(sent) && !has_control(sent) : !has_control(sent);
+    for (char c : sent) quotable = quotable && (utf8 || static_cast<unsigned char>(c) < 0x80);
+    if (!quotable) return "{" + std::to_string(sent.size()) + "}\r\n" + sent;
+    std::string out = "\"";
+    for (char c : sent) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + '"';
 }
 
 }  // namespace mk::imap

@@ -42,6 +42,10 @@ struct SeqRange {
     std::uint32_t first = 0, last = 0;   // as written: kStar for "*"; first > last allowed ("4:2" = 2:4)
 };
 using SequenceSet = std::vector<SeqRange>;
+// "$" (RFC 5182 SEARCHRES): the messages the last SEARCH ... RETURN (SAVE) found, which the session
+// substitutes; as a range it contains nothing (0 is no message number).
+inline constexpr SeqRange kSavedResult{0, 0};
+inline bool is_saved_result(const SequenceSet& set) { return set.size() == 1 && set[0].first == 0; }
 // contains - whether n is in set, with "*" being largest (the mailbox's highest number or UID).
 bool contains(const SequenceSet& set, std::uint32_t n, std::uint32_t largest);
 
@@ -79,7 +83,7 @@ struct FetchAtt {
 struct SearchKey {
     enum class Kind {
         all, and_, or_, not_, set, uid,                                   // structure and numbers
-        answered, deleted, draft, flagged, seen, recent, new_, old,      // flags (recent/new: none are recent)
+        answered, deleted, draft, flagged, seen, recent, new_, old,      // flags (recent: this session's \Recent)
         unanswered, undeleted, undraft, unflagged, unseen,
         keyword, unkeyword,
         before, on, since, sentbefore, senton, sentsince,                 // dates (internal, Date: header)
@@ -172,5 +176,8 @@ AppendNext append_next(std::string_view line);
 std::optional<std::string> mailbox_name(std::string_view sent, bool utf8);
 // encode_mailbox - a UTF-8 name as it goes to the client (modified UTF-7 unless utf8).
 std::string encode_mailbox(std::string_view name, bool utf8);
+// quoted_mailbox - the name as a response's mailbox: encode_mailbox quoted (a literal for a name no
+// quoted string can hold).
+std::string quoted_mailbox(std::string_view name, bool utf8);
 
 }  // namespace mk::imap

@@ -91,8 +91,10 @@ bool matches(const SearchKey& key, const SearchSubject& m) {
             return std::all_of(key.keys.begin(), key.keys.end(), [&](const SearchKey& k) { return matches(k, m); });
         case K::or_: return matches(key.keys.at(0), m) || matches(key.keys.at(1), m);
         case K::not_: return !matches(key.keys.at(0), m);
-        case K::set: return contains(key.set, m.seq, m.largest_seq);
-        case K::uid: return contains(key.set, r.uid, m.largest_uid);
+        case K::set:
+        case K::uid:
+            if (is_saved_result(key.set)) return m.saved && std::binary_search(m.saved->begin(), m.saved->end(), r.uid);
+            return key.kind == K::set ? contains(key.set, m.seq, m.largest_seq) : contains(key.set, r.uid, m.largest_uid);
         case K::answered: return f & kFlagAnswered;
         case K::deleted: return f & kFlagDeleted;
         case K::draft: return f & kFlagDraft;
@@ -104,9 +106,9 @@ bool matches(const SearchKey& key, const SearchSubject& m) {
         case K::unflagged: return !(f & kFlagFlagged);
         case K::unseen: return !(f & kFlagSeen);
         // No message is \Recent (store/mail_index.hpp): NEW is RECENT UNSEEN, OLD is NOT RECENT.
-        case K::recent:
-        case K::new_: return false;
-        case K::old: return true;
+        case K::recent: return m.recent;
+        case K::new_: return m.recent && !(m.record.flags & kFlagSeen);
+        case K::old: return !m.recent;
         case K::keyword: {
             std::uint32_t bit = system_flag(key.value);
             return bit ? (f & bit) != 0 : has_keyword(r, key.value);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string_view>
+#include <vector>
 
 #include "imap/command.hpp"
 #include "store/mail_index.hpp"
@@ -17,6 +18,8 @@ struct SearchSubject {
     std::uint32_t seq = 0;               // its message sequence number
     std::uint32_t largest_seq = 0;       // "*" in a sequence set
     std::uint32_t largest_uid = 0;       // "*" in a UID set
+    bool recent = false;                 // \Recent to this session (RECENT, NEW, OLD)
+    const std::vector<std::uint32_t>* saved = nullptr;   // "$" (RFC 5182): the saved UIDs, ascending
     std::function<std::string_view()> message;   // the whole message (CRLF), loaded on first use
 };
 

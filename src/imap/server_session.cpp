@@ -34,6 +34,8 @@
 #include "core/password.hpp"
 #include "core/text.hpp"
 #include "imap/command.hpp"
+#include "imap/fetch_items.hpp"
+#include "imap/mailbox_list.hpp"
 #include "imap/response.hpp"
 #include "imap/search.hpp"
 #include "imap/structure.hpp"
@@ -50,10 +52,10 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-using imap::Command;
 using imap::AppendMessage;
+using imap::Command;
 using imap::FetchAtt;
-using imap::Section;
+using imap::flags_text;
 using imap::Verb;
 
 // RFC 9051 5.4: an authenticated client may idle 30 minutes; before login a short wait is enough
@@ -78,95 +80,6 @@ constexpr unsigned kNotAuth = bit(State::not_authenticated);
 constexpr unsigned kAuth = bit(State::authenticated) | bit(State::selected);
 constexpr unsigned kSelected = bit(State::selected);
 
-// flag_names - the system flags as IMAP names them, in the order they are listed.
-constexpr std::array<std::pair<std::uint32_t, std::string_view>, 5> kSystemFlags{{
-    {kFlagAnswered, "\\Answered"}, {kFlagFlagged, "\\Flagged"}, {kFlagDeleted, "\\Deleted"},
-    {kFlagSeen, "\\Seen"}, {kFlagDraft, "\\Draft"}}};
-
-std::string flags_text(const MessageRecord& r) {
-    std::string out = "(";
-    for (const auto& [bit, name] : kSystemFlags)
-        if (r.flags & bit) out += (out.size() > 1 ? " " : "") + std::string(name);
-    for (const std::string& k : r.keywords) out += (out.size() > 1 ? " " : "") + k;
-    return out + ")";
-}
-
-// literal - data as an IMAP literal: "{n}\r\n" and the bytes. A literal may not carry NUL (RFC 9051
-// 4.3): a NUL in a stored message goes out as 0x80, as Dovecot sends it.
-std::string literal(std::string_view data) {
-    std::string out = fmt::format("{{{}}}\r\n", data.size());
-    const std::size_t head = out.size();
-    out += data;
-    std::replace(out.begin() + static_cast<std::ptrdiff_t>(head), out.end(), '\0', '\x80');
-    return out;
-}
-
-// literal8 - decoded content for BINARY (RFC 3516 4.2): "~{n}" when it holds a NUL, else a literal.
-std::string literal8(std::string_view data) {
-    if (data.find('\0') == std::string_view::npos) return literal(data);
-    return fmt::format("~{{{}}}\r\n{}", data.size(), data);
-}
-
-// load_message - the message's bytes with CRLF line ends (an LF file another program wrote is
-// converted). The file may have moved since the record was read (another reader renamed it for its
-// flags): then it is looked for by its unique name. Empty when it is gone. Blocking.
-std::string load_message(const std::filesystem::path& folder, const MessageRecord& r) {
-    std::filesystem::path path = folder / r.file;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        const std::string unique = Maildir::uid_of(std::filesystem::path(r.file).filename().string());
-        for (const char* sub : {"cur", "new"}) {
-            std::error_code ec;
-            for (const auto& e : std::filesystem::directory_iterator(folder / sub, ec))
-                if (Maildir::uid_of(e.path().filename().string()) == unique) {
-                    in.open(e.path(), std::ios::binary);
-                    break;
-                }
-            if (in.is_open()) break;
-        }
-        if (!in) return {};
-    }
-    std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    bool bare_lf = false;
-    for (std::size_t i = raw.find('\n'); i != std::string::npos && !bare_lf; i = raw.find('\n', i + 1))
-        bare_lf = i == 0 || raw[i - 1] != '\r';
-    if (!bare_lf) return raw;
-    std::string out;
-    out.reserve(raw.size() + raw.size() / 32);
-    CrlfNormalizer n;
-    n.feed(raw, out);
-    return out;
-}
-
-// section_bytes - what BODY[section] names in message (RFC 9051 6.4.5); empty for a part that is not there.
-std::string section_bytes(const imap::BodyPart& root, std::string_view message, const Section& s) {
-    const imap::BodyPart* part = imap::find(root, s.part);
-    if (!part) return {};
-    // HEADER, TEXT and HEADER.FIELDS of a part are those of the message it encloses (message/rfc822).
-    const imap::BodyPart* msg = s.part.empty() ? part : (part->parts.size() == 1 && part->type == "message" ? &part->parts[0] : nullptr);
-    switch (s.text) {
-        case Section::Text::all:
-            if (s.part.empty()) return std::string(message);
-            return std::string(part->body.of(message));
-        case Section::Text::mime: return std::string(part->header.of(message));
-        case Section::Text::header:
-            return msg ? std::string(msg->header.of(message)) : std::string();
-        case Section::Text::header_fields:
-        case Section::Text::header_fields_not:
-            return msg ? imap::header_fields(msg->header.of(message), s.fields,
-                                             s.text == Section::Text::header_fields_not)
-                       : std::string();
-        case Section::Text::text: return msg ? std::string(msg->body.of(message)) : std::string();
-    }
-    return {};
-}
-
-std::string partial_of(std::string bytes, const std::optional<std::pair<std::uint64_t, std::uint64_t>>& p) {
-    if (!p) return bytes;
-    if (p->first >= bytes.size()) return {};
-    return bytes.substr(p->first, p->second);
-}
-
 // folder_mtimes - the modification times of a folder's new/ and cur/: what IDLE watches.
 std::pair<std::int64_t, std::int64_t> folder_mtimes(const std::filesystem::path& folder) {
     auto mtime = [](const std::filesystem::path& p) -> std::int64_t {
@@ -175,6 +88,48 @@ std::pair<std::int64_t, std::int64_t> folder_mtimes(const std::filesystem::path&
         return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
     };
     return {mtime(folder / "new"), mtime(folder / "cur")};
+}
+
+// UID ranges, ascending and disjoint: what VANISHED names (a folder's gaps can span billions of UIDs).
+using UidRanges = std::vector<std::pair<std::uint32_t, std::uint32_t>>;
+
+UidRanges merged(UidRanges r) {
+    std::sort(r.begin(), r.end());
+    UidRanges out;
+    for (const auto& [a, b] : r) {
+        if (!out.empty() && a <= out.back().second + std::uint64_t{1}) out.back().second = std::max(out.back().second, b);
+        else out.emplace_back(a, b);
+    }
+    return out;
+}
+
+// ranges_of - a sequence set as UID ranges, "*" being largest.
+UidRanges ranges_of(const imap::SequenceSet& set, std::uint32_t largest) {
+    UidRanges r;
+    for (const imap::SeqRange& x : set) {
+        std::uint32_t a = x.first == imap::kStar ? largest : x.first, b = x.last == imap::kStar ? largest : x.last;
+        r.emplace_back(std::min(a, b), std::max(a, b));
+    }
+    return merged(std::move(r));
+}
+
+UidRanges intersect(const UidRanges& x, const UidRanges& y) {
+    UidRanges out;
+    for (std::size_t i = 0, j = 0; i < x.size() && j < y.size();) {
+        const std::uint32_t a = std::max(x[i].first, y[j].first), b = std::min(x[i].second, y[j].second);
+        if (a <= b) out.emplace_back(a, b);
+        (x[i].second < y[j].second ? i : j)++;
+    }
+    return out;
+}
+
+std::string ranges_text(const UidRanges& r) {
+    std::string out;
+    for (const auto& [a, b] : r) {
+        if (!out.empty()) out += ',';
+        out += a == b ? std::to_string(a) : fmt::format("{}:{}", a, b);
+    }
+    return out;
 }
 
 // What a command came to, for the tagged reply. An empty status ends the session (the handler said
@@ -258,7 +213,8 @@ private:
     awaitable<Done> login(const std::string& name, const std::string& password, std::string_view method);
     std::string capabilities() const;
     bool plaintext_ok() const { return conn_.tls() || is_loopback(conn_.remote_address()); }
-    std::optional<std::string> folder_name(const std::string& sent) const { return imap::mailbox_name(sent, false); }
+    std::optional<std::string> folder_name(const std::string& sent) const { return imap::mailbox_name(sent, utf8_); }
+    std::string sent_name(std::string_view folder) const { return imap::quoted_mailbox(folder, utf8_); }
     std::chrono::steady_clock::duration timeout() const {
         return state_ == State::not_authenticated ? std::chrono::steady_clock::duration(kLoginTimeout)
                                                   : std::chrono::steady_clock::duration(kAuthenticatedTimeout);
@@ -274,6 +230,13 @@ private:
     // The selected folder: its messages as this session last told the client (sequence numbers are
     // positions in view_.messages).
     std::vector<std::uint32_t> resolve(const imap::SequenceSet& set, bool uid) const;   // indexes, ascending
+    // claim_recent - the folder's messages from index on that no session has been told of: this
+    // session's \Recent (IMAP4rev1 only); how many it got.
+    awaitable<std::size_t> claim_recent(std::size_t from);
+    bool recent(const MessageRecord& r) const { return std::binary_search(recent_.begin(), recent_.end(), r.uid); }
+    // qresync_answers - SELECT (QRESYNC ...) and UID FETCH (CHANGEDSINCE ... VANISHED): the UIDs among
+    // known expunged after modseq as VANISHED (EARLIER) (RFC 7162 3.2.5.1, 3.2.6).
+    awaitable<void> tell_vanished_since(std::uint64_t modseq, const imap::SequenceSet& known);
     // report_changes - sync the folder and tell the client what changed since it was last told
     // (EXPUNGE, FETCH FLAGS, EXISTS); expunges are told only where allow_expunge (RFC 9051 7.5.1).
     awaitable<void> report_changes(bool allow_expunge);
@@ -283,6 +246,8 @@ private:
         state_ = State::authenticated;
         folder_.clear();
         view_ = {};
+        recent_.clear();
+        saved_.clear();
     }
 
     Connection& conn_;
@@ -296,6 +261,11 @@ private:
     bool read_only_ = false;
     FolderState view_;
     bool condstore_ = false;        // CONDSTORE enabled (ENABLE, SELECT (CONDSTORE), a MODSEQ item)
+    bool qresync_ = false;          // QRESYNC enabled: expunges are told as VANISHED (RFC 7162 3.2.10)
+    bool rev2_ = false;             // IMAP4rev2 enabled (RFC 9051): ESEARCH answers SEARCH, no \Recent
+    bool utf8_ = false;             // IMAP4rev2 or UTF8=ACCEPT enabled: mailbox names in UTF-8 (RFC 6855)
+    std::vector<std::uint32_t> recent_;   // UIDs recent to this session, ascending
+    std::vector<std::uint32_t> saved_;    // RFC 5182 "$": the UIDs the last SEARCH ... SAVE found
     std::string out_;
     unsigned bad_ = 0;
     std::string tag_;               // the command being run
@@ -335,8 +305,9 @@ const std::array<Session::Row, 30> Session::kTable{{
 }};
 
 std::string Session::capabilities() const {
-    std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN "
-                       "SPECIAL-USE CONDSTORE STATUS=SIZE ESEARCH BINARY MULTIAPPEND";
+    std::string caps = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN "
+                       "SPECIAL-USE CONDSTORE QRESYNC STATUS=SIZE ESEARCH SEARCHRES BINARY MULTIAPPEND LIST-EXTENDED "
+                       "LIST-STATUS UTF8=ACCEPT";
     caps += fmt::format(" APPENDLIMIT={}", config_->limits.max_message_size);
     if (state_ == State::not_authenticated) {
         if (!conn_.tls() && svc_.tls) caps += " STARTTLS";
@@ -485,12 +456,25 @@ awaitable<Done> Session::cmd_id(const Command& c) {
 }
 
 awaitable<Done> Session::cmd_enable(const Command& c) {
+    // RFC 5161: what this command turned on is listed; what was on already or is unknown is not.
     std::string enabled;
-    for (const std::string& cap : c.args)
-        if (cap == "CONDSTORE" && !condstore_) {
-            condstore_ = true;
-            enabled += " CONDSTORE";
+    auto turn_on = [&](bool& flag, std::string_view name) {
+        if (flag) return;
+        flag = true;
+        enabled += fmt::format(" {}", name);
+    };
+    for (const std::string& cap : c.args) {
+        if (cap == "CONDSTORE") turn_on(condstore_, cap);
+        if (cap == "QRESYNC") {
+            turn_on(qresync_, cap);
+            condstore_ = true;   // RFC 7162 3.2.3: QRESYNC implies CONDSTORE
         }
+        if (cap == "IMAP4REV2") {
+            turn_on(rev2_, "IMAP4rev2");
+            utf8_ = true;   // RFC 9051 5.1: mailbox names are UTF-8
+        }
+        if (cap == "UTF8=ACCEPT") turn_on(utf8_, cap);
+    }
     untagged("ENABLED" + enabled);
     co_return ok("ENABLE completed");
 }
@@ -579,7 +563,7 @@ awaitable<Done> Session::cmd_authenticate(const Command& c) {
 awaitable<Done> Session::cmd_select(const Command& c) {
     std::optional<std::string> name = folder_name(c.args.at(0));
     if (!name) co_return bad("mailbox name is not valid modified UTF-7");
-    if (c.qresync) co_return bad("QRESYNC is not enabled");
+    if (c.qresync && !qresync_) co_return bad("QRESYNC is not enabled");
     if (state_ == State::selected) untagged("OK [CLOSED] previous mailbox closed");
     deselect();
     FolderState state = co_await offload([&] { return index_->sync(*name); });
@@ -588,6 +572,7 @@ awaitable<Done> Session::cmd_select(const Command& c) {
     read_only_ = c.verb == Verb::examine;
     view_ = std::move(state);
     state_ = State::selected;
+    const std::size_t recent = co_await claim_recent(0);
     std::set<std::string> keywords;
     for (const MessageRecord& r : view_.messages) keywords.insert(r.keywords.begin(), r.keywords.end());
     std::string kw;
@@ -596,19 +581,69 @@ awaitable<Done> Session::cmd_select(const Command& c) {
     untagged(fmt::format("OK [PERMANENTFLAGS ({}{})] flags and keywords may be stored",
                          read_only_ ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft", read_only_ ? "" : kw + " \\*"));
     untagged(fmt::format("{} EXISTS", view_.messages.size()));
-    untagged("0 RECENT");
-    for (std::size_t i = 0; i < view_.messages.size(); ++i)
-        if (!(view_.messages[i].flags & kFlagSeen)) {
-            untagged(fmt::format("OK [UNSEEN {}] first unseen", i + 1));
-            break;
-        }
+    if (rev2_) {
+        // RFC 9051 6.3.2: the mailbox's name as the server has it; RECENT and UNSEEN are gone.
+        untagged(fmt::format("LIST () \".\" {}", sent_name(folder_)));
+    } else {
+        untagged(fmt::format("{} RECENT", recent));
+        for (std::size_t i = 0; i < view_.messages.size(); ++i)
+            if (!(view_.messages[i].flags & kFlagSeen)) {
+                untagged(fmt::format("OK [UNSEEN {}] first unseen", i + 1));
+                break;
+            }
+    }
     untagged(fmt::format("OK [UIDVALIDITY {}] UIDs valid", view_.uidvalidity));
     untagged(fmt::format("OK [UIDNEXT {}] predicted next UID", view_.uidnext));
     untagged(fmt::format("OK [HIGHESTMODSEQ {}] highest", view_.highest_modseq));
+    // RFC 7162 3.2.5.1: with the client's last UIDVALIDITY and MODSEQ, what it missed: the expunges,
+    // then the flag changes. Another UIDVALIDITY: the client starts over, told nothing more.
+    if (c.qresync && c.qresync->uidvalidity == view_.uidvalidity) {
+        co_await tell_vanished_since(c.qresync->modseq, c.qresync->known_uids);
+        const imap::SequenceSet& known = c.qresync->known_uids;
+        const std::uint32_t largest = view_.messages.empty() ? 0 : view_.messages.back().uid;
+        for (std::size_t i = 0; i < view_.messages.size(); ++i) {
+            const MessageRecord& r = view_.messages[i];
+            if (r.modseq > c.qresync->modseq && (known.empty() || imap::contains(known, r.uid, largest)))
+                untagged(fetch_flags_line(i, true));
+        }
+    }
     spdlog::info("imap user={} ip={} {} {}: {} message(s)", user_, peer_, read_only_ ? "examine" : "select",
                  printable(folder_), view_.messages.size());
     co_return ok(fmt::format("[{}] {} completed", read_only_ ? "READ-ONLY" : "READ-WRITE",
                              read_only_ ? "EXAMINE" : "SELECT"));
+}
+
+awaitable<std::size_t> Session::claim_recent(std::size_t from) {
+    if (rev2_ || from >= view_.messages.size()) co_return 0;
+    const std::uint32_t last = view_.messages.back().uid;
+    const std::uint32_t first = co_await offload([&] { return index_->claim_recent(folder_, last, read_only_); });
+    std::size_t got = 0;
+    for (std::size_t i = from; i < view_.messages.size(); ++i)
+        if (view_.messages[i].uid >= first) {
+            recent_.push_back(view_.messages[i].uid);
+            ++got;
+        }
+    co_return got;
+}
+
+awaitable<void> Session::tell_vanished_since(std::uint64_t modseq, const imap::SequenceSet& known) {
+    std::optional<std::vector<std::uint32_t>> gone = co_await offload([&] { return index_->vanished(folder_, modseq); });
+    const std::uint32_t largest = view_.uidnext > 1 ? view_.uidnext - 1 : 0;
+    UidRanges told;
+    if (gone) {
+        for (std::uint32_t uid : *gone) told.emplace_back(uid, uid);
+    } else {
+        // The index has forgotten expunges that old: every UID below UIDNEXT that is not here (RFC
+        // 7162 3.2.5.1 lets the server name UIDs that never existed).
+        std::uint32_t next = 1;
+        for (const MessageRecord& r : view_.messages) {
+            if (r.uid > next) told.emplace_back(next, r.uid - 1);
+            next = r.uid + 1;
+        }
+        if (next <= largest) told.emplace_back(next, largest);
+    }
+    told = intersect(merged(std::move(told)), known.empty() ? UidRanges{{1, largest}} : ranges_of(known, largest));
+    if (!told.empty()) untagged("VANISHED (EARLIER) " + ranges_text(told));
 }
 
 awaitable<Done> Session::cmd_create(const Command& c) {
@@ -650,25 +685,6 @@ awaitable<Done> Session::cmd_subscribe(const Command& c) {
     co_return ok(on ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
 }
 
-// list_match - whether name matches pattern ("*" anything, "%" anything but the separator "."),
-// ASCII case-insensitive only for INBOX.
-bool list_match(std::string_view name, std::string_view pattern) {
-    if (pattern.empty()) return name.empty();
-    if (pattern[0] == '*') {
-        for (std::size_t i = 0; i <= name.size(); ++i)
-            if (list_match(name.substr(i), pattern.substr(1))) return true;
-        return false;
-    }
-    if (pattern[0] == '%') {
-        for (std::size_t i = 0; i <= name.size(); ++i) {
-            if (list_match(name.substr(i), pattern.substr(1))) return true;
-            if (i < name.size() && name[i] == '.') return false;
-        }
-        return false;
-    }
-    return !name.empty() && name[0] == pattern[0] && list_match(name.substr(1), pattern.substr(1));
-}
-
 awaitable<Done> Session::cmd_list(const Command& c) {
     const bool lsub = c.verb == Verb::lsub;
     std::optional<std::string> reference = folder_name(c.args.at(0));
@@ -679,60 +695,19 @@ awaitable<Done> Session::cmd_list(const Command& c) {
         if (!p) co_return bad("pattern is not valid modified UTF-7");
         patterns.push_back(*reference + *p);
     }
-    const auto has = [](const std::vector<std::string>& v, std::string_view x) {
-        return std::find(v.begin(), v.end(), x) != v.end();
-    };
-    const bool only_subscribed = lsub || has(c.list_select, "SUBSCRIBED");
-    const bool show_subscribed = only_subscribed || has(c.list_return, "SUBSCRIBED");
-    for (const std::string& o : c.list_select)
-        if (o != "SUBSCRIBED" && o != "SPECIAL-USE" && o != "REMOTE" && o != "RECURSIVEMATCH")
-            co_return bad("unknown selection option " + o);
-    if (patterns.size() == 1 && patterns[0].empty() && !c.list_extended) {
-        // RFC 9051 6.3.9: an empty pattern asks for the separator and the root.
-        untagged(fmt::format("{} (\\Noselect) \".\" \"\"", lsub ? "LSUB" : "LIST"));
-        co_return ok(lsub ? "LSUB completed" : "LIST completed");
-    }
     std::vector<FolderInfo> folders = co_await offload([&] { return index_->folders(); });
-    // A level that has children but no folder of its own (its folder was deleted, RFC 3501 6.3.4) is
-    // listed as \Noselect, so that a client walking the tree with "%" still reaches the children.
-    std::set<std::string> names, levels;
-    for (const FolderInfo& f : folders) names.insert(f.name);
-    for (const FolderInfo& f : folders)
-        for (std::size_t dot = f.name.find('.'); dot != std::string::npos; dot = f.name.find('.', dot + 1))
-            if (!names.contains(f.name.substr(0, dot))) levels.insert(f.name.substr(0, dot));
-    for (const std::string& level : levels) {
-        FolderInfo parent;
-        parent.name = level;
-        parent.has_children = true;
-        folders.push_back(std::move(parent));
-    }
-    std::sort(folders.begin(), folders.end(), [](const FolderInfo& a, const FolderInfo& b) {
-        return (a.name != "INBOX") < (b.name != "INBOX") || ((a.name == "INBOX") == (b.name == "INBOX") && a.name < b.name);
-    });
-    std::vector<std::string> listed;
-    for (const FolderInfo& f : folders) {
-        bool match = false;
-        for (const std::string& p : patterns)
-            match = match || list_match(f.name, p) || (f.name == "INBOX" && list_match("INBOX", uppercase_ascii(p)));
-        if (!match || (only_subscribed && !f.subscribed)) continue;
-        if (has(c.list_select, "SPECIAL-USE") && f.special_use.empty()) continue;
-        std::string attrs = f.has_children ? "\\HasChildren" : "\\HasNoChildren";
-        const bool noselect = levels.contains(f.name);
-        if (noselect) attrs = "\\Noselect " + attrs;
-        if (show_subscribed && f.subscribed && !lsub) attrs += " \\Subscribed";
-        if (!f.special_use.empty() && !lsub) attrs += " " + f.special_use;
-        untagged(fmt::format("{} ({}) \".\" {}", lsub ? "LSUB" : "LIST", attrs,
-                             imap::imap_string(imap::encode_mailbox(f.name, false))));
-        if (!noselect) listed.push_back(f.name);
-    }
-    // RFC 5819 LIST-STATUS: a STATUS for each listed mailbox after its LIST.
-    if (has(c.list_return, "STATUS")) {
-        for (const std::string& name : listed) {
-            Command s;
-            s.args.push_back(imap::encode_mailbox(name, false));
-            s.args.insert(s.args.end(), c.list_status.begin(), c.list_status.end());
-            co_await cmd_status(s);
-        }
+    imap::Listing listing = imap::list_folders(std::move(folders), c, patterns, utf8_);
+    if (!listing.error.empty()) co_return bad(listing.error);
+    // RFC 5819 LIST-STATUS: a STATUS for each selectable mailbox right after its LIST.
+    const bool status = std::find(c.list_return.begin(), c.list_return.end(), "STATUS") != c.list_return.end();
+    for (const imap::Listed& l : listing.folders) {
+        untagged(l.response);
+        if (!status || !l.selectable) continue;
+        Command s;
+        s.args.push_back(imap::encode_mailbox(l.name, utf8_));
+        s.args.insert(s.args.end(), c.list_status.begin(), c.list_status.end());
+        Done d = co_await cmd_status(s);
+        if (d.status == "BAD") co_return d;
     }
     co_return ok(lsub ? "LSUB completed" : "LIST completed");
 }
@@ -759,11 +734,11 @@ awaitable<Done> Session::cmd_status(const Command& c) {
                           : i == "UNSEEN"      ? st.unseen
                           : i == "DELETED"     ? st.deleted
                           : i == "SIZE"        ? st.size
-                          : i == "RECENT"      ? 0
+                          : i == "RECENT"      ? st.recent
                                                : st.highest_modseq;
         out += fmt::format("{}{} {}", out.empty() ? "" : " ", i, v);
     }
-    untagged(fmt::format("STATUS {} ({})", imap::imap_string(imap::encode_mailbox(*name, false)), out));
+    untagged(fmt::format("STATUS {} ({})", sent_name(*name), out));
     co_return ok("STATUS completed");
 }
 
@@ -778,28 +753,6 @@ awaitable<std::unique_ptr<SpoolFile>> Session::spool_literal(std::uint64_t n) {
         n -= take;
     }
     co_return spool;
-}
-
-// flag_bits - STORE's and APPEND's flags as system flag bits and keywords; nullopt for an unknown
-// system flag (\Recent may not be stored: it is dropped, as RFC 9051 2.3.2 has it server-set).
-std::optional<std::pair<std::uint32_t, std::vector<std::string>>> flag_bits(const std::vector<std::string>& flags) {
-    std::uint32_t bits = 0;
-    std::vector<std::string> keywords;
-    for (const std::string& f : flags) {
-        if (f.starts_with("\\")) {
-            bool known = false;
-            for (const auto& [b, name] : kSystemFlags)
-                if (iequals(f, name)) {
-                    bits |= b;
-                    known = true;
-                }
-            if (!known && !iequals(f, "\\Recent")) return std::nullopt;
-            continue;
-        }
-        if (std::none_of(keywords.begin(), keywords.end(), [&](const std::string& k) { return iequals(k, f); }))
-            keywords.push_back(f);
-    }
-    return std::make_pair(bits, keywords);
 }
 
 awaitable<Done> Session::cmd_append(const Command& c) {
@@ -830,7 +783,7 @@ awaitable<Done> Session::cmd_append(const Command& c) {
     std::vector<Received> got;
     AppendMessage m = std::move(first);
     for (;;) {
-        auto parsed = flag_bits(m.flags);
+        auto parsed = imap::flag_bits(m.flags);
         if (m.literal.synchronizing) {
             if (m.literal.size > config_->limits.max_message_size) co_return no("[TOOBIG] message larger than APPENDLIMIT");
             out_ += "+ go ahead\r\n";
@@ -944,6 +897,11 @@ std::vector<std::uint32_t> Session::resolve(const imap::SequenceSet& set, bool u
     std::vector<std::uint32_t> out;
     const auto& ms = view_.messages;
     if (ms.empty()) return out;
+    if (imap::is_saved_result(set)) {   // "$": the saved UIDs, whether the command is a UID one or not
+        for (std::uint32_t i = 0; i < ms.size(); ++i)
+            if (std::binary_search(saved_.begin(), saved_.end(), ms[i].uid)) out.push_back(i);
+        return out;
+    }
     const std::uint32_t largest = uid ? ms.back().uid : static_cast<std::uint32_t>(ms.size());
     for (std::uint32_t i = 0; i < ms.size(); ++i)
         if (imap::contains(set, uid ? ms[i].uid : i + 1, largest)) out.push_back(i);
@@ -952,19 +910,23 @@ std::vector<std::uint32_t> Session::resolve(const imap::SequenceSet& set, bool u
 
 std::string Session::fetch_flags_line(std::size_t index, bool uid) const {
     const MessageRecord& r = view_.messages[index];
-    std::string items = "FLAGS " + flags_text(r);
+    std::string items = "FLAGS " + flags_text(r, recent(r));
     if (uid) items += fmt::format(" UID {}", r.uid);
     if (condstore_) items += fmt::format(" MODSEQ ({})", r.modseq);
     return fmt::format("{} FETCH ({})", index + 1, items);
 }
 
 void Session::tell_expunged(const std::vector<std::uint32_t>& uids) {
+    // RFC 7162 3.2.10: with QRESYNC one VANISHED names them all by UID.
+    std::vector<std::uint32_t> told;
     // Highest sequence number first: each EXPUNGE renumbers only the messages after it.
     for (std::size_t i = view_.messages.size(); i-- > 0;)
         if (std::binary_search(uids.begin(), uids.end(), view_.messages[i].uid)) {
-            untagged(fmt::format("{} EXPUNGE", i + 1));
+            if (qresync_) told.push_back(view_.messages[i].uid);
+            else untagged(fmt::format("{} EXPUNGE", i + 1));
             view_.messages.erase(view_.messages.begin() + static_cast<std::ptrdiff_t>(i));
         }
+    if (!told.empty()) untagged("VANISHED " + imap::uid_set(std::move(told)));
 }
 
 awaitable<void> Session::report_changes(bool allow_expunge) {
@@ -993,7 +955,13 @@ awaitable<void> Session::report_changes(bool allow_expunge) {
     std::size_t before = view_.messages.size();
     for (const MessageRecord& r : now.messages)
         if (r.uid > last) view_.messages.push_back(r);
-    if (view_.messages.size() != before) untagged(fmt::format("{} EXISTS", view_.messages.size()));
+    if (view_.messages.size() != before) {
+        untagged(fmt::format("{} EXISTS", view_.messages.size()));
+        const std::size_t got = co_await claim_recent(before);
+        if (got > 0)
+            untagged(fmt::format("{} RECENT", std::count_if(view_.messages.begin(), view_.messages.end(),
+                                                             [&](const MessageRecord& r) { return recent(r); })));
+    }
     view_.uidnext = now.uidnext;
     view_.highest_modseq = now.highest_modseq;
 }
@@ -1038,6 +1006,16 @@ awaitable<Done> Session::cmd_expunge(const Command& c) {
 }
 
 awaitable<Done> Session::cmd_search(const Command& c) {
+    // RFC 4731 ESEARCH, RFC 5182 SAVE. IMAP4rev2 answers every SEARCH with ESEARCH (RETURN () is ALL).
+    std::vector<std::string> opts = c.search_return;
+    if (opts.empty() && (c.search_return_given || rev2_)) opts = {"ALL"};
+    const auto asked = [&](std::string_view o) { return std::find(opts.begin(), opts.end(), o) != opts.end(); };
+    for (const std::string& o : opts)
+        if (o != "MIN" && o != "MAX" && o != "COUNT" && o != "ALL" && o != "SAVE")
+            co_return bad("unknown SEARCH RETURN option " + o);
+    const bool save = asked("SAVE");
+    std::vector<std::uint32_t> saved = std::move(saved_);   // "$" is the last saved result while this runs
+    if (!save) saved_ = saved;                               // a SEARCH ... SAVE that fails leaves "$" empty
     std::function<bool(const imap::SearchKey&)> sets_valid = [&](const imap::SearchKey& k) {
         if (k.kind == imap::SearchKey::Kind::set && !valid_sequence(k.set, view_.messages.size())) return false;
         return std::all_of(k.keys.begin(), k.keys.end(), sets_valid);
@@ -1065,8 +1043,8 @@ awaitable<Done> Session::cmd_search(const Command& c) {
             for (std::size_t i = start; i < end; ++i) {
                 std::optional<std::string> bytes;
                 imap::SearchSubject s{ms[i], static_cast<std::uint32_t>(i + 1), static_cast<std::uint32_t>(ms.size()),
-                                      largest_uid, [&]() -> std::string_view {
-                                          if (!bytes) bytes = load ? load_message(dir, ms[i]) : std::string();
+                                      largest_uid, recent(ms[i]), &saved, [&]() -> std::string_view {
+                                          if (!bytes) bytes = load ? imap::load_message(dir, ms[i]) : std::string();
                                           return *bytes;
                                       }};
                 if (imap::matches(c.search, s)) out.push_back(static_cast<std::uint32_t>(i));
@@ -1080,16 +1058,21 @@ awaitable<Done> Session::cmd_search(const Command& c) {
         numbers.push_back(c.uid ? ms[i].uid : i + 1);
         max_modseq = std::max(max_modseq, ms[i].modseq);
     }
-    if (c.search_return_given) {
-        // RFC 4731: one ESEARCH response with what was asked for; RETURN () means ALL.
-        std::vector<std::string> opts = c.search_return.empty() ? std::vector<std::string>{"ALL"} : c.search_return;
+    if (save) {
+        // RFC 5182 2.1: with MIN or MAX alone beside SAVE, only those are saved.
+        const bool extremes = (asked("MIN") || asked("MAX")) && !asked("ALL") && !asked("COUNT");
+        for (std::size_t k = 0; k < hits.size(); ++k)
+            if (!extremes || (asked("MIN") && k == 0) || (asked("MAX") && k + 1 == hits.size()))
+                saved_.push_back(ms[hits[k]].uid);
+    }
+    if (!opts.empty()) {
+        if (opts.size() == 1 && save) co_return ok("SEARCH completed, result saved");
         std::string line = fmt::format("ESEARCH (TAG {}){}", imap::imap_string(c.tag), c.uid ? " UID" : "");
-        for (const std::string& o : opts) {
+        for (const std::string& o : opts) {   // in the order asked, as Dovecot answers
             if (o == "MIN" && !numbers.empty()) line += fmt::format(" MIN {}", numbers.front());
-            else if (o == "MAX" && !numbers.empty()) line += fmt::format(" MAX {}", numbers.back());
-            else if (o == "COUNT") line += fmt::format(" COUNT {}", numbers.size());
-            else if (o == "ALL" && !numbers.empty()) line += " ALL " + imap::uid_set(numbers);
-            else if (o != "MIN" && o != "MAX" && o != "ALL") co_return bad("unknown SEARCH RETURN option " + o);
+            if (o == "MAX" && !numbers.empty()) line += fmt::format(" MAX {}", numbers.back());
+            if (o == "ALL" && !numbers.empty()) line += " ALL " + imap::uid_set(numbers);
+            if (o == "COUNT") line += fmt::format(" COUNT {}", numbers.size());
         }
         if (modseq && !numbers.empty()) line += fmt::format(" MODSEQ {}", max_modseq);
         untagged(line);
@@ -1104,16 +1087,18 @@ awaitable<Done> Session::cmd_search(const Command& c) {
 
 awaitable<Done> Session::cmd_fetch(const Command& c) {
     if (!c.uid && !valid_sequence(c.set, view_.messages.size())) co_return bad("invalid message sequence number");
+    // RFC 7162 3.2.6: VANISHED only in UID FETCH, with CHANGEDSINCE, once QRESYNC is enabled.
+    if (c.vanished && (!qresync_ || !c.uid || !c.changed_since)) co_return bad("VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC");
     std::vector<std::uint32_t> indexes = resolve(c.set, c.uid);
     if (c.changed_since) condstore_ = true;
+    if (c.vanished) co_await tell_vanished_since(*c.changed_since, c.set);
     bool set_seen = false;
     // Items the index record answers (FLAGS, UID, RFC822.SIZE, INTERNALDATE, MODSEQ) are built here;
     // only a fetch that reads the file or the cache, or stores \Seen, takes a hop to the pool.
     bool blocking = false;
     for (const FetchAtt& a : c.fetch) {
         using K = FetchAtt::Kind;
-        blocking = blocking || !(a.kind == K::flags || a.kind == K::uid || a.kind == K::modseq ||
-                                 a.kind == K::internaldate || a.kind == K::rfc822_size);
+        blocking = blocking || imap::needs_file(a);
         if (a.kind == K::modseq) condstore_ = true;
         // RFC 9051 6.4.5: reading the text sets \Seen, except with .PEEK, RFC822.HEADER or read-only.
         if ((a.kind == K::body_section && !a.peek) || a.kind == K::rfc822 || a.kind == K::rfc822_text)
@@ -1124,9 +1109,7 @@ awaitable<Done> Session::cmd_fetch(const Command& c) {
         MessageRecord& r = view_.messages[i];
         if (c.changed_since && r.modseq <= *c.changed_since) continue;
         bool flags_changed = false;
-        bool unknown_cte = false;   // BINARY of a part whose transfer encoding cannot be undone
-        // The message's items (the file read, its structure parsed or the cached ENVELOPE and
-        // BODYSTRUCTURE fetched where asked), with \Seen stored first where the fetch sets it.
+        // The message's items, with \Seen stored first where the fetch sets it.
         auto build = [&] {
             if (set_seen && !(r.flags & kFlagSeen)) {
                 std::vector<std::uint32_t> failed;
@@ -1137,106 +1120,28 @@ awaitable<Done> Session::cmd_fetch(const Command& c) {
                     flags_changed = true;
                 }
             }
-            std::string message;
-            std::optional<imap::BodyPart> root;
-            auto need_message = [&]() -> std::string_view {
-                if (!root) {
-                    message = load_message(dir, r);
-                    root = imap::parse(message);
-                }
-                return message;
-            };
-            auto cached = [&](std::string_view key, const std::function<std::string()>& make) {
-                if (auto v = index_->cached(folder_, r.uid, key)) return *v;
-                std::string v = make();
-                index_->cache(folder_, r.uid, key, v);
-                return v;
-            };
-            std::string out;
-            auto add = [&](std::string_view name, std::string_view value) {
-                out += out.empty() ? "" : " ";
-                out += name;
-                out += ' ';
-                out += value;
-            };
-            bool flags_sent = false, uid_sent = false, modseq_sent = false;
-            for (const FetchAtt& a : c.fetch) {
-                using K = FetchAtt::Kind;
-                switch (a.kind) {
-                    case K::flags:
-                        add("FLAGS", flags_text(r));
-                        flags_sent = true;
-                        break;
-                    case K::uid:
-                        add("UID", std::to_string(r.uid));
-                        uid_sent = true;
-                        break;
-                    case K::modseq:
-                        add("MODSEQ", fmt::format("({})", r.modseq));
-                        modseq_sent = true;
-                        break;
-                    case K::internaldate: add("INTERNALDATE", "\"" + imap_date_time(r.internal_date) + "\""); break;
-                    case K::rfc822_size: add("RFC822.SIZE", std::to_string(r.size)); break;
-                    case K::envelope:
-                        add("ENVELOPE", cached("envelope", [&] {
-                                need_message();
-                                return imap::envelope(root->header.of(message));
-                            }));
-                        break;
-                    case K::bodystructure:
-                        add("BODYSTRUCTURE", cached("bodystructure", [&] {
-                                need_message();
-                                return imap::body_structure(*root, message, true);
-                            }));
-                        break;
-                    case K::body:
-                        add("BODY", cached("body", [&] {
-                                need_message();
-                                return imap::body_structure(*root, message, false);
-                            }));
-                        break;
-                    case K::rfc822:
-                        need_message();
-                        add("RFC822", literal(message));
-                        break;
-                    case K::rfc822_header:
-                        need_message();
-                        add("RFC822.HEADER", literal(root->header.of(message)));
-                        break;
-                    case K::rfc822_text:
-                        need_message();
-                        add("RFC822.TEXT", literal(root->body.of(message)));
-                        break;
-                    case K::body_section:
-                        need_message();
-                        add(a.name, literal(partial_of(section_bytes(*root, message, a.section), a.partial)));
-                        break;
-                    case K::binary:
-                    case K::binary_size: {
-                        need_message();
-                        const imap::BodyPart* part = imap::find(*root, a.section.part);
-                        std::optional<std::string> bytes = part ? imap::decoded(*part, message) : std::string();
-                        if (!bytes) {
-                            unknown_cte = true;
-                            break;
-                        }
-                        if (a.kind == K::binary_size) add(a.name, std::to_string(bytes->size()));
-                        else add(a.name, literal8(partial_of(std::move(*bytes), a.partial)));
-                        break;
-                    }
-                }
-            }
-            if (c.uid && !uid_sent) add("UID", std::to_string(r.uid));
-            if (flags_changed && !flags_sent) add("FLAGS", flags_text(r));
-            if ((c.changed_since || (condstore_ && flags_changed)) && !modseq_sent)
-                add("MODSEQ", fmt::format("({})", r.modseq));
-            return out;
+            const std::uint32_t uid = r.uid;
+            return imap::message_items(c.fetch, r, recent(r), dir,
+                                       [&](std::string_view key, const std::function<std::string()>& make) {
+                                           if (auto v = index_->cached(folder_, uid, key)) return *v;
+                                           std::string v = make();
+                                           index_->cache(folder_, uid, key, v);
+                                           return v;
+                                       });
         };
-        std::string items;
+        imap::MessageItems items;
         if (blocking || set_seen) items = co_await offload([&] { return build(); });
         else items = build();
-        if (unknown_cte) co_return no("[UNKNOWN-CTE] cannot decode the part's content transfer encoding");
-        out_ += fmt::format("* {} FETCH ({})\r\n", i + 1, items);
+        if (items.unknown_cte) co_return no("[UNKNOWN-CTE] cannot decode the part's content transfer encoding");
+        std::string& text = items.text;
+        auto add = [&](std::string_view name, const std::string& value) {
+            if (!text.empty()) text += ' ';
+            text += fmt::format("{} {}", name, value);
+        };
+        if (c.uid && !items.uid) add("UID", std::to_string(r.uid));
+        if (flags_changed && !items.flags) add("FLAGS", flags_text(r, recent(r)));
+        if ((c.changed_since || (condstore_ && flags_changed)) && !items.modseq) add("MODSEQ", fmt::format("({})", r.modseq));
+        out_ += fmt::format("* {} FETCH ({})\r\n", i + 1, text);
         // Bodies go out message by message: a FETCH of many large messages does not pile up here.
         if (out_.size() >= kLiteralChunk) co_await flush();
     }
@@ -1247,7 +1152,7 @@ awaitable<Done> Session::cmd_fetch(const Command& c) {
 awaitable<Done> Session::cmd_store(const Command& c) {
     if (!c.uid && !valid_sequence(c.set, view_.messages.size())) co_return bad("invalid message sequence number");
     if (read_only_) co_return no("[READ-ONLY] mailbox is read-only");
-    auto parsed = flag_bits(c.store.flags);
+    auto parsed = imap::flag_bits(c.store.flags);
     if (!parsed) co_return bad("unknown system flag");
     if (c.store.unchanged_since) condstore_ = true;
     std::vector<std::uint32_t> indexes = resolve(c.set, c.uid);

@@ -40,7 +40,7 @@ constexpr const char* kDbName = "mailkeep-index.db";
 // The last UIDVALIDITY handed out, in a file of its own: it outlives a database moved aside, so that a
 // rebuilt index never gives a folder a UIDVALIDITY it had before (RFC 9051 2.3.1.1).
 constexpr const char* kUidvalidityFile = "mailkeep-index.uidvalidity";
-constexpr std::int64_t kSchemaVersion = 1;
+constexpr std::int64_t kSchemaVersion = 2;   // 2: the recent table
 // How long a change waits for another connection's transaction: a first sync of 100,000 messages
 // holds the write lock for about a second; a minute means something is stuck.
 constexpr int kBusyTimeoutMs = 60'000;
@@ -476,11 +476,19 @@ Folder register_folder(SQLite::Database& db, const fs::path& root, const std::st
 // drop_folder - the folder's rows and everything hanging off them. In the caller's write transaction.
 void drop_folder(SQLite::Database& db, std::int64_t id) {
     for (const char* sql : {"DELETE FROM messages WHERE folder = ?", "DELETE FROM cache WHERE folder = ?",
-                            "DELETE FROM vanished WHERE folder = ?", "DELETE FROM folders WHERE id = ?"}) {
+                            "DELETE FROM vanished WHERE folder = ?", "DELETE FROM recent WHERE folder = ?",
+                            "DELETE FROM folders WHERE id = ?"}) {
         SQLite::Statement q(db, sql);
         q.bind(1, id);
         q.exec();
     }
+}
+
+// first_recent - the first UID of the folder no session has claimed as \Recent yet.
+std::uint32_t first_recent(SQLite::Database& db, std::int64_t folder) {
+    SQLite::Statement q(db, "SELECT first_uid FROM recent WHERE folder = ?");
+    q.bind(1, folder);
+    return q.executeStep() ? u32(q.getColumn(0)) : 1;
 }
 
 void subscribe_row(SQLite::Database& db, const std::string& name, bool on) {
@@ -506,6 +514,8 @@ void create_schema(SQLite::Database& db) {
     db.exec("CREATE TABLE IF NOT EXISTS cache (folder INTEGER NOT NULL, uid INTEGER NOT NULL, key TEXT NOT NULL,"
             " value BLOB NOT NULL, PRIMARY KEY (folder, uid, key)) WITHOUT ROWID");
     db.exec("CREATE TABLE IF NOT EXISTS subscriptions (name TEXT PRIMARY KEY)");
+    // RFC 3501 \Recent: the folder's messages from first_uid on have not been claimed by a session yet.
+    db.exec("CREATE TABLE IF NOT EXISTS recent (folder INTEGER PRIMARY KEY, first_uid INTEGER NOT NULL)");
 }
 
 // connect - a connection to the index: WAL (readers never wait for the writer), synchronous=FULL (a
@@ -533,8 +543,9 @@ void prepare(SQLite::Database& db, const fs::path& root) {
         SQLite::Statement q(db, "SELECT count(*) FROM sqlite_master WHERE name = 'meta'");
         q.executeStep();
         if (q.getColumn(0).getInt() == 1 && meta(db, "special_folders")) {
-            if (meta(db, "schema").value_or(0) > kSchemaVersion) throw StorageError("index made by a newer mailkeep");
-            return;
+            const std::int64_t schema = meta(db, "schema").value_or(0);
+            if (schema > kSchemaVersion) throw StorageError("index made by a newer mailkeep");
+            if (schema == kSchemaVersion) return;   // else the tables added since are made below
         }
     }
     SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
@@ -1059,6 +1070,17 @@ std::vector<FolderInfo> MailIndex::folders() {
             info.special_use = std::string(special_use_of(n));
             info.subscribed = subscribed.count(n) > 0;
             info.has_children = parents.count(n) > 0;
+            subscribed.erase(n);
+            info.name = std::move(n);
+            out.push_back(std::move(info));
+        }
+        std::vector<std::string> gone(subscribed.begin(), subscribed.end());
+        std::sort(gone.begin(), gone.end());
+        for (std::string& n : gone) {
+            FolderInfo info;
+            info.subscribed = true;
+            info.nonexistent = true;
+            info.has_children = parents.count(n) > 0;
             info.name = std::move(n);
             out.push_back(std::move(info));
         }
@@ -1192,6 +1214,22 @@ void MailIndex::rename(const std::string& from, const std::string& to) {
     });
 }
 
+std::uint32_t MailIndex::claim_recent(const std::string& folder, std::uint32_t last_uid, bool peek) {
+    return guarded(db_, root_, false, [&] {
+        Folder f = open_folder(*db_, root_, folder);
+        SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+        const std::uint32_t first = first_recent(*db_, f.id);
+        if (!peek && last_uid >= first) {
+            SQLite::Statement q(*db_, "INSERT OR REPLACE INTO recent (folder, first_uid) VALUES (?, ?)");
+            q.bind(1, f.id);
+            q.bind(2, static_cast<std::int64_t>(last_uid) + 1);
+            q.exec();
+        }
+        tx.commit();
+        return first;
+    });
+}
+
 void MailIndex::subscribe(const std::string& folder, bool on) {
     guarded(db_, root_, false, [&] {
         subscribe_row(*db_, canonical_name(folder), on);
@@ -1229,6 +1267,11 @@ FolderStatus MailIndex::status(const std::string& folder) {
         s.uidnext = f.uidnext;
         s.uidvalidity = f.uidvalidity;
         s.highest_modseq = f.highest_modseq;
+        SQLite::Statement r(*db_, "SELECT count(*) FROM messages WHERE folder = ?1 AND uid >= ?2");
+        r.bind(1, f.id);
+        r.bind(2, static_cast<std::int64_t>(first_recent(*db_, f.id)));
+        r.executeStep();
+        s.recent = u32(r.getColumn(0));
         snapshot.commit();
         return s;
     });

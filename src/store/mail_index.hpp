@@ -34,7 +34,7 @@ class Database;
 
 namespace mk {
 
-// System flags as bits (RFC 9051 2.3.2); \Recent is not kept (IMAP4rev2 dropped it; RECENT is 0).
+// System flags as bits (RFC 9051 2.3.2); \Recent is per session, not a stored flag (claim_recent).
 enum MessageFlag : std::uint32_t {
     kFlagSeen = 1u << 0,       // Maildir S
     kFlagAnswered = 1u << 1,   // R
@@ -65,10 +65,11 @@ struct FolderInfo {
     std::string special_use;                // RFC 6154: "\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive", or empty
     bool subscribed = false;
     bool has_children = false;              // RFC 3348 CHILDREN
+    bool nonexistent = false;               // subscribed but not (or no longer) there (RFC 5258 \NonExistent)
 };
 
 struct FolderStatus {
-    std::uint32_t messages = 0, unseen = 0, deleted = 0;
+    std::uint32_t messages = 0, unseen = 0, deleted = 0, recent = 0;
     std::uint32_t uidnext = 1, uidvalidity = 0;
     std::uint64_t size = 0;                 // RFC 8438 STATUS=SIZE: sum of RFC822.SIZE
     std::uint64_t highest_modseq = 1;
@@ -121,7 +122,8 @@ public:
 
     const std::filesystem::path& root() const { return root_; }
 
-    // folders - every folder, INBOX first, then by name; found on disk too (a ".X/" made by Dovecot).
+    // folders - every folder, INBOX first, then by name; found on disk too (a ".X/" made by Dovecot);
+    // then the subscribed names that do not exist, marked nonexistent.
     std::vector<FolderInfo> folders();
     // exists - whether the folder exists ("INBOX" in any case is INBOX).
     bool exists(const std::string& folder);
@@ -139,6 +141,11 @@ public:
     // status - the counts of STATUS without a full FolderState (it syncs the folder first; cheap when
     // neither new/ nor cur/ changed since the last sync); throws nonexistent.
     FolderStatus status(const std::string& folder);
+
+    // claim_recent - RFC 3501 \Recent (IMAP4rev1; IMAP4rev2 dropped it): a message is recent to the
+    // first session told of it. Returns the folder's first UID not yet claimed; unless peek (EXAMINE),
+    // the messages from it up to last_uid become the caller's, and the next caller gets later ones only.
+    std::uint32_t claim_recent(const std::string& folder, std::uint32_t last_uid, bool peek);
 
     // store - change the flags and keywords of the messages with these UIDs (those that exist): the file
     // names are renamed to carry the system flags (new/ -> cur/ as Maildir readers do), each changed

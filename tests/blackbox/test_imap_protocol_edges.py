@@ -1,49 +1,11 @@
 # tests/blackbox/test_imap_protocol_edges.py — transcript tests (raw socket, byte-exact commands)
 # of IMAP server (issue 12) behaviour that the real-client tests (mbsync, offlineimap, curl,
-# mailkeep's fetcher) came near and that differs from the RFCs and from Dovecot 2.3, which answered
-# each of these as the RFC says when given the same commands: the hierarchy left by DELETE of a
-# folder with children, sequence numbers beyond the mailbox, the extensions issue 12 lists, \Recent.
+# mailkeep's fetcher) came near and once got wrong, each checked against what the RFCs say and
+# Dovecot 2.3 answers to the same commands: the hierarchy left by DELETE of a folder with children,
+# sequence numbers beyond the mailbox, the extensions issue 12 lists, \Recent.
 import re
-import socket
 
-import pytest
-
-from harness import DEFAULT_USERS
-
-ANNA_PW = DEFAULT_USERS["anna"][0]
-
-
-class Session:
-    """Session - one logged-in IMAP connection; run() sends a tagged command (literals as
-    LITERAL+) and returns the untagged lines and the tagged one."""
-
-    def __init__(self, mk):
-        self.sock = socket.create_connection(("127.0.0.1", mk.ports["imap"]), timeout=10)
-        self.f = self.sock.makefile("rb")
-        self.n = 0
-        assert self.f.readline().startswith(b"* OK")
-        assert self.run(f"LOGIN anna {ANNA_PW}")[1].startswith(b"OK")
-
-    def run(self, command):
-        self.n += 1
-        tag = f"t{self.n}".encode()
-        self.sock.sendall(tag + b" " + (command.encode() if isinstance(command, str) else command) + b"\r\n")
-        untagged = []
-        while True:
-            line = self.f.readline()
-            assert line, f"connection closed after {command!r}; got {untagged}"
-            if line.startswith(tag + b" "):
-                return untagged, line[len(tag) + 1:].rstrip(b"\r\n")
-            untagged.append(line.rstrip(b"\r\n"))
-
-    def append(self, folder, raw):
-        return self.run(f"APPEND {folder} {{{len(raw)}+}}\r\n".encode() + raw)
-
-    def close(self):
-        self.sock.close()
-
-
-MSG = b"From: <a@example.org>\r\nSubject: edge\r\n\r\nbody\r\n"
+from imapraw import MSG, Session
 
 
 def test_delete_of_a_folder_with_children_leaves_a_noselect_level(mailkeep):
@@ -94,11 +56,6 @@ ISSUE_12_CAPABILITIES = ("IMAP4rev2", "IMAP4rev1", "IDLE", "UIDPLUS", "MOVE", "S
                          "LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE", "MULTIAPPEND", "UTF8=ACCEPT")
 
 
-# Not built yet (issue 12 stays open for them): strict, so that the marker must go when they are.
-NOT_YET = "issue 12: IMAP4rev2, QRESYNC, LIST-EXTENDED/LIST-STATUS and UTF8=ACCEPT are not implemented yet"
-
-
-@pytest.mark.xfail(strict=True, reason=NOT_YET)
 def test_the_extensions_issue_12_lists_are_advertised(mailkeep):
     s = Session(mailkeep)
     untagged, _ = s.run("CAPABILITY")
@@ -109,7 +66,6 @@ def test_the_extensions_issue_12_lists_are_advertised(mailkeep):
     s.close()
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_YET)
 def test_qresync_is_enabled(mailkeep):
     s = Session(mailkeep)
     untagged, done = s.run("ENABLE QRESYNC")   # RFC 7162 3.2.3: also enables CONDSTORE
@@ -126,15 +82,17 @@ def test_esearch(mailkeep):
     s.close()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: \\Recent is not kept yet (always 0)")
 def test_recent_for_imap4rev1_clients(mailkeep):
     # RFC 3501 2.3.2 \Recent: the first session to see a new message gets it as recent, and SELECT
-    # reports "* n RECENT". mailkeep advertises IMAP4rev1 (not rev2, which dropped \Recent) but
-    # always answers "* 0 RECENT". Dovecot: "* 2 RECENT" here.
+    # reports "* n RECENT" (IMAP4rev2 dropped it; a client that does not ENABLE it is a rev1 client).
+    # Dovecot: "* 2 RECENT" here; a second session gets "* 0 RECENT".
     s = Session(mailkeep)
     assert s.run("CREATE Fresh")[1].startswith(b"OK")
     for _ in range(2):
         assert s.append("Fresh", MSG)[1].startswith(b"OK")
     untagged, done = s.run("SELECT Fresh")
     assert b"* 2 RECENT" in untagged, untagged
+    second = Session(s.mk)
+    assert b"* 0 RECENT" in second.run("SELECT Fresh")[0]
+    second.close()
     s.close()

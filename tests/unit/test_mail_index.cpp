@@ -482,6 +482,45 @@ TEST(MailIndex, ExpungeUnlinksTheFilesAndRemembersTheUids) {
     EXPECT_TRUE(idx.expunge("INBOX", {}).empty());
 }
 
+TEST(MailIndex, RecentMessagesAreClaimedOnceAndAPeekClaimsNothing) {
+    Box b;
+    {
+        MailIndex idx(b.root());
+        for (int i = 0; i < 3; ++i) put(b.root() / "new" / fmt::format("170000000{}.M1P1.host", i), "x\r\n");
+        idx.sync("INBOX");
+        EXPECT_EQ(idx.status("INBOX").recent, 3u);
+        EXPECT_EQ(idx.claim_recent("INBOX", 3, true), 1u);    // EXAMINE: looks only
+        EXPECT_EQ(idx.claim_recent("INBOX", 2, false), 1u);   // UIDs 1 and 2 are this session's
+        EXPECT_EQ(idx.status("INBOX").recent, 1u);
+        EXPECT_EQ(idx.claim_recent("INBOX", 3, false), 3u);   // a second session gets UID 3 only
+        EXPECT_EQ(idx.claim_recent("INBOX", 3, false), 4u);   // and nothing is left
+        EXPECT_EQ(idx.status("INBOX").recent, 0u);
+    }
+    // An index made before the recent table (schema 1) gets it at its next open; the claims start over.
+    {
+        SQLite::Database db((b.root() / "mailkeep-index.db").string(), SQLite::OPEN_READWRITE);
+        db.exec("DROP TABLE recent");
+        db.exec("UPDATE meta SET value = 1 WHERE key = 'schema'");
+    }
+    MailIndex again(b.root());
+    EXPECT_EQ(again.claim_recent("INBOX", 3, false), 1u);
+    EXPECT_EQ(again.status("INBOX").recent, 0u);
+}
+
+TEST(MailIndex, SubscribedNamesThatDoNotExistAreListedAsNonexistent) {
+    Box b;
+    MailIndex idx(b.root());
+    idx.create("Old");
+    idx.subscribe("Old", true);
+    idx.subscribe("Never", true);
+    idx.remove("Old");
+    std::vector<std::string> gone;
+    for (const FolderInfo& f : idx.folders())
+        if (f.nonexistent) gone.push_back(f.name);
+    EXPECT_EQ(gone, (std::vector<std::string>{"Never", "Old"}));
+    EXPECT_FALSE(idx.exists("Old"));
+}
+
 TEST(MailIndex, AppendLinksTheFileDurablyWithFlagsAndTheInternalDate) {
     Box b;
     MailIndex idx(b.root());
