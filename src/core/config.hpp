@@ -50,6 +50,8 @@ struct LimitsConfig {
     std::size_t max_recipients = 100;
     std::size_t max_connections = 200;
     std::size_t max_connections_per_ip = 20;
+    // IMAP sessions one user may hold at once: Android clients keep one IDLE connection per folder.
+    std::size_t max_imap_sessions_per_user = 50;
 };
 
 enum class TlsMode { starttls, implicit, none };

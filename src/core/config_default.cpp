@@ -40,6 +40,7 @@ max_message_size = "25M"             # bytes, or with K, M, G (binary multiples)
 max_recipients = 100                 # per message
 max_connections = 200                # in total
 max_connections_per_ip = 20
+max_imap_sessions_per_user = 50      # IMAP logins of one user at once (a phone idles on each folder)
 
 # Users: `mailkeep user add NAME --address A --password-stdin` appends one; by hand:
 # [[user]]

@@ -39,7 +39,7 @@ constexpr auto kListenNames = [] {
 
 constexpr std::string_view kTlsKeys[] = {"cert", "key"};
 constexpr std::string_view kLimitsKeys[] = {"max_message_size", "max_recipients", "max_connections",
-                                            "max_connections_per_ip"};
+                                            "max_connections_per_ip", "max_imap_sessions_per_user"};
 
 }  // namespace
 
@@ -73,6 +73,7 @@ void Builder::read_limits(const toml::table* t) {
     if (auto v = positive(*t, "max_recipients")) cfg_.limits.max_recipients = *v;
     if (auto v = positive(*t, "max_connections")) cfg_.limits.max_connections = *v;
     if (auto v = positive(*t, "max_connections_per_ip")) cfg_.limits.max_connections_per_ip = *v;
+    if (auto v = positive(*t, "max_imap_sessions_per_user")) cfg_.limits.max_imap_sessions_per_user = *v;
 }
 
 }  // namespace mk::config_detail

@@ -161,6 +161,9 @@ class Session {
 public:
     Session(Connection& conn, Services& svc)
         : conn_(conn), svc_(svc), config_(svc.config), peer_(conn.remote_address().to_string()) {}
+    ~Session() { release_login(); }
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
 
     awaitable<void> run();
 
@@ -212,6 +215,10 @@ private:
 
     awaitable<Done> login(const std::string& name, const std::string& password, std::string_view method);
     std::string capabilities() const;
+    void release_login() {
+        if (!counted_.empty() && --svc_.imap_logins[counted_] == 0) svc_.imap_logins.erase(counted_);
+        counted_.clear();
+    }
     bool plaintext_ok() const { return conn_.tls() || is_loopback(conn_.remote_address()); }
     std::optional<std::string> folder_name(const std::string& sent) const { return imap::mailbox_name(sent, utf8_); }
     std::string sent_name(std::string_view folder) const { return imap::quoted_mailbox(folder, utf8_); }
@@ -256,6 +263,7 @@ private:
     const std::string peer_;
     State state_ = State::not_authenticated;
     std::string user_;
+    std::string counted_;           // the user this session counts in Services::imap_logins
     std::unique_ptr<MailIndex> index_;
     std::string folder_;
     bool read_only_ = false;
@@ -512,6 +520,14 @@ awaitable<Done> Session::login(const std::string& name, const std::string& passw
     }
     svc_.throttle.record_success(addr);
     std::string who = user->name;
+    const std::size_t cap = config_->limits.max_imap_sessions_per_user;
+    if (auto it = svc_.imap_logins.find(who); it != svc_.imap_logins.end() && it->second >= cap) {
+        spdlog::warn("imap login user={} ip={} refused: {} sessions already (max_imap_sessions_per_user)", who, peer_, cap);
+        co_return no("[UNAVAILABLE] too many IMAP sessions for this user, try again later");
+    }
+    // Counted before the waits below, so that logins at the same moment cannot pass the cap together.
+    ++svc_.imap_logins[who];
+    counted_ = who;
     // Mail that was on the user's provider a moment ago should be here now (as for POP3).
     if (svc_.before_login) co_await svc_.before_login(who);
     std::unique_ptr<MailIndex> index;
@@ -523,6 +539,7 @@ awaitable<Done> Session::login(const std::string& name, const std::string& passw
     }
     if (!index) {
         spdlog::error("imap user={} ip={}: cannot open the mailbox index: {}", who, peer_, failure);
+        release_login();
         co_return no("[UNAVAILABLE] mailbox unavailable, try again later");
     }
     index_ = std::move(index);

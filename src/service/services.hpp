@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -55,6 +56,7 @@ struct Services {
     Intake* intake = nullptr;
     AuthThrottle throttle;
     MaildropLocks maildrop_locks;
+    std::map<std::string, std::size_t> imap_logins;    // IMAP sessions logged in, per user (one thread)
     std::set<Connection*> connections;                 // live sessions (the daemon's), for draining on SIGTERM
     bool draining = false;                             // SIGTERM: finish what is in hand, start nothing
     // A local user has logged in to read mail (the fetcher catches up first); may be empty.

@@ -1419,21 +1419,34 @@ MailIndex::Appended MailIndex::append(const std::string& folder, const fs::path&
 }
 
 MailIndex::Copied MailIndex::copy(const std::string& from, const std::vector<std::uint32_t>& uids, const std::string& to) {
+    return transfer(from, uids, to, false);
+}
+
+MailIndex::Copied MailIndex::move(const std::string& from, const std::vector<std::uint32_t>& uids, const std::string& to) {
+    return transfer(from, uids, to, true);
+}
+
+MailIndex::Copied MailIndex::transfer(const std::string& from, const std::vector<std::uint32_t>& uids, const std::string& to,
+                                      bool move) {
     return guarded(db_, root_, false, [&] {
         Folder src = open_folder(*db_, root_, from);
         Folder dst = open_folder(*db_, root_, to);
-        struct Linked {
+        struct Placed {
             MessageRecord m;
             std::uint32_t from_uid;
+            fs::path source;   // where it was (MOVE puts it back there on a failure)
         };
-        std::vector<Linked> linked;
+        std::vector<Placed> placed;
         Copied out;
         try {
-            // The links first, each with a new unique name (the same message may be copied into its own
-            // folder), then one directory fsync, then one transaction.
+            // The files first, each with a new unique name (a message may be copied into its own
+            // folder), then one fsync per directory, then one transaction. COPY links; MOVE renames,
+            // so that the message is in one folder or the other at every moment: a crash before the
+            // commit leaves it in the destination unindexed, where the next sync finds it, and gone
+            // from the source, which the next sync expunges (RFC 6851 3.3: never in both).
             MessageQuery get(*db_, src.id);
             Finder finder(src.dir);
-            bool to_new = false, to_cur = false;
+            bool to_new = false, to_cur = false, from_new = false, from_cur = false;
             for (std::uint32_t uid : sorted_unique(uids)) {
                 std::optional<MessageRecord> m = get.get(uid);
                 if (!m) continue;
@@ -1445,16 +1458,27 @@ MailIndex::Copied MailIndex::copy(const std::string& from, const std::vector<std
                     path = src.dir / *now;
                     if (::lstat(path.c_str(), &st) != 0) continue;
                 }
-                m->file = link_into(path, dst.dir, fresh_name(static_cast<std::uint64_t>(st.st_size), m->size), m->flags);
+                const std::string name = fresh_name(static_cast<std::uint64_t>(st.st_size), m->size);
+                if (move) {
+                    const std::string rel = target_of(name, m->flags);
+                    if (::rename(path.c_str(), (dst.dir / rel).c_str()) != 0)
+                        throw StorageError(fmt::format("rename {}: {}", path.string(), errno_text(errno)));
+                    m->file = rel;
+                    (path.parent_path().filename() == "new" ? from_new : from_cur) = true;
+                } else {
+                    m->file = link_into(path, dst.dir, name, m->flags);
+                }
                 (m->flags ? to_cur : to_new) = true;
-                linked.push_back(Linked{std::move(*m), uid});
+                placed.push_back(Placed{std::move(*m), uid, std::move(path)});
             }
-            if (linked.empty()) {
+            if (placed.empty()) {
                 out.uidvalidity = dst.uidvalidity;
                 return out;
             }
             if (to_new) fsync_dir(dst.dir / "new");
             if (to_cur) fsync_dir(dst.dir / "cur");
+            if (from_new) fsync_dir(src.dir / "new");
+            if (from_cur) fsync_dir(src.dir / "cur");
             SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
             Folder now = reread(*db_, root_, dst);
             std::uint64_t modseq = now.highest_modseq;
@@ -1462,35 +1486,40 @@ MailIndex::Copied MailIndex::copy(const std::string& from, const std::vector<std
             MessageWriter w(*db_, dst.id);
             SQLite::Statement cache(*db_, "INSERT OR REPLACE INTO cache (folder, uid, key, value)"
                                           " SELECT ?1, ?2, key, value FROM cache WHERE folder = ?3 AND uid = ?4");
-            for (Linked& l : linked) {
-                l.m.uid = next_uid(uidnext);
-                l.m.modseq = ++modseq;
-                if (!w.insert(l.m)) throw StorageError(fmt::format("{}: its name is indexed already", l.m.file));
+            for (Placed& p : placed) {
+                p.m.uid = next_uid(uidnext);
+                p.m.modseq = ++modseq;
+                if (!w.insert(p.m)) throw StorageError(fmt::format("{}: its name is indexed already", p.m.file));
                 cache.reset();   // what the session computed from the bytes holds for the copy too
                 cache.bind(1, dst.id);
-                cache.bind(2, static_cast<std::int64_t>(l.m.uid));
+                cache.bind(2, static_cast<std::int64_t>(p.m.uid));
                 cache.bind(3, src.id);
-                cache.bind(4, static_cast<std::int64_t>(l.from_uid));
+                cache.bind(4, static_cast<std::int64_t>(p.from_uid));
                 cache.exec();
-                out.from_uids.push_back(l.from_uid);
-                out.to_uids.push_back(l.m.uid);
+                out.from_uids.push_back(p.from_uid);
+                out.to_uids.push_back(p.m.uid);
             }
             save_folder(*db_, now, uidnext, modseq);
+            if (move) {   // the source's rows, in the same transaction
+                Folder was = reread(*db_, root_, src);   // after the save above when it is the same folder
+                const std::uint64_t gone_at = was.highest_modseq + 1;
+                MessageWriter sw(*db_, src.id);
+                for (const Placed& p : placed) sw.expunge(p.from_uid, gone_at);
+                save_folder(*db_, was, was.uidnext, gone_at);
+                prune_tombstones(*db_, src.id);
+            }
             tx.commit();
             out.uidvalidity = now.uidvalidity;
             return out;
         } catch (...) {
-            for (const Linked& l : linked) ::unlink((dst.dir / l.m.file).c_str());   // told NO: no copy appears
+            // Told NO: no copy appears, and what MOVE took goes back where it was.
+            for (const Placed& p : placed) {
+                if (move) ::rename((dst.dir / p.m.file).c_str(), p.source.c_str());
+                else ::unlink((dst.dir / p.m.file).c_str());
+            }
             throw;
         }
     });
-}
-
-MailIndex::Copied MailIndex::move(const std::string& from, const std::vector<std::uint32_t>& uids, const std::string& to) {
-    Copied out = copy(from, uids, to);
-    // RFC 6851: the copies are durable before the originals go; a crash between leaves both.
-    expunge(from, out.from_uids);
-    return out;
 }
 
 std::optional<std::vector<std::uint32_t>> MailIndex::vanished(const std::string& folder, std::uint64_t modseq) {

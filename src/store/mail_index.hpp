@@ -166,8 +166,9 @@ public:
     Appended append(const std::string& folder, const std::filesystem::path& file, std::uint32_t flags,
                     const std::vector<std::string>& keywords, std::int64_t internal_date);
     // copy - the messages with these UIDs linked into to (hard links, durable), flags and keywords
-    // kept; RFC 4315 COPYUID: the source UIDs copied and their new UIDs, in the same order. move does
-    // the same and then expunges them from from (RFC 6851).
+    // kept; RFC 4315 COPYUID: the source UIDs copied and their new UIDs, in the same order. move
+    // renames the files instead and expunges them from from in the same transaction (RFC 6851): a
+    // message is never in both folders, even after a crash.
     struct Copied {
         std::uint32_t uidvalidity = 0;
         std::vector<std::uint32_t> from_uids, to_uids;
@@ -189,6 +190,8 @@ public:
     std::filesystem::path folder_path(const std::string& folder) const;
 
 private:
+    Copied transfer(const std::string& from, const std::vector<std::uint32_t>& uids, const std::string& to, bool move);
+
     std::filesystem::path root_;
     std::unique_ptr<SQLite::Database> db_;
 };
