@@ -21,6 +21,7 @@ import os
 import random
 import re
 import socket
+import sqlite3
 import threading
 import time
 
@@ -559,22 +560,28 @@ INDEX_FOLDERS = ("INBOX", "Sent", "Archive", "Projects.2026", "Entw&APw-rfe")
 
 
 def damage(db, how):
-    """damage - the index file deleted (with its -wal and -shm), its header overwritten, or a page in
-    its middle overwritten with garbage."""
+    """damage - the index file deleted (with its -wal and -shm), its first page (the header and the
+    schema) overwritten with garbage, or the root page of its messages table overwritten with garbage."""
     if how == "deleted":
         for suffix in ("", "-wal", "-shm"):
             p = db.with_name(db.name + suffix)
             if p.exists():
                 p.unlink()
         return
-    garbage = random.Random(how).randbytes(4096)
+    assert not db.with_name(db.name + "-wal").exists() or how == "header", "a -wal left after SIGTERM"
+    offset = 0
+    if how == "messages":
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+            page_size = con.execute("PRAGMA page_size").fetchone()[0]
+            (root,) = con.execute("SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()
+        con.close()
+        offset = (root - 1) * page_size
     with open(db, "r+b") as f:
-        size = f.seek(0, os.SEEK_END)
-        f.seek(0 if how == "header" else max(0, (size // 2) // 4096 * 4096))
-        f.write(garbage)
+        f.seek(offset)
+        f.write(random.Random(how).randbytes(4096))
 
 
-@pytest.mark.parametrize("how", ["deleted", "header", "middle"])
+@pytest.mark.parametrize("how", ["deleted", "header", "messages"])
 def test_index_rebuilt_from_the_files(mailkeep_factory, how):
     """A stopped daemon's mailkeep-index.db deleted or corrupted: the next start rebuilds it from the
     Maildir, with the same messages (bytes) and system flags (file names) in every folder; a folder keeps
@@ -632,7 +639,7 @@ def test_index_rebuilt_from_the_files(mailkeep_factory, how):
     c.logout()
     uvs = {f: (before[f][0], after[f][0]) for f in INDEX_FOLDERS}
     print(f"index {how}: UIDVALIDITY before -> after per folder: {uvs}")
-    if how == "header":
+    if how != "deleted":
         aside = [p.name for p in mk.maildir("anna").iterdir() if p.name.startswith("mailkeep-index.db.corrupt-")]
         if not aside:
             problems.append("a corrupt index was not moved aside (mailkeep-index.db.corrupt-<time>)")
