@@ -80,24 +80,26 @@ class Imap:
     def send(self, data):
         self.sock.sendall(data)
 
-    def command(self, text, deadline=600.0):
-        """command - send `TAG text`, read every untagged line up to the tagged one; raise unless OK."""
+    def command(self, text, deadline=600.0, keep=True):
+        """command - send `TAG text`, read every untagged line up to the tagged one; raise unless OK.
+        keep=False: the untagged lines are not copied out (a 20 MB FETCH of bodies needs only the
+        literals' count and size)."""
         self.serial += 1
         tag = b"T%d" % self.serial
         self._compact()
         self.send(tag + b" " + text.encode() + b"\r\n")
-        r = self.read_response(tag, deadline)
+        r = self.read_response(tag, deadline, keep)
         if not r.status.startswith(tag + b" OK"):
             raise ImapError(f"{text.split()[0] if text else text}: {r.status[:300]!r}")
         return r
 
-    def read_response(self, tag, deadline):
+    def read_response(self, tag, deadline, keep=True):
         end = time.monotonic() + deadline
         start = self.pos
         tagged = b"\r\n" + tag + b" "
         literals = literal_bytes = 0
         if self._starts_with(tag + b" ", start):
-            return self._finish(start, start, literals, literal_bytes)
+            return self._finish(start, start, literals, literal_bytes, keep)
         scan = start
         while True:
             m = self.buf.find(LITERAL_END, scan)
@@ -122,7 +124,7 @@ class Imap:
                 while eol < 0:
                     self._fill_by(end)
                     eol = self.buf.find(b"\r\n", t + 2)
-                return self._finish(start, t + 2, literals, literal_bytes)
+                return self._finish(start, t + 2, literals, literal_bytes, keep)
             # neither yet: read more, searching again from where a marker may straddle the end
             scan = max(scan, len(self.buf) - len(tagged))
             self._fill_by(end)
@@ -140,12 +142,15 @@ class Imap:
             self._fill()
         return self.buf.startswith(prefix, at)
 
-    def _finish(self, start, tag_at, literals, literal_bytes):
+    def _finish(self, start, tag_at, literals, literal_bytes, keep):
         eol = self.buf.find(b"\r\n", tag_at)
         while eol < 0:
             self._fill()
             eol = self.buf.find(b"\r\n", tag_at)
-        untagged = bytes(self.buf[start:tag_at])
+        untagged = b""
+        if keep:
+            with memoryview(self.buf) as view:   # one copy, not a bytearray slice and then bytes of it
+                untagged = bytes(view[start:tag_at])
         status = bytes(self.buf[tag_at:eol])
         self.pos = eol + 2
         return Response(untagged, status, literals, literal_bytes)

@@ -51,7 +51,8 @@ FETCH_ACCOUNTS = {"pop3": ("bench-pop3", "fetchp"), "imap": ("bench-imap", "fetc
 ODMR_RCPT = "carl@customer.example"     # scenario 8: held at the provider for anna, carl's at the customer
 SEARCH_WORD = "kumquat"                 # scenario 9: in every SEARCH_EVERY-th message's body, nowhere else
 SEARCH_EVERY = 10
-IMAP_REPEATS = 3                        # scenario 9: warm SELECT, UID FETCH and SEARCH are timed this often
+IMAP_REPEATS = 3                        # scenario 9: UID FETCH and SEARCH are timed this often
+IMAP_WARM = 5                           # scenario 9a: warm login+SELECTs (Dovecot's settle after the first few)
 FLAT_LIMIT = 1.25                       # scenario 9b: "flat" per-message cost, largest ÷ smallest INBOX (noise ±15 %)
 
 # What each mode does. Counts are per run of one system. Scenarios 1 and 2 are run "repeats" times,
@@ -981,6 +982,14 @@ def uid_fetch_flags_size(c, n):
     return t1 - t0
 
 
+def timed_noop(c):
+    """timed_noop - one NOOP on the selected INBOX, nothing changed since: what a client's every
+    poll costs (not a target of issue 12; shows a per-command cost that grows with the INBOX)."""
+    t0 = time.monotonic()
+    c.command("NOOP")
+    return time.monotonic() - t0
+
+
 def fill_pair(sy, user, n, settle, marked=None):
     """fill_pair - the same n 4 KiB messages in mailkeep's (CRLF) and Dovecot's (LF) INBOX of user,
     written straight into new/ as in scenario 2, then synced."""
@@ -997,7 +1006,7 @@ def scenario9(sy, mode, report, max_growth):
     """IMAP server: mailkeep vs Dovecot on the same corpus: (a) login+SELECT of a large INBOX, first
     and warm; (b) UID FETCH 1:* (FLAGS RFC822.SIZE) over it, also at smaller sizes (growth); (c) FETCH
     1:N BODY[]; (d) SEARCH TEXT; (e) IDLE notification latency after a delivery."""
-    imap = report["imap"] = {"growth": [], "repeats": IMAP_REPEATS}
+    imap = report["imap"] = {"growth": [], "repeats": IMAP_REPEATS, "warm_repeats": IMAP_WARM}
     servers = {"mailkeep": (sy.mk.ports["imap"], sy.daemons["mailkeep"]),
                "peer": (sy.dv.imap_port, sy.daemons["dovecot"])}
 
@@ -1019,19 +1028,20 @@ def scenario9(sy, mode, report, max_growth):
 
             def go():
                 # the first SELECT after the fill: each server builds its index (Dovecot also moves
-                # new/ to cur/); then warm login+SELECT and UID FETCH, best of IMAP_REPEATS
+                # new/ to cur/); then warm login+SELECTs (best of IMAP_WARM) and UID FETCHes (best of IMAP_REPEATS)
                 cold = imap_login_select(port, user, n)
-                warm = [imap_login_select(port, user, n) for _ in range(IMAP_REPEATS)]
+                warm = [imap_login_select(port, user, n) for _ in range(IMAP_WARM)]
                 _, c = imap_open(port, user, n)
                 fetch = [uid_fetch_flags_size(c, n) for _ in range(IMAP_REPEATS)]
+                noop = [timed_noop(c) for _ in range(IMAP_REPEATS)]
                 c.logout()
                 return {"seconds": min(fetch), "fetch_runs": fetch, "cold_select": cold,
-                        "warm_select": min(warm), "warm_runs": warm}
+                        "warm_select": min(warm), "warm_runs": warm, "noop": min(noop)}
 
             r = entry[who] = measure(daemon, go)
             log(f"  IMAP {n}: {who} first SELECT {r['cold_select'] * 1e3:.1f} ms, warm "
                 f"{r['warm_select'] * 1e3:.1f} ms, UID FETCH 1:* {r['seconds'] * 1e3:.1f} ms "
-                f"({n / r['seconds']:,.0f} msg/s)")
+                f"({n / r['seconds']:,.0f} msg/s), NOOP {r['noop'] * 1e3:.2f} ms")
         imap["growth"].append(entry)
         clear_maildir(mk_root)
         clear_maildir(dv_root)
@@ -1050,7 +1060,7 @@ def scenario9(sy, mode, report, max_growth):
             runs = []
             for _ in range(2):
                 t0 = time.monotonic()
-                r = c.command(f"FETCH 1:{n} BODY[]")
+                r = c.command(f"FETCH 1:{n} BODY[]", keep=False)
                 runs.append({"seconds": time.monotonic() - t0, "literals": r.literals, "bytes": r.literal_bytes})
             c.logout()
             for x in runs:
@@ -1329,7 +1339,7 @@ def render_imap(im):
         cpu = (mk["cpu"], dv["cpu"])
         row("(a) login+SELECT, first after the fill (index build)", n, mk["cold_select"], dv["cold_select"],
             ms(mk["cold_select"]), ms(dv["cold_select"]), cpu)
-        row(f"(a) login+SELECT, warm (best of {im['repeats']})", n, mk["warm_select"], dv["warm_select"],
+        row(f"(a) login+SELECT, warm (best of {im['warm_repeats']})", n, mk["warm_select"], dv["warm_select"],
             ms(mk["warm_select"]), ms(dv["warm_select"]))
         row(f"(b) UID FETCH 1:* (FLAGS RFC822.SIZE) (best of {im['repeats']})", n, mk["seconds"], dv["seconds"],
             f"{ms(mk['seconds'])}, {n / mk['seconds']:,.0f} msg/s", f"{ms(dv['seconds'])}, {n / dv['seconds']:,.0f} msg/s")
@@ -1365,18 +1375,21 @@ def render_imap(im):
         out.append("- (d) every SEARCH, ms: mailkeep " + ", ".join(f"{x * 1e3:.1f}" for x in im["search"]["mailkeep"]["runs"])
                    + "; Dovecot " + ", ".join(f"{x * 1e3:.1f}" for x in im["search"]["peer"]["runs"]))
     if len(im["growth"]) > 1:
-        out += ["", "### 9b. Growth: UID FETCH 1:* (FLAGS RFC822.SIZE) and login+SELECT per INBOX size", "",
+        out += ["", "### 9b. Growth: UID FETCH 1:* (FLAGS RFC822.SIZE), login+SELECT and NOOP per INBOX size", "",
                 "| messages | mailkeep UID FETCH ms | mailkeep µs/msg | Dovecot UID FETCH ms | Dovecot µs/msg | "
-                "mailkeep/Dovecot speed | first SELECT ms mailkeep / Dovecot | warm SELECT ms mailkeep / Dovecot |",
-                "|--:|--:|--:|--:|--:|--:|--:|--:|"]
+                "mailkeep/Dovecot speed | first SELECT ms mailkeep / Dovecot | warm SELECT ms mailkeep / Dovecot | "
+                "NOOP ms mailkeep / Dovecot |",
+                "|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
         for e in im["growth"]:
             n, mk, dv = e["n"], e["mailkeep"], e["peer"]
             out.append(f"| {n:,} | {mk['seconds'] * 1e3:,.1f} | {mk['seconds'] / n * 1e6:.2f} | {dv['seconds'] * 1e3:,.1f} | "
                        f"{dv['seconds'] / n * 1e6:.2f} | {dv['seconds'] / mk['seconds']:.2f} | "
                        f"{mk['cold_select'] * 1e3:,.1f} / {dv['cold_select'] * 1e3:,.1f} | "
-                       f"{mk['warm_select'] * 1e3:,.1f} / {dv['warm_select'] * 1e3:,.1f} |")
+                       f"{mk['warm_select'] * 1e3:,.1f} / {dv['warm_select'] * 1e3:,.1f} | "
+                       f"{mk['noop'] * 1e3:,.2f} / {dv['noop'] * 1e3:,.2f} |")
         out.append("")
-        for label, key in (("UID FETCH", "seconds"), ("first SELECT", "cold_select"), ("warm SELECT", "warm_select")):
+        for label, key in (("UID FETCH", "seconds"), ("first SELECT", "cold_select"), ("warm SELECT", "warm_select"),
+                           ("NOOP", "noop")):
             pts = {who: [(e["n"], e[who][key]) for e in im["growth"]] for who in ("mailkeep", "peer")}
             per = {who: (p[-1][1] / p[-1][0]) / (p[0][1] / p[0][0]) for who, p in pts.items()}
             sl = {who: slope(p)[1] for who, p in pts.items()}
