@@ -6,8 +6,8 @@
 # everything it started. Needs root (Postfix's `postfix start`).
 #
 #   /usr/bin/python3 bench/run.py --smoke            # a few messages per scenario, under a minute
-#   /usr/bin/python3 bench/run.py --full             # the real run, about 10 minutes
-#   options: --bin PATH (mailkeep binary), --only 1,2,3,4,6,8, --json FILE, --write-results FILE, --keep
+#   /usr/bin/python3 bench/run.py --full             # the real run, about 15 minutes
+#   options: --bin PATH (mailkeep binary), --only 1,2,3,4,6,8,9, --json FILE, --write-results FILE, --keep
 #
 # See bench/README.md for what each scenario measures and the caveats.
 import argparse
@@ -15,14 +15,17 @@ import datetime
 import json
 import os
 import platform
+import random
 import re
 import resource
 import shutil
 import signal
+import smtplib
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -46,16 +49,23 @@ POP3_WINDOW = 4                         # RETR+DELE pairs in flight in scenario 
 FETCH_PROVIDER = "fetch"                # scenario 3: the Dovecot user both fetchers empty
 FETCH_ACCOUNTS = {"pop3": ("bench-pop3", "fetchp"), "imap": ("bench-imap", "fetchi")}   # account, deliver_to
 ODMR_RCPT = "carl@customer.example"     # scenario 8: held at the provider for anna, carl's at the customer
+SEARCH_WORD = "kumquat"                 # scenario 9: in every SEARCH_EVERY-th message's body, nowhere else
+SEARCH_EVERY = 10
+IMAP_REPEATS = 3                        # scenario 9: UID FETCH and SEARCH are timed this often
+IMAP_WARM = 5                           # scenario 9a: warm login+SELECTs (Dovecot's settle after the first few)
+FLAT_LIMIT = 1.25                       # scenario 9b: "flat" per-message cost, largest ÷ smallest INBOX (noise ±15 %)
 
 # What each mode does. Counts are per run of one system. Scenarios 1 and 2 are run "repeats" times,
 # alternating which system goes first; the pair with the median ratio is reported (the machine is shared).
 MODES = {
     "smoke": dict(s1_counts={4096: 12, 102400: 4}, sessions=(1, 16, 64), s1_repeats=1, pop3=40, pop3_repeats=1,
-                  fetch=20, fetch_repeats=1, relay=20, odmr=20, odmr_repeats=1, growth_pop3=(50, 200), growth_queue=(20, 60), fsync_seconds=0.5,
+                  fetch=20, fetch_repeats=1, relay=20, odmr=20, odmr_repeats=1, growth_pop3=(50, 200), growth_queue=(20, 60),
+                  imap_growth=(50, 200), imap_body=200, imap_search=200, imap_idle=3, fsync_seconds=0.5,
                   bandwidth_seconds=0.3, settle=0.3, deadline=240),
     "full": dict(s1_counts={4096: 2000, 102400: 500}, sessions=(1, 16, 64), s1_repeats=3, pop3=5000, pop3_repeats=3,
-                 fetch=5000, fetch_repeats=1, relay=5000, odmr=5000, odmr_repeats=1, growth_pop3=(1000, 10000, 100000), growth_queue=(1000, 10000), fsync_seconds=3.0,
-                 bandwidth_seconds=2.0, settle=2.0, deadline=1500),
+                 fetch=5000, fetch_repeats=1, relay=5000, odmr=5000, odmr_repeats=1, growth_pop3=(1000, 10000, 100000), growth_queue=(1000, 10000),
+                 imap_growth=(1000, 10000, 100000), imap_body=5000, imap_search=10000, imap_idle=20, fsync_seconds=3.0,
+                 bandwidth_seconds=2.0, settle=2.0, deadline=2400),
 }
 
 
@@ -72,10 +82,10 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(description="mailkeep vs Postfix, Dovecot and fetchmail (see bench/README.md)")
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--smoke", action="store_true", help="a few messages per scenario, targets not checked")
-    mode.add_argument("--full", action="store_true", help="the real run (about 10 minutes)")
+    mode.add_argument("--full", action="store_true", help="the real run (about 15 minutes)")
     ap.add_argument("--bin", default=os.environ.get("MAILKEEP_BIN", str(REPO / "build" / "mailkeep")),
                     help="the mailkeep binary (default: $MAILKEEP_BIN or build/mailkeep)")
-    ap.add_argument("--only", default="1,2,3,4,5,6,7,8",
+    ap.add_argument("--only", default="1,2,3,4,5,6,7,8,9",
                     help="comma-separated scenarios to run (5 footprint and 7 limits are always measured)")
     ap.add_argument("--max-growth", type=int, default=None,
                     help="leave out growth sizes above this many messages (e.g. 10000 to skip 100k)")
@@ -98,6 +108,7 @@ from dovecot import Dovecot  # noqa: E402
 from fetchutil import account_toml  # noqa: E402
 from test_odmr_customer import ODMR_PASSWORD, customer, provider_with_hold, ran_once  # noqa: E402
 
+import imapload  # noqa: E402
 import physical  # noqa: E402
 import pop3load  # noqa: E402
 from procs import Daemon, Group, PeakSampler, pid_from_file  # noqa: E402
@@ -198,16 +209,26 @@ def message_bytes(i, size=4096):
     return head + b"".join(lines)
 
 
-def fill_maildir(root, count, crlf, uid=None, start=0):
+def with_word(data, word):
+    """with_word - data with word written over the middle of its last 70-x body line (same size):
+    late in the message, so that a full-text search reads the whole body to find it."""
+    i = data.rfind(b"x" * 70) + 30
+    return data[:i] + b" " + word + b" " + data[i + len(word) + 2:]
+
+
+def fill_maildir(root, count, crlf, uid=None, start=0, marked=None):
     """fill_maildir - count messages in root/new, named the way the owner names them: mailkeep's
     `<sec>.M<usec>P<pid>I<queue id>.<host>,S=<size>,W=<size>` (CRLF files) or Dovecot's
-    `<sec>.M<usec>P<pid>.<host>,S=<size>,W=<crlf size>` (LF files, as Dovecot's own delivery stores them)."""
+    `<sec>.M<usec>P<pid>.<host>,S=<size>,W=<crlf size>` (LF files, as Dovecot's own delivery stores them).
+    marked: (word, every): message i (0-based) carries word in its body when i % every == 0."""
     for sub in ("new", "cur", "tmp"):
         os.makedirs(root / sub, exist_ok=True)
     base = 1795000000
     template = message_bytes(0)
     for i in range(start, start + count):
         data = message_bytes(i) if i < start + 16 else template.replace(b"B00000000", b"B%08d" % i, 1)
+        if marked and i % marked[1] == 0:
+            data = with_word(data, marked[0])
         if crlf:
             name = f"{base + i}.M{i % 1000000}P4242I{i:016X}.benchhost,S={len(data)},W={len(data)}"
         else:
@@ -249,14 +270,19 @@ class Systems:
         self.s1_users = [f"s{size // 1024}k{s}" for size in mode["s1_counts"] for s in mode["sessions"]]
         self.pop_users = ["pop"] + [f"g{n}" for n in mode["growth_pop3"]]
         fetch_users = [u for _, u in FETCH_ACCOUNTS.values()]
-        users = {u: (PASSWORD, [f"{u}@{LOCAL_DOMAIN}"]) for u in self.s1_users + self.pop_users + fetch_users}
+        # scenario 9: one INBOX per growth size (the largest is the one of 9a/9b), BODY[], SEARCH, IDLE
+        self.imap_users = [f"i{n}" for n in mode["imap_growth"]] + ["ibody", "isearch", "idle"]
+        users = {u: (PASSWORD, [f"{u}@{LOCAL_DOMAIN}"])
+                 for u in self.s1_users + self.pop_users + fetch_users + self.imap_users}
         users["postmaster"] = (PASSWORD, [f"postmaster@{LOCAL_DOMAIN}"])
-        # Dovecot: the POP3 peer of scenarios 2 and 6, and the provider of scenario 3
+        # Dovecot: the POP3 peer of scenarios 2 and 6, the provider of scenario 3, the IMAP peer of 9
+        # (LMTP on: its own delivery, the counterpart of mailkeep's SMTP intake in 9e)
         self.dv_mail = top / "dovecot-mail"
         self.dv_mail.mkdir()
         os.chown(self.dv_mail, VMAIL_UID, VMAIL_UID)
-        self.dv = Dovecot(top / "dovecot", self.dv_mail, {u: PASSWORD for u in self.pop_users + [FETCH_PROVIDER]},
-                          uid=VMAIL_UID, gid=VMAIL_UID)
+        self.dv = Dovecot(top / "dovecot", self.dv_mail,
+                          {u: PASSWORD for u in self.pop_users + [FETCH_PROVIDER] + self.imap_users},
+                          uid=VMAIL_UID, gid=VMAIL_UID, lmtp=True)
         # Scenario 3: one single-drop account per protocol on the same provider mailbox, fetched only
         # by `mailkeep fetch ACCOUNT` (interval 1h; no IMAP IDLE, which would fetch while the mailbox
         # is filled, also for fetchmail's run), everything in one cycle.
@@ -922,6 +948,231 @@ def scenario8(sy, mode, report):
     report["rows"].append(row)
 
 
+def imap_open(port, user, expect):
+    """imap_open - connect, LOGIN and SELECT INBOX; (seconds, the session). SELECT must report
+    expect messages."""
+    t0 = time.monotonic()
+    c = imapload.Imap(port)
+    c.login(user, PASSWORD)
+    n = c.select()
+    t1 = time.monotonic()
+    if n != expect:
+        c.close()
+        raise BenchError(f"IMAP {port} {user}: SELECT says {n} EXISTS, expected {expect}")
+    return t1 - t0, c
+
+
+def imap_login_select(port, user, expect):
+    """imap_login_select - LOGIN + SELECT INBOX timed, then LOGOUT; seconds."""
+    seconds, c = imap_open(port, user, expect)
+    c.logout()
+    return seconds
+
+
+def uid_fetch_flags_size(c, n):
+    """uid_fetch_flags_size - `UID FETCH 1:* (FLAGS RFC822.SIZE)` on the selected INBOX of n 4 KiB
+    messages; seconds. Checked: n FETCH responses, each with RFC822.SIZE 4096 (both servers give the
+    CRLF size)."""
+    t0 = time.monotonic()
+    r = c.command("UID FETCH 1:* (FLAGS RFC822.SIZE)")
+    t1 = time.monotonic()
+    got, sized = r.count(b" FETCH ("), r.count(b"RFC822.SIZE 4096")
+    if got != n or sized != n:
+        raise BenchError(f"UID FETCH 1:*: {got} FETCH responses, {sized} with RFC822.SIZE 4096, expected {n}")
+    return t1 - t0
+
+
+def timed_noop(c):
+    """timed_noop - one NOOP on the selected INBOX, nothing changed since: what a client's every
+    poll costs (not a target of issue 12; shows a per-command cost that grows with the INBOX)."""
+    t0 = time.monotonic()
+    c.command("NOOP")
+    return time.monotonic() - t0
+
+
+def fill_pair(sy, user, n, settle, marked=None):
+    """fill_pair - the same n 4 KiB messages in mailkeep's (CRLF) and Dovecot's (LF) INBOX of user,
+    written straight into new/ as in scenario 2, then synced."""
+    mk_root, dv_root = sy.mk.maildir(user), sy.dv_mail / user
+    clear_maildir(mk_root)
+    clear_maildir(dv_root)
+    fill_maildir(mk_root, n, crlf=True, marked=marked)
+    fill_maildir(dv_root, n, crlf=False, uid=VMAIL_UID, marked=marked)
+    quiesce(settle)
+    return mk_root, dv_root
+
+
+def scenario9(sy, mode, report, max_growth):
+    """IMAP server: mailkeep vs Dovecot on the same corpus: (a) login+SELECT of a large INBOX, first
+    and warm; (b) UID FETCH 1:* (FLAGS RFC822.SIZE) over it, also at smaller sizes (growth); (c) FETCH
+    1:N BODY[]; (d) SEARCH TEXT; (e) IDLE notification latency after a delivery."""
+    imap = report["imap"] = {"growth": [], "repeats": IMAP_REPEATS, "warm_repeats": IMAP_WARM}
+    servers = {"mailkeep": (sy.mk.ports["imap"], sy.daemons["mailkeep"]),
+               "peer": (sy.dv.imap_port, sy.daemons["dovecot"])}
+
+    def in_turn(k):
+        """in_turn - the two systems, alternating which goes first from one measurement to the next."""
+        order = ["mailkeep", "peer"]
+        return order if k % 2 == 0 else order[::-1]
+
+    # (a), (b) and the growth of (b): one INBOX per size; the largest is the one of 9a/9b
+    sizes = [n for n in mode["imap_growth"] if max_growth is None or n <= max_growth]
+    for k, n in enumerate(sizes):
+        user = f"i{n}"
+        t0 = time.monotonic()
+        mk_root, dv_root = fill_pair(sy, user, n, mode["settle"])
+        log(f"  IMAP: filled two INBOXes of {n} in {time.monotonic() - t0:.1f}s")
+        entry = {"n": n}
+        for who in in_turn(k):
+            port, daemon = servers[who]
+
+            def go():
+                # the first SELECT after the fill: each server builds its index (Dovecot also moves
+                # new/ to cur/); then warm login+SELECTs (best of IMAP_WARM) and UID FETCHes (best of IMAP_REPEATS)
+                cold = imap_login_select(port, user, n)
+                warm = [imap_login_select(port, user, n) for _ in range(IMAP_WARM)]
+                _, c = imap_open(port, user, n)
+                fetch = [uid_fetch_flags_size(c, n) for _ in range(IMAP_REPEATS)]
+                noop = [timed_noop(c) for _ in range(IMAP_REPEATS)]
+                c.logout()
+                return {"seconds": min(fetch), "fetch_runs": fetch, "cold_select": cold,
+                        "warm_select": min(warm), "warm_runs": warm, "noop": min(noop)}
+
+            r = entry[who] = measure(daemon, go)
+            log(f"  IMAP {n}: {who} first SELECT {r['cold_select'] * 1e3:.1f} ms, warm "
+                f"{r['warm_select'] * 1e3:.1f} ms, UID FETCH 1:* {r['seconds'] * 1e3:.1f} ms "
+                f"({n / r['seconds']:,.0f} msg/s), NOOP {r['noop'] * 1e3:.2f} ms")
+        imap["growth"].append(entry)
+        clear_maildir(mk_root)
+        clear_maildir(dv_root)
+
+    # (c) FETCH 1:N BODY[]: after an untimed login+SELECT (the index build, as in scenario 2); the first
+    # FETCH sets \Seen on every message (both servers rename the files), a second one is timed too
+    n = mode["imap_body"]
+    mk_root, dv_root = fill_pair(sy, "ibody", n, mode["settle"] / 4)
+    body = imap["body"] = {"n": n}
+    for who in in_turn(1):
+        port, daemon = servers[who]
+        imap_login_select(port, "ibody", n)
+
+        def go():
+            _, c = imap_open(port, "ibody", n)
+            runs = []
+            for _ in range(2):
+                t0 = time.monotonic()
+                r = c.command(f"FETCH 1:{n} BODY[]", keep=False)
+                runs.append({"seconds": time.monotonic() - t0, "literals": r.literals, "bytes": r.literal_bytes})
+            c.logout()
+            for x in runs:
+                if x["literals"] != n or x["bytes"] != n * 4096:
+                    raise BenchError(f"FETCH 1:{n} BODY[] on {who}: {x['literals']} literals, {x['bytes']} bytes, "
+                                     f"expected {n} and {n * 4096}")
+            return {"seconds": runs[0]["seconds"], "again": runs[1]["seconds"], "bytes": runs[0]["bytes"]}
+
+        r = body[who] = measure(daemon, go)
+        log(f"  IMAP FETCH 1:{n} BODY[]: {who} {n / r['seconds']:,.0f} msg/s, "
+            f"{r['bytes'] / r['seconds'] / 1e6:.1f} MB/s (again: {n / r['again']:,.0f} msg/s)")
+    clear_maildir(mk_root)
+    clear_maildir(dv_root)
+
+    # (d) SEARCH TEXT word over N messages, every SEARCH_EVERY-th carrying the word in its body
+    n = mode["imap_search"]
+    expect = len(range(0, n, SEARCH_EVERY))
+    mk_root, dv_root = fill_pair(sy, "isearch", n, mode["settle"] / 4, marked=(SEARCH_WORD.encode(), SEARCH_EVERY))
+    search = imap["search"] = {"n": n, "hits": expect}
+    for who in in_turn(0):
+        port, daemon = servers[who]
+        imap_login_select(port, "isearch", n)
+
+        def go():
+            _, c = imap_open(port, "isearch", n)
+            runs = []
+            for _ in range(IMAP_REPEATS):
+                t0 = time.monotonic()
+                hits = c.search_count(f"TEXT {SEARCH_WORD}")
+                runs.append(time.monotonic() - t0)
+                if hits != expect:
+                    raise BenchError(f"SEARCH TEXT {SEARCH_WORD} on {who}: {hits} hits, expected {expect}")
+            c.logout()
+            return {"seconds": statistics.median(runs), "runs": runs}
+
+        r = search[who] = measure(daemon, go)
+        log(f"  IMAP SEARCH TEXT over {n}: {who} {r['seconds'] * 1e3:.1f} ms (median of {IMAP_REPEATS}), {expect} hits")
+    clear_maildir(mk_root)
+    clear_maildir(dv_root)
+
+    # (e) IDLE: deliveries to an idling INBOX, mailkeep's over SMTP, Dovecot's over its LMTP
+    imap["idle"] = {"n": mode["imap_idle"]}
+    for who in in_turn(1):
+        imap["idle"][who] = idle_latency(sy, who, mode["imap_idle"])
+        r = imap["idle"][who]
+        log(f"  IMAP IDLE: {who} median {r['p50'] * 1e3:.1f} ms, p90 {r['p90'] * 1e3:.1f} ms after the delivery's reply")
+    clear_maildir(sy.mk.maildir("idle"))
+    clear_maildir(sy.dv_mail / "idle")
+
+
+def idle_latency(sy, who, count):
+    """idle_latency - count deliveries to user idle while a client idles on its INBOX; per delivery,
+    from the delivery's final reply (SMTP 250 after DATA / LMTP 250) to the recv that brought
+    `* N EXISTS` (negative: the notification came first). Deliveries start at random moments
+    (0.1-0.6 s apart), so that a server polling at a fixed period is met at every phase."""
+    if who == "mailkeep":
+        root, port, rcpt = sy.mk.maildir("idle"), sy.mk.ports["imap"], f"idle@{LOCAL_DOMAIN}"
+        clear_maildir(root)
+        fill_maildir(root, 0, crlf=True)
+        client = smtplib.SMTP("127.0.0.1", sy.mk.ports["smtp"], timeout=30)
+    else:
+        root, port, rcpt = sy.dv_mail / "idle", sy.dv.imap_port, f"idle@{LOCAL_DOMAIN}"
+        clear_maildir(root)
+        fill_maildir(root, 0, crlf=False, uid=VMAIL_UID)
+        client = smtplib.LMTP("127.0.0.1", sy.dv.lmtp_port, timeout=30)
+    rng = random.Random(9)
+    latencies, spans = [], []
+    try:
+        client.ehlo_or_helo_if_needed()
+        _, c = imap_open(port, "idle", 0)
+        c.idle()
+        for k in range(1, count + 1):
+            time.sleep(rng.uniform(0.1, 0.6))
+            msg = harness.make_message(subject=f"idle {k}", sender=SENDER, to=rcpt,
+                                       msgid=f"<idle.{who}.{k}@client.example>")
+            done = {}
+
+            def deliver():
+                try:
+                    done["start"] = time.monotonic()
+                    refused = client.sendmail(SENDER, [rcpt], msg)
+                    done["end"] = time.monotonic()
+                    done["refused"] = refused
+                except Exception as e:   # handed to the main thread
+                    done["error"] = e
+
+            th = threading.Thread(target=deliver, daemon=True)
+            th.start()
+            try:
+                seen = c.wait_exists(k, 15)
+            finally:
+                th.join(30)
+            if th.is_alive() or "error" in done or done.get("refused"):
+                raise BenchError(f"IDLE {who}: delivery {k} failed: {done.get('error') or done.get('refused') or 'hung'}")
+            latencies.append(seen - done["end"])
+            spans.append(seen - done["start"])
+        c.done()
+        c.logout()
+    finally:
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            client.close()
+    got = maildir_count(root)
+    if got != count:
+        raise BenchError(f"IDLE {who}: {got} message(s) in the INBOX, expected {count}")
+    latencies.sort()
+    spans.sort()
+    return {"p50": statistics.median(latencies), "p90": percentile(latencies, 0.9), "runs": latencies,
+            "from_start_p50": statistics.median(spans)}
+
+
 def footprint(sy, report, when, settle):
     time.sleep(settle)
     entry = {"when": when}
@@ -1019,12 +1270,132 @@ def targets(report):
         out.append("- scenario 3, fetching ≥ 3× fetchmail: not measured in this run (--only)")
     if "s4" in rows:
         out.append(f"- scenario 4, relay ≥ 1× Postfix: {ratio(rows['s4']):.2f}× — {verdict(ratio(rows['s4']) >= 1)}")
+    out += imap_targets(report, verdict)
     if report["footprint"]:
         f = report["footprint"][0]["mailkeep"]
         rss = f["rss_kb"] / 1024
         out.append(f"- idle RSS ≤ 10 MiB: {rss:.1f} MiB VmRSS after start (PSS {f['pss_kb'] / 1024:.1f} MiB) — "
                    f"{verdict(rss <= 10)}; largest idle VmRSS in this run "
                    f"{max(x['mailkeep']['rss_kb'] for x in report['footprint']) / 1024:.1f} MiB")
+    return out
+
+
+def imap_targets(report, verdict):
+    """imap_targets - issue 12's targets for scenario 9: mailkeep at least Dovecot's rate in each
+    measurement, and the per-message cost of UID FETCH flat from the smallest INBOX to the largest."""
+    im = report.get("imap")
+    if not im:
+        return []
+    out = []
+
+    def line(what, mk_s, dv_s):
+        speed = dv_s / mk_s if mk_s > 0 else float("inf")
+        out.append(f"- scenario 9, {what} ≥ 1× Dovecot: {speed:.2f}× — {verdict(speed >= 1)}")
+
+    if im["growth"]:
+        g = im["growth"][-1]
+        n = g["n"]
+        line(f"(a) first login+SELECT of {n:,} (index build)", g["mailkeep"]["cold_select"], g["peer"]["cold_select"])
+        line(f"(a) warm login+SELECT of {n:,}", g["mailkeep"]["warm_select"], g["peer"]["warm_select"])
+        line(f"(b) UID FETCH 1:* (FLAGS RFC822.SIZE) of {n:,}", g["mailkeep"]["seconds"], g["peer"]["seconds"])
+        if len(im["growth"]) > 1:
+            flat = {who: flatness(im["growth"], who) for who in ("mailkeep", "peer")}
+            out.append(f"- scenario 9, (b) cost per message flat from {im['growth'][0]['n']:,} to {n:,} "
+                       f"(at the largest ÷ at the smallest ≤ {FLAT_LIMIT}): mailkeep {flat['mailkeep']:.2f} "
+                       f"(Dovecot {flat['peer']:.2f}) — {verdict(flat['mailkeep'] <= FLAT_LIMIT)}")
+    if "body" in im:
+        line(f"(c) FETCH 1:{im['body']['n']} BODY[]", im["body"]["mailkeep"]["seconds"], im["body"]["peer"]["seconds"])
+    if "search" in im:
+        line(f"(d) SEARCH TEXT over {im['search']['n']:,}", im["search"]["mailkeep"]["seconds"],
+             im["search"]["peer"]["seconds"])
+    if "idle" in im:
+        line("(e) IDLE notification, median latency", im["idle"]["mailkeep"]["p50"], im["idle"]["peer"]["p50"])
+        line("(e) IDLE notification, p90 latency", im["idle"]["mailkeep"]["p90"], im["idle"]["peer"]["p90"])
+    return out
+
+
+def flatness(growth, who):
+    """flatness - scenario 9's UID FETCH cost per message at the largest INBOX ÷ at the smallest."""
+    first, last = growth[0], growth[-1]
+    return (last[who]["seconds"] / last["n"]) / (first[who]["seconds"] / first["n"])
+
+
+def render_imap(im):
+    """render_imap - scenario 9's section of the report: the measurements, then the growth table."""
+    out = ["", "## 9. IMAP server vs Dovecot (issue 12; same Maildir corpus, 127.0.0.1)", "",
+           "| measurement | messages | mailkeep | Dovecot | mailkeep/Dovecot speed | CPU s mailkeep | CPU s Dovecot |",
+           "|---|--:|--:|--:|--:|--:|--:|"]
+
+    def row(what, n, mk_s, dv_s, mk_text, dv_text, cpu=None):
+        cpus = f"{cpu[0]:.2f} | {cpu[1]:.2f}" if cpu else " | "
+        out.append(f"| {what} | {n:,} | {mk_text} | {dv_text} | **{dv_s / mk_s:.2f}** | {cpus} |")
+
+    def ms(s):
+        return f"{s * 1e3:,.1f} ms"
+
+    if im["growth"]:
+        g = im["growth"][-1]
+        n, mk, dv = g["n"], g["mailkeep"], g["peer"]
+        cpu = (mk["cpu"], dv["cpu"])
+        row("(a) login+SELECT, first after the fill (index build)", n, mk["cold_select"], dv["cold_select"],
+            ms(mk["cold_select"]), ms(dv["cold_select"]), cpu)
+        row(f"(a) login+SELECT, warm (best of {im['warm_repeats']})", n, mk["warm_select"], dv["warm_select"],
+            ms(mk["warm_select"]), ms(dv["warm_select"]))
+        row(f"(b) UID FETCH 1:* (FLAGS RFC822.SIZE) (best of {im['repeats']})", n, mk["seconds"], dv["seconds"],
+            f"{ms(mk['seconds'])}, {n / mk['seconds']:,.0f} msg/s", f"{ms(dv['seconds'])}, {n / dv['seconds']:,.0f} msg/s")
+    if "body" in im:
+        b = im["body"]
+        n, mk, dv = b["n"], b["mailkeep"], b["peer"]
+
+        def rate(s):
+            return f"{n / s:,.0f} msg/s, {b['mailkeep']['bytes'] / s / 1e6:,.1f} MB/s"
+
+        row("(c) FETCH 1:N BODY[], first (sets \\Seen)", n, mk["seconds"], dv["seconds"], rate(mk["seconds"]),
+            rate(dv["seconds"]), (mk["cpu"], dv["cpu"]))
+        row("(c) FETCH 1:N BODY[], again", n, mk["again"], dv["again"], rate(mk["again"]), rate(dv["again"]))
+    if "search" in im:
+        s = im["search"]
+        mk, dv = s["mailkeep"], s["peer"]
+        row(f"(d) SEARCH TEXT {SEARCH_WORD} ({s['hits']:,} hits; median of {im['repeats']})", s["n"],
+            mk["seconds"], dv["seconds"], ms(mk["seconds"]), ms(dv["seconds"]), (mk["cpu"], dv["cpu"]))
+    if "idle" in im:
+        i = im["idle"]
+        mk, dv = i["mailkeep"], i["peer"]
+        row("(e) IDLE: delivery's reply → `* N EXISTS`, median", i["n"], mk["p50"], dv["p50"], ms(mk["p50"]), ms(dv["p50"]))
+        row("(e) IDLE: delivery's reply → `* N EXISTS`, p90", i["n"], mk["p90"], dv["p90"], ms(mk["p90"]), ms(dv["p90"]))
+    out.append("")
+    out.append("Speed = Dovecot's seconds ÷ mailkeep's (above 1: mailkeep faster or sooner). CPU: user+system of the")
+    out.append("daemon over the whole measurement ((a)/(b): the first SELECT, the warm ones and the UID FETCHes;")
+    out.append("(c): both FETCHes; (d): every SEARCH). (e): mailkeep's delivery is SMTP to its smtp listener,")
+    out.append("Dovecot's LMTP to its lmtp listener; negative = the notification came before the reply.")
+    if "idle" in im:
+        out.append("- (e) every latency, ms: mailkeep " + ", ".join(f"{x * 1e3:.0f}" for x in im["idle"]["mailkeep"]["runs"])
+                   + "; Dovecot " + ", ".join(f"{x * 1e3:.0f}" for x in im["idle"]["peer"]["runs"]))
+    if "search" in im:
+        out.append("- (d) every SEARCH, ms: mailkeep " + ", ".join(f"{x * 1e3:.1f}" for x in im["search"]["mailkeep"]["runs"])
+                   + "; Dovecot " + ", ".join(f"{x * 1e3:.1f}" for x in im["search"]["peer"]["runs"]))
+    if len(im["growth"]) > 1:
+        out += ["", "### 9b. Growth: UID FETCH 1:* (FLAGS RFC822.SIZE), login+SELECT and NOOP per INBOX size", "",
+                "| messages | mailkeep UID FETCH ms | mailkeep µs/msg | Dovecot UID FETCH ms | Dovecot µs/msg | "
+                "mailkeep/Dovecot speed | first SELECT ms mailkeep / Dovecot | warm SELECT ms mailkeep / Dovecot | "
+                "NOOP ms mailkeep / Dovecot |",
+                "|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+        for e in im["growth"]:
+            n, mk, dv = e["n"], e["mailkeep"], e["peer"]
+            out.append(f"| {n:,} | {mk['seconds'] * 1e3:,.1f} | {mk['seconds'] / n * 1e6:.2f} | {dv['seconds'] * 1e3:,.1f} | "
+                       f"{dv['seconds'] / n * 1e6:.2f} | {dv['seconds'] / mk['seconds']:.2f} | "
+                       f"{mk['cold_select'] * 1e3:,.1f} / {dv['cold_select'] * 1e3:,.1f} | "
+                       f"{mk['warm_select'] * 1e3:,.1f} / {dv['warm_select'] * 1e3:,.1f} | "
+                       f"{mk['noop'] * 1e3:,.2f} / {dv['noop'] * 1e3:,.2f} |")
+        out.append("")
+        for label, key in (("UID FETCH", "seconds"), ("first SELECT", "cold_select"), ("warm SELECT", "warm_select"),
+                           ("NOOP", "noop")):
+            pts = {who: [(e["n"], e[who][key]) for e in im["growth"]] for who in ("mailkeep", "peer")}
+            per = {who: (p[-1][1] / p[-1][0]) / (p[0][1] / p[0][0]) for who, p in pts.items()}
+            sl = {who: slope(p)[1] for who, p in pts.items()}
+            out.append(f"- {label}: slope mailkeep {sl['mailkeep'] * 1e6:.2f} µs/msg, Dovecot {sl['peer'] * 1e6:.2f} µs/msg; "
+                       f"cost per message at {pts['mailkeep'][-1][0]:,} ÷ at {pts['mailkeep'][0][0]:,}: mailkeep "
+                       f"{per['mailkeep']:.2f}, Dovecot {per['peer']:.2f} (1.00 = flat)")
     return out
 
 
@@ -1119,6 +1490,8 @@ def render(report):
         out += extras
 
     out += targets(report)
+    if report.get("imap"):
+        out += render_imap(report["imap"])
     out.append("")
     out.append(f"## 5. Footprint (whole daemon: all processes; idle, {report['settle']:g} s after start or after "
                "the scenario)")
@@ -1249,8 +1622,12 @@ def main():
         if 8 in only:   # its own two mailkeeps, stopped at its end: no footprint of the shared daemons
             log("scenario 8: ODMR")
             scenario8(sy, mode, report)
+        if 9 in only:
+            log("scenario 9: IMAP server")
+            scenario9(sy, mode, report, ARGS.max_growth)
+            footprint(sy, report, "after 9 (IMAP)", mode["settle"])
         report["limits"]["fsync_s_end"] = physical.fsync_rate(top, mode["fsync_seconds"])
-    except (BenchError, AssertionError, pop3load.Pop3Error, OSError) as e:
+    except (BenchError, AssertionError, pop3load.Pop3Error, imapload.ImapError, OSError) as e:
         log(f"FAILED: {e}")
         rc = 1
     except Deadline as e:
