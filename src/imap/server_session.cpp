@@ -245,8 +245,9 @@ private:
     // known expunged after modseq as VANISHED (EARLIER) (RFC 7162 3.2.5.1, 3.2.6).
     awaitable<void> tell_vanished_since(std::uint64_t modseq, const imap::SequenceSet& known);
     // report_changes - sync the folder and tell the client what changed since it was last told
-    // (EXPUNGE, FETCH FLAGS, EXISTS); expunges are told only where allow_expunge (RFC 9051 7.5.1).
-    awaitable<void> report_changes(bool allow_expunge);
+    // (EXPUNGE or VANISHED, FETCH FLAGS, EXISTS, RECENT); only after commands that allow expunges
+    // to be told (RFC 9051 7.5.1: not after FETCH, STORE or SEARCH by sequence number).
+    awaitable<void> report_changes();
     void tell_expunged(const std::vector<std::uint32_t>& uids);
     std::string fetch_flags_line(std::size_t index, bool uid) const;
     void deselect() {
@@ -445,7 +446,7 @@ awaitable<Done> Session::cmd_capability(const Command&) {
 }
 
 awaitable<Done> Session::cmd_noop(const Command&) {
-    if (state_ == State::selected) co_await report_changes(true);
+    if (state_ == State::selected) co_await report_changes();
     co_return ok("NOOP completed");
 }
 
@@ -843,7 +844,7 @@ awaitable<Done> Session::cmd_append(const Command& c) {
         co_return no("[SERVERBUG] cannot store the message, try again later");
     }
     spdlog::info("imap user={} ip={} append to {}: {} message(s)", user_, peer_, printable(*name), uids.size());
-    if (state_ == State::selected && *name == folder_) co_await report_changes(true);
+    if (state_ == State::selected && *name == folder_) co_await report_changes();
     co_return ok(fmt::format("[APPENDUID {} {}] APPEND completed", uidvalidity, imap::uid_set(uids)));
 }
 
@@ -871,7 +872,7 @@ awaitable<Done> Session::cmd_idle(const Command&) {
                     if (now == seen) continue;
                     seen = now;
                     try {
-                        co_await report_changes(true);
+                        co_await report_changes();
                         co_await flush();
                     } catch (const std::exception& e) {
                         spdlog::info("imap user={} ip={} idle: {}", user_, peer_, e.what());
@@ -946,21 +947,22 @@ void Session::tell_expunged(const std::vector<std::uint32_t>& uids) {
     if (!told.empty()) untagged("VANISHED " + imap::uid_set(std::move(told)));
 }
 
-awaitable<void> Session::report_changes(bool allow_expunge) {
-    FolderState now = co_await offload([&] { return index_->sync(folder_); });
-    std::map<std::uint32_t, const MessageRecord*> current;
-    for (const MessageRecord& r : now.messages) current[r.uid] = &r;
-    if (allow_expunge) {
-        std::vector<std::uint32_t> gone;
-        for (const MessageRecord& r : view_.messages)
-            if (!current.contains(r.uid)) gone.push_back(r.uid);
-        tell_expunged(gone);
+awaitable<void> Session::report_changes() {
+    std::optional<FolderState> changed = co_await offload([&] { return index_->sync_changed(folder_, view_.version); });
+    if (!changed) co_return;   // nothing changed since this session last looked: no message read
+    const std::vector<MessageRecord>& now = changed->messages;
+    // Both lists ascend by UID: a walk pairs them. The expunges first, then the flag changes under the
+    // numbers that are left.
+    std::vector<std::uint32_t> gone;
+    for (std::size_t i = 0, j = 0; i < view_.messages.size(); ++i) {
+        while (j < now.size() && now[j].uid < view_.messages[i].uid) ++j;
+        if (j == now.size() || now[j].uid != view_.messages[i].uid) gone.push_back(view_.messages[i].uid);
     }
-    for (std::size_t i = 0; i < view_.messages.size(); ++i) {
-        auto it = current.find(view_.messages[i].uid);
-        if (it == current.end()) continue;
-        const MessageRecord& r = *it->second;
+    tell_expunged(gone);
+    for (std::size_t i = 0, j = 0; i < view_.messages.size(); ++i) {
         MessageRecord& mine = view_.messages[i];
+        while (now[j].uid < mine.uid) ++j;   // every message of the view is in now
+        const MessageRecord& r = now[j];
         if (r.flags != mine.flags || r.keywords != mine.keywords || r.modseq != mine.modseq) {
             mine = r;
             untagged(fetch_flags_line(i, true));
@@ -969,8 +971,8 @@ awaitable<void> Session::report_changes(bool allow_expunge) {
         }
     }
     const std::uint32_t last = view_.messages.empty() ? 0 : view_.messages.back().uid;
-    std::size_t before = view_.messages.size();
-    for (const MessageRecord& r : now.messages)
+    const std::size_t before = view_.messages.size();
+    for (const MessageRecord& r : now)
         if (r.uid > last) view_.messages.push_back(r);
     if (view_.messages.size() != before) {
         untagged(fmt::format("{} EXISTS", view_.messages.size()));
@@ -979,12 +981,13 @@ awaitable<void> Session::report_changes(bool allow_expunge) {
             untagged(fmt::format("{} RECENT", std::count_if(view_.messages.begin(), view_.messages.end(),
                                                              [&](const MessageRecord& r) { return recent(r); })));
     }
-    view_.uidnext = now.uidnext;
-    view_.highest_modseq = now.highest_modseq;
+    view_.uidnext = changed->uidnext;
+    view_.highest_modseq = changed->highest_modseq;
+    view_.version = changed->version;
 }
 
 awaitable<Done> Session::cmd_check(const Command&) {
-    co_await report_changes(true);
+    co_await report_changes();
     co_return ok("CHECK completed");
 }
 
@@ -1018,7 +1021,7 @@ awaitable<Done> Session::cmd_expunge(const Command& c) {
     std::vector<std::uint32_t> gone;
     if (!uids.empty()) gone = co_await offload([&] { return index_->expunge(folder_, uids); });
     tell_expunged(gone);
-    co_await report_changes(true);
+    co_await report_changes();
     co_return ok("EXPUNGE completed");
 }
 
@@ -1111,7 +1114,7 @@ awaitable<Done> Session::cmd_fetch(const Command& c) {
     if (c.vanished) co_await tell_vanished_since(*c.changed_since, c.set);
     bool set_seen = false;
     // Items the index record answers (FLAGS, UID, RFC822.SIZE, INTERNALDATE, MODSEQ) are built here;
-    // only a fetch that reads the file or the cache, or stores \Seen, takes a hop to the pool.
+    // only a fetch that reads the file or the cache takes a hop to the pool (one per message).
     bool blocking = false;
     for (const FetchAtt& a : c.fetch) {
         using K = FetchAtt::Kind;
@@ -1121,33 +1124,43 @@ awaitable<Done> Session::cmd_fetch(const Command& c) {
         if ((a.kind == K::body_section && !a.peek) || a.kind == K::rfc822 || a.kind == K::rfc822_text)
             set_seen = set_seen || !read_only_;
     }
+    if (c.changed_since)
+        std::erase_if(indexes, [&](std::uint32_t i) { return view_.messages[i].modseq <= *c.changed_since; });
+    // \Seen for every message the fetch reads, in one transaction (one fsync) before any is sent.
+    std::vector<std::uint32_t> reflagged;   // UIDs whose flags this fetch changed, ascending
+    if (set_seen) {
+        std::vector<std::uint32_t> unseen;
+        for (std::uint32_t i : indexes)
+            if (!(view_.messages[i].flags & kFlagSeen)) unseen.push_back(view_.messages[i].uid);
+        if (!unseen.empty()) {
+            std::vector<std::uint32_t> failed;
+            std::vector<MessageRecord> changed = co_await offload([&] {
+                return index_->store(folder_, unseen, FlagChange::add, kFlagSeen, {}, std::nullopt, failed);
+            });
+            std::map<std::uint32_t, MessageRecord> by_uid;
+            for (MessageRecord& r : changed) by_uid[r.uid] = std::move(r);
+            for (std::uint32_t i : indexes)
+                if (auto it = by_uid.find(view_.messages[i].uid); it != by_uid.end()) {
+                    view_.messages[i] = std::move(it->second);
+                    reflagged.push_back(view_.messages[i].uid);
+                }
+        }
+    }
     const std::filesystem::path dir = index_->folder_path(folder_);
     for (std::uint32_t i : indexes) {
-        MessageRecord& r = view_.messages[i];
-        if (c.changed_since && r.modseq <= *c.changed_since) continue;
-        bool flags_changed = false;
-        // The message's items, with \Seen stored first where the fetch sets it.
+        const MessageRecord& r = view_.messages[i];
+        const bool flags_changed = std::binary_search(reflagged.begin(), reflagged.end(), r.uid);
         auto build = [&] {
-            if (set_seen && !(r.flags & kFlagSeen)) {
-                std::vector<std::uint32_t> failed;
-                std::vector<MessageRecord> changed =
-                    index_->store(folder_, {r.uid}, FlagChange::add, kFlagSeen, {}, std::nullopt, failed);
-                if (!changed.empty()) {
-                    r = changed.front();
-                    flags_changed = true;
-                }
-            }
-            const std::uint32_t uid = r.uid;
             return imap::message_items(c.fetch, r, recent(r), dir,
                                        [&](std::string_view key, const std::function<std::string()>& make) {
-                                           if (auto v = index_->cached(folder_, uid, key)) return *v;
+                                           if (auto v = index_->cached(folder_, r.uid, key)) return *v;
                                            std::string v = make();
-                                           index_->cache(folder_, uid, key, v);
+                                           index_->cache(folder_, r.uid, key, v);
                                            return v;
                                        });
         };
         imap::MessageItems items;
-        if (blocking || set_seen) items = co_await offload([&] { return build(); });
+        if (blocking) items = co_await offload([&] { return build(); });
         else items = build();
         if (items.unknown_cte) co_return no("[UNKNOWN-CTE] cannot decode the part's content transfer encoding");
         std::string& text = items.text;
@@ -1162,7 +1175,7 @@ awaitable<Done> Session::cmd_fetch(const Command& c) {
         // Bodies go out message by message: a FETCH of many large messages does not pile up here.
         if (out_.size() >= kLiteralChunk) co_await flush();
     }
-    if (c.uid) co_await report_changes(true);
+    if (c.uid) co_await report_changes();
     co_return ok("FETCH completed");
 }
 

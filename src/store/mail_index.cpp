@@ -913,7 +913,10 @@ std::vector<Fresh> prepare_fresh(const fs::path& dir, const std::vector<DiskFile
 // The listing and the measuring happen before the write lock; inside it the index is read again only
 // if another session changed the folder meanwhile (its change counter), so two syncs never index one
 // file twice (and the unique mkey index would refuse it anyway).
-Folder sync_folder(SQLite::Database& db, const fs::path& root, const std::string& folder, std::vector<MessageRecord>* out) {
+// unless_version: when neither directory changed and the folder is still at that change counter,
+// the messages are not read (the caller has them).
+Folder sync_folder(SQLite::Database& db, const fs::path& root, const std::string& folder, std::vector<MessageRecord>* out,
+                   std::optional<std::uint64_t> unless_version = std::nullopt) {
     Folder f = open_folder(db, root, folder);
     const DirTimes times = dir_times(f.dir);
     std::vector<MessageRecord> rows;
@@ -925,7 +928,7 @@ Folder sync_folder(SQLite::Database& db, const fs::path& root, const std::string
         listed.cur_dir = times.cur_mtime == 0 || times.cur_mtime != f.cur_mtime;
         if (!listed.new_dir && !listed.cur_dir) {
             // Neither directory changed since a scan that the index reflects: nothing to list.
-            if (out) *out = load_messages(db, f.id, f.uidnext);
+            if (out && unless_version != f.version) *out = load_messages(db, f.id, f.uidnext);
             snapshot.commit();
             return f;
         }
@@ -1011,6 +1014,7 @@ Folder sync_folder(SQLite::Database& db, const fs::path& root, const std::string
     tx.commit();
     now.uidnext = uidnext;
     now.highest_modseq = modseq;
+    ++now.version;   // as save_folder counted
     if (out) *out = std::move(rows);
     return now;
 }
@@ -1244,6 +1248,20 @@ FolderState MailIndex::sync(const std::string& folder) {
         s.uidvalidity = f.uidvalidity;
         s.uidnext = f.uidnext;
         s.highest_modseq = f.highest_modseq;
+        s.version = f.version;
+        return s;
+    });
+}
+
+std::optional<FolderState> MailIndex::sync_changed(const std::string& folder, std::uint64_t version) {
+    return guarded(db_, root_, true, [&]() -> std::optional<FolderState> {
+        FolderState s;
+        Folder f = sync_folder(*db_, root_, folder, &s.messages, version);
+        if (f.version == version) return std::nullopt;
+        s.uidvalidity = f.uidvalidity;
+        s.uidnext = f.uidnext;
+        s.highest_modseq = f.highest_modseq;
+        s.version = f.version;
         return s;
     });
 }

@@ -57,6 +57,7 @@ struct FolderState {
     std::uint32_t uidvalidity = 0;
     std::uint32_t uidnext = 1;
     std::uint64_t highest_modseq = 1;
+    std::uint64_t version = 0;              // the folder's change counter in the index at this state
     std::vector<MessageRecord> messages;    // ascending UID: message sequence number i+1 is messages[i]
 };
 
@@ -138,6 +139,9 @@ public:
 
     // sync - the folder as it is on disk now (see the header comment); throws nonexistent.
     FolderState sync(const std::string& folder);
+    // sync_changed - sync, or nullopt when the folder is still at version (a FolderState's): nothing
+    // changed on disk or in the index since, and no message is read (a NOOP on a big folder is a stat).
+    std::optional<FolderState> sync_changed(const std::string& folder, std::uint64_t version);
     // status - the counts of STATUS without a full FolderState (it syncs the folder first; cheap when
     // neither new/ nor cur/ changed since the last sync); throws nonexistent.
     FolderStatus status(const std::string& folder);
