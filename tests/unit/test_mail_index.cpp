@@ -482,6 +482,27 @@ TEST(MailIndex, ExpungeUnlinksTheFilesAndRemembersTheUids) {
     EXPECT_TRUE(idx.expunge("INBOX", {}).empty());
 }
 
+TEST(MailIndex, SyncChangedReadsNothingUntilTheFolderChanges) {
+    Box b;
+    MailIndex idx(b.root());
+    MailIndex other(b.root());   // another session
+    put(b.root() / "new" / "1700000000.M1P1.host", "x\r\n");
+    FolderState s = idx.sync("INBOX");
+    ASSERT_EQ(s.messages.size(), 1u);
+    EXPECT_EQ(idx.sync_changed("INBOX", s.version), std::nullopt);
+    std::vector<std::uint32_t> failed;
+    other.store("INBOX", {1}, FlagChange::add, kFlagFlagged, {}, std::nullopt, failed);   // a change in the index
+    std::optional<FolderState> after = idx.sync_changed("INBOX", s.version);
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->messages.at(0).flags, kFlagFlagged);
+    EXPECT_EQ(idx.sync_changed("INBOX", after->version), std::nullopt);
+    put(b.root() / "new" / "1700000001.M1P1.host", "y\r\n");   // a change on disk
+    std::optional<FolderState> delivered = idx.sync_changed("INBOX", after->version);
+    ASSERT_TRUE(delivered);
+    EXPECT_EQ(uids_of(*delivered), (std::vector<std::uint32_t>{1, 2}));
+    EXPECT_EQ(idx.sync_changed("INBOX", delivered->version), std::nullopt);
+}
+
 TEST(MailIndex, RecentMessagesAreClaimedOnceAndAPeekClaimsNothing) {
     Box b;
     {
