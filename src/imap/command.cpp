@@ -531,6 +531,7 @@ AppendMessage append_message(Parser& p) {
     if (p.accept_word("UTF8")) {   // RFC 6855 4: UTF8 (~{n}) — the literal8 inside parentheses
         p.sp();
         p.expect('(', "( after UTF8");
+        m.utf8 = true;
     }
     return m;
 }

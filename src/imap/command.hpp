@@ -110,6 +110,7 @@ struct AppendMessage {
     std::vector<std::string> flags;
     std::optional<std::int64_t> date;   // unix seconds of the date-time
     LiteralMark literal;
+    bool utf8 = false;                  // RFC 6855 4 "UTF8 (~{n}...)": a ")" follows the literal
 };
 
 struct Command {

@@ -817,7 +817,12 @@ awaitable<Done> Session::cmd_append(const Command& c) {
                                m.date.value_or(static_cast<std::int64_t>(std::time(nullptr)))});
         LineResult line = co_await conn_.read_line(imap::kMaxCommandLine, timeout());
         if (line.status != ReadStatus::ok) co_return Done{};
-        imap::AppendNext next = imap::append_next(line.line);
+        std::string_view rest = line.line;
+        if (m.utf8) {
+            if (!rest.starts_with(')')) co_return bad("expected ) after the UTF8 message");
+            rest.remove_prefix(1);
+        }
+        imap::AppendNext next = imap::append_next(rest);
         if (!next.error.empty()) co_return bad(next.error);
         if (!next.message) break;
         if (got.size() == kMaxAppendMessages) co_return no("[LIMIT] too many messages in one APPEND");
