@@ -368,6 +368,7 @@ TEST(ImapTranscript, SelectAndExamine) {
 TEST(ImapTranscript, Fetch) {
     const std::string lunch_header = kLunch.substr(0, kLunch.find("\r\n\r\n") + 4);
     const std::string lunch_text = kLunch.substr(kLunch.find("\r\n\r\n") + 4);
+    const std::string invoice_header = kInvoice.substr(0, kInvoice.find("\r\n\r\n") + 4);
     const std::vector<Step> steps = in_inbox({
         {"f FETCH 1 (FLAGS UID)\r\n", "* 1 FETCH (FLAGS () UID 1)\r\nf OK FETCH completed\r\n"},
         {"f FETCH 1:* UID\r\n", "* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 2)\r\n* 3 FETCH (UID 3)\r\nf OK FETCH completed\r\n"},
@@ -390,12 +391,17 @@ TEST(ImapTranscript, Fetch) {
         // BODY[] sets \Seen, and the new flags come with it (RFC 9051 6.4.5).
         {"f FETCH 1 BODY[]\r\n",
          fmt::format("* 1 FETCH (BODY[] {{{}}}\r\n{} FLAGS (\\Seen))\r\nf OK FETCH completed\r\n", kLunch.size(), kLunch)},
+        // RFC822.HEADER does not set \Seen; RFC822 does.
+        {"f FETCH 2 RFC822.HEADER\r\n", fmt::format("* 2 FETCH (RFC822.HEADER {{{}}}\r\n{})\r\nf OK FETCH completed\r\n",
+                                                     invoice_header.size(), invoice_header)},
+        {"f FETCH 2 RFC822\r\n",
+         fmt::format("* 2 FETCH (RFC822 {{{}}}\r\n{} FLAGS (\\Seen))\r\nf OK FETCH completed\r\n", kInvoice.size(), kInvoice)},
         {"f FETCH 1 BODY[TEXT]\r\n",
          fmt::format("* 1 FETCH (BODY[TEXT] {{{}}}\r\n{})\r\nf OK FETCH completed\r\n", lunch_text.size(), lunch_text)},
         // A message that is not multipart is its own part 1 (RFC 9051 6.4.5).
         {"f UID FETCH 2 BODY.PEEK[1]\r\n", "* 2 FETCH (BODY[1] {53}\r\nPlease find the invoice attached. It is a long one.\r\n UID 2)\r\n"
                                            "f OK FETCH completed\r\n"},
-        {"f UID FETCH 1:* FLAGS\r\n", "* 1 FETCH (FLAGS (\\Seen) UID 1)\r\n* 2 FETCH (FLAGS () UID 2)\r\n* 3 FETCH (FLAGS () UID 3)\r\n"
+        {"f UID FETCH 1:* FLAGS\r\n", "* 1 FETCH (FLAGS (\\Seen) UID 1)\r\n* 2 FETCH (FLAGS (\\Seen) UID 2)\r\n* 3 FETCH (FLAGS () UID 3)\r\n"
                                       "f OK FETCH completed\r\n"},
         // UIDs may name nothing (RFC 9051 6.4.9).
         {"f UID FETCH 7:9 FLAGS\r\n", "f OK FETCH completed\r\n"},
@@ -718,6 +724,29 @@ TEST(ImapTranscript, MailboxCommands) {
         {"l LIST \"\" *\r\n", kInboxList + kSpecialList + "* LIST (\\HasNoChildren) \".\" \"&Jjo-\"\r\nl OK LIST completed\r\n"},
     });
     expect_changing(steps);
+}
+
+TEST(ImapTranscript, RenameInboxAndDeleteWithChildren) {
+    expect_changing(logged_in({
+        // RFC 9051 6.3.6: renaming INBOX moves its messages to the new folder and leaves INBOX empty.
+        {"r RENAME INBOX Old\r\n", "r OK RENAME completed\r\n"},
+        {"s STATUS INBOX (MESSAGES UIDNEXT)\r\n", "* STATUS \"INBOX\" (MESSAGES 0 UIDNEXT *)\r\ns OK STATUS completed\r\n"},
+        {"s STATUS Old (MESSAGES UNSEEN)\r\n", "* STATUS \"Old\" (MESSAGES 3 UNSEEN 3)\r\ns OK STATUS completed\r\n"},
+        {"s SELECT Old\r\n", selected("s", 3, 1, 4)},
+        {"f FETCH 1 BODY.PEEK[HEADER.FIELDS (Subject)]\r\n",
+         "* 1 FETCH (BODY[HEADER.FIELDS (Subject)] {18}\r\nSubject: lunch\r\n\r\n)\r\nf OK FETCH completed\r\n"},
+        {"u UNSELECT\r\n", "u OK UNSELECT completed\r\n"},
+        // RFC 9051 6.3.5: a folder with children may be deleted; the children stay, under a
+        // \Noselect level, which cannot be deleted while they are there.
+        {"c CREATE Old.2021\r\n", "c OK CREATE completed\r\n"},
+        {"d DELETE Old\r\n", "d OK DELETE completed\r\n"},
+        {"l LIST \"\" Old*\r\n", "* LIST (\\Noselect \\HasChildren) \".\" \"Old\"\r\n* LIST (\\HasNoChildren) \".\" \"Old.2021\"\r\n"
+                                 "l OK LIST completed\r\n"},
+        {"d DELETE Old\r\n", "d NO [NONEXISTENT] no folder \"Old\"\r\n"},
+        {"s SELECT Old\r\n", "s NO [NONEXISTENT] no folder \"Old\"\r\n"},
+        {"d DELETE Old.2021\r\n", "d OK DELETE completed\r\n"},
+        {"l LIST \"\" Old*\r\n", "l OK LIST completed\r\n"},
+    }));
 }
 
 // A name as sent, as the refusal shows it, and why it is refused.
