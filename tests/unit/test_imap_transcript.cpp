@@ -916,11 +916,16 @@ TEST(ImapTranscript, IdleAndDone) {
 
 // IDLE with a folder selected: the session starts a watcher coroutine (server_session.cpp cmd_idle)
 // sharing two shared_ptrs (stop, watcher_done) with the command. Under valgrind every such IDLE reads
-// freed memory when cmd_idle returns: the steady_timer block of watcher_done is freed by the watcher
-// lambda's destructor (server_session.cpp:891, when the co_spawned coroutine ends) and then released
-// again by cmd_idle's own shared_ptr at the end of the function (server_session.cpp:930): a reference
-// count one short, the heap corrupted ("free(): corrupted unsorted chunks", "malloc(): unsorted double
-// linked list corrupted" in a later test). Disabled until cmd_idle is fixed: it brings the suite down.
+// freed memory when cmd_idle returns: both blocks (the bool, 24 octets, and the steady_timer, 136) are
+// freed by the destructor of the watcher lambda (server_session.cpp:891) when the co_spawned coroutine
+// ends, and then released again by cmd_idle's own shared_ptrs at the end of the function
+// (server_session.cpp:930): each reference count one short, as if the lambda's closure were destroyed
+// once more than it was copied. (The lambda is a temporary in the full-expression
+// "co_spawn(co_await this_coro::executor, [...]{...}, detached)"; GCC 12 is known to mishandle
+// temporaries in full-expressions with co_await.) The heap is corrupted: "free(): corrupted unsorted
+// chunks" or "malloc(): unsorted double linked list corrupted" in a later test. Disabled until
+// cmd_idle is fixed: it brings the suite down. IDLE without a folder selected spawns no watcher and is
+// clean (ImapTranscript.IdleAndDone, under valgrind too).
 TEST(ImapTranscript, DISABLED_IdleInASelectedFolder) {
     World w;
     expect_transcript(w.session(), logged_in({
