@@ -309,7 +309,7 @@ def test_search_agrees_with_dovecot(both):
                 unexplained.append(f"{'UID ' if uid else ''}SEARCH {name}: differs in {sorted(differ)}, "
                                    f"listed {sorted(expected)}\n  mailkeep only: {sorted(o - t)}\n"
                                    f"  dovecot only:  {sorted(t - o)}")
-    print(f"\n{len(agree)} searches agree, {len(listed)} differ as listed")
+    print(f"\n{len(agree)} of {2 * len(SEARCHES)} SEARCH and UID SEARCH runs agree; {len(listed)} commands differ as listed")
     assert not unexplained, f"{len(unexplained)} searches differ from Dovecot otherwise than listed:\n" + "\n".join(unexplained)
     for name in list(DIFFERENCES) + list(KNOWN_BUGS):
         assert name in listed, f"{name}: no longer differs as listed; update DIFFERENCES or KNOWN_BUGS"
