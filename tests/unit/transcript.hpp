@@ -127,6 +127,13 @@ public:
         settle();
         return std::exchange(received_, {});
     }
+    // unsolicited - what the session says of its own accord while it waits for the client (IDLE's
+    // updates, which it finds on a timer): run until it has said something and waits again.
+    std::string unsolicited() {
+        run_until([&] { return !received_.empty(); });
+        settle();
+        return std::exchange(received_, {});
+    }
     // start_tls - the client's handshake after the session said yes to STARTTLS or STLS.
     void start_tls(boost::asio::ssl::context& ctx) {
         // What the client coroutine touches is shared: it may outlive this frame if the test fails.
