@@ -14,6 +14,7 @@
 #include "core/base64.hpp"
 #include "imap/command.hpp"
 #include "imap/server_session.hpp"
+#include "store/mail_index.hpp"
 #include "transcript.hpp"
 
 namespace mk {
@@ -63,6 +64,14 @@ struct World : test::Household {
         deliver("anna", kLunch);
         deliver("anna", kInvoice);
         deliver("anna", kCafe);
+        seen_by_an_earlier_session("anna");
+    }
+    // seen_by_an_earlier_session - the user's INBOX as after a session that has gone: its messages
+    // are no longer \Recent (RFC 3501 2.3.2), so that a table reads the same whichever feed runs first.
+    void seen_by_an_earlier_session(const std::string& user) {
+        MailIndex index(maildir_path(dir.path, user));
+        FolderState s = index.sync("INBOX");
+        index.claim_recent("INBOX", s.uidnext - 1, false);
     }
     SessionDriver::Session session() {
         return [this](Connection& c) { return imap_session(c, services); };
@@ -74,8 +83,9 @@ struct World : test::Household {
 enum class Auth { none, plain, disabled };
 std::string caps(bool starttls, Auth auth) {
     std::string s = fmt::format(
-        "IMAP4rev1 LITERAL+ SASL-IR ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE CONDSTORE "
-        "STATUS=SIZE ESEARCH BINARY MULTIAPPEND APPENDLIMIT={}",
+        "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ENABLE ID IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE "
+        "CONDSTORE QRESYNC STATUS=SIZE ESEARCH SEARCHRES BINARY MULTIAPPEND LIST-EXTENDED LIST-STATUS UTF8=ACCEPT "
+        "APPENDLIMIT={}",
         kMessageLimit);
     if (starttls) s += " STARTTLS";
     if (auth == Auth::plain) s += " AUTH=PLAIN";
@@ -101,13 +111,14 @@ const std::string kSubscribed =
     "* LSUB (\\HasNoChildren) \".\" \"Sent\"\r\n* LSUB (\\HasNoChildren) \".\" \"Trash\"\r\n";
 
 // selected - SELECT's (or EXAMINE's) untagged answer and tagged OK for a folder of n messages, the
-// first unseen being unseen (0: none), uidnext next; UIDVALIDITY and HIGHESTMODSEQ vary.
+// first unseen being unseen (0: none), uidnext next, recent of them new to this session (RFC 3501
+// \Recent); UIDVALIDITY and HIGHESTMODSEQ vary.
 std::string selected(std::string_view tag, std::size_t n, std::size_t unseen, std::uint32_t uidnext,
-                     bool examine = false, std::string_view keywords = "") {
+                     bool examine = false, std::string_view keywords = "", std::size_t recent = 0) {
     std::string s = fmt::format("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{})\r\n", keywords);
     if (examine) s += "* OK [PERMANENTFLAGS ()] flags and keywords may be stored\r\n";
     else s += fmt::format("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{} \\*)] flags and keywords may be stored\r\n", keywords);
-    s += fmt::format("* {} EXISTS\r\n* 0 RECENT\r\n", n);
+    s += fmt::format("* {} EXISTS\r\n* {} RECENT\r\n", n, recent);
     if (unseen) s += fmt::format("* OK [UNSEEN {}] first unseen\r\n", unseen);
     s += fmt::format("* OK [UIDVALIDITY *] UIDs valid\r\n* OK [UIDNEXT {}] predicted next UID\r\n", uidnext);
     s += "* OK [HIGHESTMODSEQ *] highest\r\n";
@@ -511,7 +522,8 @@ TEST(ImapTranscript, CopyMoveAndExpunge) {
         {"m MOVE 2 Archive\r\n", "* OK [COPYUID * 2 4] moved\r\n* 2 EXPUNGE\r\nm OK MOVE completed\r\n"},
         {"m UID MOVE 1,3 Archive\r\n", "* OK [COPYUID * 1,3 5:6] moved\r\n* 2 EXPUNGE\r\n* 1 EXPUNGE\r\nm OK MOVE completed\r\n"},
         {"m MOVE 1 Nowhere\r\n", "m BAD invalid message sequence number\r\n"},
-        {"s SELECT Archive\r\n", "* OK [CLOSED] previous mailbox closed\r\n" + selected("s", 6, 1, 7)},
+        // Copies are new to the folder: \Recent to the first session that selects it.
+        {"s SELECT Archive\r\n", "* OK [CLOSED] previous mailbox closed\r\n" + selected("s", 6, 1, 7, false, "", 6)},
         {"f FETCH 1:* UID\r\n", "* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 2)\r\n* 3 FETCH (UID 3)\r\n* 4 FETCH (UID 4)\r\n"
                                 "* 5 FETCH (UID 5)\r\n* 6 FETCH (UID 6)\r\nf OK FETCH completed\r\n"},
         {"s STORE 2,4,6 +FLAGS.SILENT (\\Deleted)\r\n", "s OK STORE completed\r\n"},
@@ -559,16 +571,17 @@ TEST(ImapTranscript, Append) {
         {kNote + " " + literal(big) + "\r\n", "a NO [TOOBIG] message larger than APPENDLIMIT\r\n"},
         {"a APPEND INBOX " + literal(kNote) + "\r\n", "+ go ahead\r\n"},
         {kNote + " junk\r\n", "a BAD *\r\n"},
-        {"s SELECT INBOX\r\n", selected("s", 8, 1, 9, false, " $Work")},
-        {"f FETCH 4:* (UID FLAGS)\r\n", "* 4 FETCH (UID 4 FLAGS ())\r\n* 5 FETCH (UID 5 FLAGS (\\Seen $Work))\r\n"
-                                        "* 6 FETCH (UID 6 FLAGS ())\r\n* 7 FETCH (UID 7 FLAGS (\\Flagged))\r\n"
-                                        "* 8 FETCH (UID 8 FLAGS ())\r\nf OK FETCH completed\r\n"},
+        // The appended messages are \Recent to the first session that selects the folder.
+        {"s SELECT INBOX\r\n", selected("s", 8, 1, 9, false, " $Work", 5)},
+        {"f FETCH 4:* (UID FLAGS)\r\n", "* 4 FETCH (UID 4 FLAGS (\\Recent))\r\n* 5 FETCH (UID 5 FLAGS (\\Seen \\Recent $Work))\r\n"
+                                        "* 6 FETCH (UID 6 FLAGS (\\Recent))\r\n* 7 FETCH (UID 7 FLAGS (\\Flagged \\Recent))\r\n"
+                                        "* 8 FETCH (UID 8 FLAGS (\\Recent))\r\nf OK FETCH completed\r\n"},
         {"f FETCH 5 (INTERNALDATE BODY.PEEK[])\r\n",
          // The date as given, told in UTC.
          fmt::format("* 5 FETCH (INTERNALDATE \"07-Feb-2022 11:00:00 +0000\" BODY[] {{{}}}\r\n{})\r\nf OK FETCH completed\r\n",
                      kDraft.size(), kDraft)},
         // Into the selected folder: the new message is told before the OK.
-        {"a APPEND INBOX " + literal(kNote, true) + "\r\n" + kNote + "\r\n", "* 9 EXISTS\r\na OK [APPENDUID * 9] APPEND completed\r\n"},
+        {"a APPEND INBOX " + literal(kNote, true) + "\r\n" + kNote + "\r\n", "* 9 EXISTS\r\n* 6 RECENT\r\na OK [APPENDUID * 9] APPEND completed\r\n"},
     });
     expect_changing(steps);
 }
@@ -732,7 +745,7 @@ TEST(ImapTranscript, RenameInboxAndDeleteWithChildren) {
         {"r RENAME INBOX Old\r\n", "r OK RENAME completed\r\n"},
         {"s STATUS INBOX (MESSAGES UIDNEXT)\r\n", "* STATUS \"INBOX\" (MESSAGES 0 UIDNEXT *)\r\ns OK STATUS completed\r\n"},
         {"s STATUS Old (MESSAGES UNSEEN)\r\n", "* STATUS \"Old\" (MESSAGES 3 UNSEEN 3)\r\ns OK STATUS completed\r\n"},
-        {"s SELECT Old\r\n", selected("s", 3, 1, 4)},
+        {"s SELECT Old\r\n", selected("s", 3, 1, 4, false, "", 3)},   // new to Old: \Recent
         {"f FETCH 1 BODY.PEEK[HEADER.FIELDS (Subject)]\r\n",
          "* 1 FETCH (BODY[HEADER.FIELDS (Subject)] {18}\r\nSubject: lunch\r\n\r\n)\r\nf OK FETCH completed\r\n"},
         {"u UNSELECT\r\n", "u OK UNSELECT completed\r\n"},
@@ -975,9 +988,9 @@ TEST(ImapTranscript, TwoSessionsSeeEachOthersChanges) {
         EXPECT_EQ(a.exchange("s SEARCH ALL\r\n", feed), "* SEARCH 1 2 3\r\ns OK SEARCH completed\r\n");
         EXPECT_EQ(a.exchange("n NOOP\r\n", feed), "* 2 EXPUNGE\r\nn OK NOOP completed\r\n");
         EXPECT_EQ(a.exchange("f FETCH 1:* UID\r\n", feed), "* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 3)\r\nf OK FETCH completed\r\n");
-        // A new delivery: told to both at their next NOOP (or CHECK).
+        // A new delivery: told to both at their next NOOP (or CHECK); \Recent to the first told.
         w.deliver("anna", kNote);
-        EXPECT_EQ(a.exchange("n NOOP\r\n", feed), "* 3 EXISTS\r\nn OK NOOP completed\r\n");
+        EXPECT_EQ(a.exchange("n NOOP\r\n", feed), "* 3 EXISTS\r\n* 1 RECENT\r\nn OK NOOP completed\r\n");
         EXPECT_EQ(b.exchange("c CHECK\r\n", feed), "* 3 EXISTS\r\nc OK CHECK completed\r\n");
         // A UID command may tell expunges (RFC 9051 7.5.1): after the answer, before the OK.
         EXPECT_EQ(a.exchange("s STORE 3 +FLAGS.SILENT (\\Deleted)\r\ne EXPUNGE\r\n", feed),
@@ -985,7 +998,7 @@ TEST(ImapTranscript, TwoSessionsSeeEachOthersChanges) {
         EXPECT_EQ(b.exchange("f UID FETCH 1 FLAGS\r\n", feed),
                   "* 1 FETCH (FLAGS (\\Flagged) UID 1)\r\n* 3 EXPUNGE\r\nf OK FETCH completed\r\n");
         // An APPEND by one is told to the other.
-        EXPECT_TRUE(test::glob_match("* 3 EXISTS\r\na OK [APPENDUID * 5] APPEND completed\r\n",
+        EXPECT_TRUE(test::glob_match("* 3 EXISTS\r\n* 1 RECENT\r\na OK [APPENDUID * 5] APPEND completed\r\n",
                                      a.exchange("a APPEND INBOX " + literal(kDraft, true) + "\r\n" + kDraft + "\r\n", feed)));
         EXPECT_EQ(b.exchange("n NOOP\r\n", feed), "* 3 EXISTS\r\nn OK NOOP completed\r\n");
     }
