@@ -248,6 +248,9 @@ private:
     // (EXPUNGE or VANISHED, FETCH FLAGS, EXISTS, RECENT); only after commands that allow expunges
     // to be told (RFC 9051 7.5.1: not after FETCH, STORE or SEARCH by sequence number).
     awaitable<void> report_changes();
+    // watch_folder - IDLE's watcher: every kIdlePoll, if the folder's directories changed, report the
+    // changes, until *stop; then cancels done (which IDLE waits on).
+    awaitable<void> watch_folder(const bool* stop, asio::steady_timer* done);
     void tell_expunged(const std::vector<std::uint32_t>& uids);
     std::string fetch_flags_line(std::size_t index, bool uid) const;
     void deselect() {
@@ -853,48 +856,48 @@ awaitable<Done> Session::cmd_append(const Command& c) {
     co_return ok(fmt::format("[APPENDUID {} {}] APPEND completed", uidvalidity, imap::uid_set(uids)));
 }
 
+awaitable<void> Session::watch_folder(const bool* stop, asio::steady_timer* done) {
+    asio::steady_timer tick(co_await asio::this_coro::executor);
+    const std::filesystem::path dir = index_->folder_path(folder_);
+    auto seen = folder_mtimes(dir);
+    while (!*stop) {
+        tick.expires_after(kIdlePoll);
+        boost::system::error_code ec;
+        co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (*stop) break;
+        auto now = folder_mtimes(dir);
+        if (now == seen) continue;
+        seen = now;
+        try {
+            co_await report_changes();
+            co_await flush();
+        } catch (const std::exception& e) {
+            spdlog::info("imap user={} ip={} idle: {}", user_, peer_, e.what());
+            break;
+        }
+    }
+    done->cancel();
+}
+
 awaitable<Done> Session::cmd_idle(const Command&) {
     out_ += "+ idling\r\n";
     co_await flush();
     // The client's DONE is read here while a watcher reports changes to the folder as they happen.
-    auto stop = std::make_shared<bool>(false);
-    auto watcher_done = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor,
-                                                             std::chrono::steady_clock::time_point::max());
+    // Its flag and timer live in this frame, which waits for the watcher to finish before it returns.
+    // (A member coroutine, not a capturing lambda: g++ 12 destroyed such a lambda's captures twice
+    // when it was handed to co_spawn beside a co_await.)
+    const auto executor = co_await asio::this_coro::executor;
+    bool stop = false;
+    asio::steady_timer watcher_done(executor, std::chrono::steady_clock::time_point::max());
     const bool watching = state_ == State::selected;
-    if (watching) {
-        asio::co_spawn(
-            co_await asio::this_coro::executor,
-            [this, stop, watcher_done]() -> awaitable<void> {
-                asio::steady_timer tick(co_await asio::this_coro::executor);
-                const std::filesystem::path dir = index_->folder_path(folder_);
-                auto seen = folder_mtimes(dir);
-                while (!*stop) {
-                    tick.expires_after(kIdlePoll);
-                    boost::system::error_code ec;
-                    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-                    if (*stop) break;
-                    auto now = folder_mtimes(dir);
-                    if (now == seen) continue;
-                    seen = now;
-                    try {
-                        co_await report_changes();
-                        co_await flush();
-                    } catch (const std::exception& e) {
-                        spdlog::info("imap user={} ip={} idle: {}", user_, peer_, e.what());
-                        break;
-                    }
-                }
-                watcher_done->cancel();
-            },
-            asio::detached);
-    }
+    if (watching) asio::co_spawn(executor, watch_folder(&stop, &watcher_done), asio::detached);
     conn_.set_idle(true);
     LineResult line = co_await conn_.read_line(imap::kMaxCommandLine, kAuthenticatedTimeout);
     conn_.set_idle(false);
-    *stop = true;
+    stop = true;
     if (watching) {
         boost::system::error_code ec;
-        co_await watcher_done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        co_await watcher_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     if (line.status == ReadStatus::timeout) {
         untagged("BYE autologout: idle for too long");
