@@ -210,6 +210,11 @@ private:
     awaitable<std::optional<std::string>> read_command();
     // read_literal - n octets into out (at most kMaxCommandSize together with what is there).
     awaitable<bool> read_literal(std::uint64_t n, std::string& out);
+    // skip_append - read and drop the messages of a refused APPEND that the client sends unasked (LITERAL+),
+    // each at most bound octets, and the rest of its command: a literal's bytes are never taken for
+    // commands (RFC 7888 4). A synchronizing literal ends it (the client waits for a "+" it will not
+    // get). false: the client went away, or a literal is over bound (the caller says BYE).
+    awaitable<bool> skip_append(AppendMessage m, std::uint64_t bound);
     // spool_literal - n octets of an APPEND message into a new spool file; null when the client went away.
     awaitable<std::unique_ptr<SpoolFile>> spool_literal(std::uint64_t n);
 
@@ -417,6 +422,15 @@ awaitable<void> Session::run() {
             if (r.verb == c.verb) row = &r;
         Done done;
         if (!(row->states & bit(state_))) {
+            // An APPEND's message sent unasked is not a command: read past it (before login, only
+            // as much as a command may be).
+            if (appending) {
+                const bool skipped = co_await skip_append(c.append.at(0), imap::kMaxCommandSize);
+                if (!skipped) {
+                    untagged("BYE [TOOBIG] cannot take this APPEND");
+                    break;
+                }
+            }
             done = bad(state_ == State::not_authenticated ? "log in first" : "not allowed now");
         } else {
             try {
@@ -763,6 +777,27 @@ awaitable<Done> Session::cmd_status(const Command& c) {
     co_return ok("STATUS completed");
 }
 
+awaitable<bool> Session::skip_append(AppendMessage m, std::uint64_t bound) {
+    for (;;) {
+        if (m.literal.synchronizing) co_return true;
+        if (m.literal.size > bound) co_return false;
+        for (std::uint64_t n = m.literal.size; n > 0;) {
+            std::string_view in = co_await conn_.peek_some(timeout());
+            if (in.empty()) co_return false;
+            const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(n, in.size()));
+            conn_.consume(take);
+            n -= take;
+        }
+        LineResult line = co_await conn_.read_line(imap::kMaxCommandLine, timeout());
+        if (line.status != ReadStatus::ok) co_return false;
+        std::string_view rest = line.line;
+        if (m.utf8 && rest.starts_with(')')) rest.remove_prefix(1);
+        imap::AppendNext next = imap::append_next(rest);
+        if (!next.message) co_return true;   // the command ended (or went wrong: it is refused anyway)
+        m = std::move(*next.message);
+    }
+}
+
 awaitable<std::unique_ptr<SpoolFile>> Session::spool_literal(std::uint64_t n) {
     std::unique_ptr<SpoolFile> spool = svc_.intake->create(new_queue_id());
     while (n > 0) {
@@ -787,8 +822,10 @@ awaitable<Done> Session::cmd_append(const Command& c) {
                               ? std::string("NO [TOOBIG] message larger than APPENDLIMIT")
                               : std::string();
     if (!refusal.empty()) {
-        // A synchronizing literal is refused before it is sent; a non-synchronizing one is on its way.
-        if (!first.literal.synchronizing) {
+        // A synchronizing literal is refused before it is sent; a non-synchronizing one is on its way:
+        // read past it, unless it is over APPENDLIMIT (RFC 7888 4 lets the server hang up then).
+        const bool skipped = co_await skip_append(first, config_->limits.max_message_size);
+        if (!skipped) {
             untagged("BYE [TOOBIG] cannot take this APPEND");
             co_return Done{};
         }
@@ -1207,9 +1244,12 @@ awaitable<Done> Session::cmd_store(const Command& c) {
     for (MessageRecord& r : changed) by_uid[r.uid] = std::move(r);
     for (std::uint32_t i : indexes) {
         auto it = by_uid.find(view_.messages[i].uid);
-        if (it == by_uid.end()) continue;
-        view_.messages[i] = it->second;
-        if (!c.store.silent || c.store.unchanged_since) untagged(fetch_flags_line(i, c.uid));
+        const bool changed = it != by_uid.end();
+        if (changed) view_.messages[i] = it->second;
+        const bool refused = std::find(failed.begin(), failed.end(), view_.messages[i].uid) != failed.end();
+        // RFC 9051 6.4.6: without .SILENT every message's flags, changed or not, as a FETCH says them;
+        // RFC 7162 3.1.3: with UNCHANGEDSINCE the changed ones even when silent, the refused ones never.
+        if ((!c.store.silent && !refused) || (changed && c.store.unchanged_since)) untagged(fetch_flags_line(i, c.uid));
     }
     if (!failed.empty()) {
         std::vector<std::uint32_t> numbers;
