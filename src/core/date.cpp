@@ -90,7 +90,16 @@ int days_from_civil(int y, unsigned m, unsigned d) {
     return era * 146097 + static_cast<int>(doe) - 719468;
 }
 
-std::optional<std::time_t> parse_rfc5322_date(std::string_view value) {
+namespace {
+
+// A Date: value as written: its day, the time of day and the zone's offset.
+struct WrittenDate {
+    std::int64_t days = 0;   // since 1970-01-01, of the date as written
+    int seconds = 0;         // into that day
+    int zone = 0;            // minutes east of UTC
+};
+
+std::optional<WrittenDate> parse_written(std::string_view value) {
     Tokens t(value);
     std::string_view w = t.next();
     if (!w.empty() && std::isalpha(static_cast<unsigned char>(w[0]))) w = t.next();   // the day name
@@ -118,8 +127,22 @@ std::optional<std::time_t> parse_rfc5322_date(std::string_view value) {
     ss = *s;
     std::optional<int> zone = zone_minutes(t.next());
     if (!zone) zone = 0;   // RFC 5322 4.3: an unknown zone is taken as UTC ("-0000")
-    std::int64_t days = days_from_civil(y, static_cast<unsigned>(month + 1), static_cast<unsigned>(*day));
-    return static_cast<std::time_t>(days * 86400 + hh * 3600 + mm * 60 + ss - *zone * 60);
+    return WrittenDate{days_from_civil(y, static_cast<unsigned>(month + 1), static_cast<unsigned>(*day)),
+                       hh * 3600 + mm * 60 + ss, *zone};
+}
+
+}  // namespace
+
+std::optional<std::time_t> parse_rfc5322_date(std::string_view value) {
+    std::optional<WrittenDate> d = parse_written(value);
+    if (!d) return std::nullopt;
+    return static_cast<std::time_t>(d->days * 86400 + d->seconds - d->zone * 60);
+}
+
+std::optional<int> rfc5322_day(std::string_view value) {
+    std::optional<WrittenDate> d = parse_written(value);
+    if (!d) return std::nullopt;
+    return static_cast<int>(d->days);
 }
 
 std::string imap_date_time(std::time_t t) {

@@ -29,14 +29,23 @@ std::string_view header_of(std::string_view message) {
     return end == std::string_view::npos ? message : message.substr(0, end + 4);
 }
 
-std::string_view body_of(std::string_view message) {
-    std::size_t end = message.find("\r\n\r\n");
-    return end == std::string_view::npos ? std::string_view() : message.substr(end + 4);
-}
-
 bool field_contains(const SearchSubject& m, std::string_view field, std::string_view value) {
     std::optional<std::string> v = header_value(header_of(m.message()), field);
     return v && contains_folded(*v, value);
+}
+
+// text_contains - whether the text of part holds needle (RFC 3501 6.4.4, as Dovecot searches): each
+// text part with its transfer encoding undone and its charset made UTF-8 (one that cannot be decoded
+// as it is stored), the parts of a multipart and of an enclosed message in turn; with headers (TEXT)
+// also every header on the way, as stored (BODY: none).
+bool text_contains(const BodyPart& part, std::string_view message, std::string_view needle, bool headers) {
+    if (headers && contains_folded(part.header.of(message), needle)) return true;
+    if (!part.parts.empty())
+        return std::any_of(part.parts.begin(), part.parts.end(),
+                           [&](const BodyPart& p) { return text_contains(p, message, needle, headers); });
+    if (part.type != "text") return false;
+    std::optional<std::string> text = decoded_text(part, message);
+    return contains_folded(text ? std::string_view(*text) : part.body.of(message), needle);
 }
 
 int day_of(std::int64_t t) { return static_cast<int>((t >= 0 ? t : t - 86399) / 86400); }
@@ -44,9 +53,7 @@ int day_of(std::int64_t t) { return static_cast<int>((t >= 0 ? t : t - 86399) / 
 std::optional<int> sent_day(const SearchSubject& m) {
     std::optional<std::string> date = header_value(header_of(m.message()), "Date");
     if (!date) return std::nullopt;
-    std::optional<std::time_t> t = parse_rfc5322_date(*date);
-    if (!t) return std::nullopt;
-    return day_of(*t);
+    return rfc5322_day(*date);   // RFC 3501 6.4.4: "disregarding time and timezone"
 }
 
 bool has_keyword(const MessageRecord& r, std::string_view k) {
@@ -140,8 +147,9 @@ bool matches(const SearchKey& key, const SearchSubject& m) {
         case K::to: return field_contains(m, "To", key.value);
         case K::subject: return field_contains(m, "Subject", key.value);
         case K::header: return field_contains(m, key.field, key.value);
-        case K::body: return contains_folded(body_of(m.message()), key.value);
-        case K::text: return contains_folded(m.message(), key.value);
+        case K::body:
+        case K::text:
+            return key.value.empty() || text_contains(parse(m.message()), m.message(), key.value, key.kind == K::text);
         case K::modseq: return r.modseq >= key.number;
     }
     return false;

@@ -28,8 +28,9 @@ bool needs_message(const SearchKey& key);
 
 // matches - whether the message satisfies key. String keys match a case-insensitive (ASCII)
 // substring: FROM, TO, CC, BCC, SUBJECT and HEADER in the unfolded, RFC 2047-decoded field; BODY in
-// the body and TEXT in the whole message as stored (transfer encodings are not undone). Dates
-// compare days in UTC (the internal date; the Date: header for the SENT* keys, no match without one).
+// the text parts with their transfer encodings undone and in UTF-8; TEXT there or in any header of
+// the message and its parts, as stored. The internal date compares days in UTC; the SENT* keys the Date: header's day as written
+// (RFC 3501 6.4.4: time and zone disregarded), no match without one.
 bool matches(const SearchKey& key, const SearchSubject& m);
 
 }  // namespace mk::imap

@@ -1407,6 +1407,12 @@ std::optional<std::string> param(const std::vector<std::pair<std::string, std::s
     return std::nullopt;
 }
 
+std::optional<std::string> decoded_text(const BodyPart& part, std::string_view message) {
+    std::optional<std::string> bytes = decoded(part, message);
+    if (!bytes) return std::nullopt;
+    return to_utf8(param(part.params, "charset").value_or("us-ascii"), *bytes);
+}
+
 std::string imap_string(const std::optional<std::string>& s) {
     std::string out;
     append_nstring(out, s);

@@ -96,6 +96,9 @@ std::string header_fields(std::string_view header, const std::vector<std::string
 // answers [UNKNOWN-CTE]). Base64 skips blanks and line ends; a character outside the alphabet, or data
 // that ends inside a quantum, is broken (Dovecot refuses both).
 std::optional<std::string> decoded(const BodyPart& part, std::string_view message);
+// decoded_text - a text part's body as UTF-8: decoded() and converted from its charset parameter
+// (US-ASCII when it has none) for SEARCH BODY and TEXT (RFC 3501 6.4.4); nullopt when either fails.
+std::optional<std::string> decoded_text(const BodyPart& part, std::string_view message);
 
 // header_value - the unfolded value of the first header field name in header (for SEARCH HEADER,
 // SUBJECT, FROM ...), nullopt when absent; encoded words are decoded to UTF-8 (RFC 2047).
