@@ -92,19 +92,24 @@ bool inside(const std::filesystem::path& dir, const std::filesystem::path& path)
     return !rel.empty() && *rel.begin() != "..";
 }
 
+// server_tls_wanted - whether a configured listener offers TLS.
+bool server_tls_wanted(const Config& c) {
+    for (const ListenerRole& role : listener_roles())
+        if (!endpoints(c, role).empty() && role.tls != ListenTls::none) return true;
+    return false;
+}
+
 // server_tls - the server's TLS context from [tls]; null, with a warning, when it cannot be had and
-// no listener requires it. Read before the privilege drop: as root when the files are where the
-// config put them (the key may be root's alone), but with the run_as user's ids when they lie in
-// the data directory, where the user decides what they are: a link to another service's key must
-// not have root read it into a process the user then owns.
+// no listener requires it. At start it is read before the privilege drop: as root when the files are
+// where the config put them, but with the run_as user's ids when they lie in the data directory,
+// where the user decides what they are: a link to another service's key must not have root read it
+// into a process the user then owns. On SIGHUP it is read as the daemon is then (user nullopt).
+
 std::shared_ptr<asio::ssl::context> server_tls(const Config& c, const std::optional<RunAs>& user) {
-    bool want_tls = false, need_tls = false;
-    for (const ListenerRole& role : listener_roles()) {
-        if (endpoints(c, role).empty()) continue;
-        want_tls = want_tls || role.tls != ListenTls::none;
-        need_tls = need_tls || needs_certificate(role.tls);
-    }
-    if (!want_tls) return nullptr;
+    if (!server_tls_wanted(c)) return nullptr;
+    bool need_tls = false;
+    for (const ListenerRole& role : listener_roles())
+        if (!endpoints(c, role).empty()) need_tls = need_tls || needs_certificate(role.tls);
     std::filesystem::path cert = c.resolve(c.tls_cert), key = c.resolve(c.tls_key);
     bool users = inside(c.data_dir, cert) || inside(c.data_dir, key);
     try {
@@ -114,6 +119,19 @@ std::shared_ptr<asio::ssl::context> server_tls(const Config& c, const std::optio
         spdlog::warn("no TLS: {}", e.what());
         return nullptr;
     }
+}
+
+// warn_unreloadable - after the drop SIGHUP rereads the config and the TLS files as the run_as user:
+// say at start which of them it will not be able to read (the fix: root:GROUP 0640).
+void warn_unreloadable(const Config& c, const RunAs& user) {
+    std::vector<std::filesystem::path> files;
+    if (!c.source.empty()) files.push_back(c.source);
+    if (server_tls_wanted(c)) files.insert(files.end(), {c.resolve(c.tls_cert), c.resolve(c.tls_key)});
+    for (const std::filesystem::path& f : files)
+        if (!readable_by(f, user))
+            spdlog::warn("{} cannot be read by the run_as user {}: SIGHUP will not reload it (chgrp {} {}; chmod 0640 {}; "
+                         "and its directories searchable by {})",
+                         f.string(), user.name, user.group, f.string(), f.string(), user.name);
 }
 
 class Daemon {
@@ -323,6 +341,17 @@ void Daemon::reload() {
     services_.config = r.config;
     spdlog::info("reloaded {}: {} user(s), {} alias(es); listener changes need a restart", old.source.string(),
                  r.config->users.size(), r.config->aliases.size());
+    // [tls] again, so that a renewed certificate is served without a restart; read as the daemon is
+    // now (the run_as user). A session's TLS keeps the context it started with (OpenSSL counts its
+    // references), so the old one may go. One that cannot be loaded leaves the running one in force.
+    try {
+        if (std::shared_ptr<asio::ssl::context> tls = server_tls(*r.config, std::nullopt)) {
+            services_.tls = std::move(tls);
+            spdlog::info("reloaded the TLS certificate {}", r.config->resolve(r.config->tls_cert).string());
+        }
+    } catch (const std::exception& e) {
+        spdlog::error("reload: TLS certificate not reloaded, keeping the running one: {}", e.what());
+    }
 }
 
 void Daemon::wait_hup() {
@@ -379,6 +408,7 @@ int serve(std::shared_ptr<Config> config) {
     raise_descriptor_limit();
     fit_connections(*config);
     std::shared_ptr<asio::ssl::context> tls = server_tls(*config, user);
+    if (user) warn_unreloadable(*config, *user);
     asio::io_context ioc(1);
     std::vector<Listener> listeners = bind_all(*config, ioc);
     if (user) drop_privileges(*user);

@@ -103,6 +103,11 @@ void check_data_dir(const fs::path& dir, const RunAs& user) {
                                              std::strerror(errno)));
 }
 
+bool readable_by(const fs::path& file, const RunAs& user) {
+    EffectiveIds ids(user);
+    return ::faccessat(AT_FDCWD, file.c_str(), R_OK, AT_EACCESS) == 0;
+}
+
 EffectiveIds::EffectiveIds(const RunAs& user) {
     // The daemon never has supplementary groups: dropped here for good, so none of root's apply.
     if (::setgroups(0, nullptr) != 0 || !set_effective_ids(user.uid, user.gid))

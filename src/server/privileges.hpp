@@ -33,6 +33,11 @@ std::filesystem::path checked_config_path(const std::filesystem::path& file);
 // installer's job, as for Postfix's queue directory. Throws with the command that makes it so.
 void check_data_dir(const std::filesystem::path& dir, const RunAs& user);
 
+// readable_by - whether the user can read file (its directories searched, the file read) as it is now.
+// A daemon that has become the user rereads its config and TLS files on SIGHUP as the user: the
+// admin makes them so (root:GROUP 0640), and start-up warns where they are not.
+bool readable_by(const std::filesystem::path& file, const RunAs& user);
+
 // EffectiveIds - for its lifetime the effective uid and gid are the user's: what is created belongs
 // to the user, and the user's permissions are checked (a file planted by the user cannot lead root
 // into writing someone else's). Root again at the end of the scope.

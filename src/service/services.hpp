@@ -4,6 +4,7 @@
 // owns and fills it, the others borrow it for their lifetime.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -55,6 +56,7 @@ struct Services {
     std::shared_ptr<boost::asio::ssl::context> tls;    // server context from [tls]
     Intake* intake = nullptr;
     AuthThrottle throttle;
+    std::chrono::milliseconds rcpt_tarpit{1000};      // each refused RCPT past the first few waits this long
     MaildropLocks maildrop_locks;
     std::map<std::string, std::size_t> imap_logins;    // IMAP sessions logged in, per user (one thread)
     std::set<Connection*> connections;                 // live sessions (the daemon's), for draining on SIGTERM

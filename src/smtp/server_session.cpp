@@ -9,7 +9,9 @@
 #include <array>
 #include <ctime>
 
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -34,6 +36,7 @@ namespace mk {
 
 namespace {
 
+namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using smtp::Reply;
 
@@ -50,6 +53,12 @@ constexpr unsigned kMaxBadCommands = 20;
 constexpr unsigned kMaxCommands = 10000;
 // RFC 4954 4: an AUTH response line may be up to 12288 octets.
 constexpr std::size_t kMaxAuthLine = 12288;
+// Postfix's smtpd_soft_error_limit and smtpd_error_sleep_time: after this many refused recipients in
+// a session each further refusal is answered Services::rcpt_tarpit late, so that harvesting addresses
+// costs the prober time; every refusal is an error (kMaxBadCommands of them end the session).
+constexpr unsigned kRefusedRcptsFree = 3;
+// Refused recipients logged one by one; the others are counted in one line when the session ends.
+constexpr unsigned kRefusedRcptsLogged = 3;
 // DATA is written to the spool in pieces of this size.
 constexpr std::size_t kSpoolChunk = 64 * 1024;
 
@@ -86,6 +95,13 @@ class Session {
 public:
     Session(Connection& conn, Services& svc, SmtpRole role)
         : conn_(conn), svc_(svc), config_(svc.config), role_(role) {}
+    ~Session() {
+        if (refused_rcpts_ > kRefusedRcptsLogged)
+            spdlog::info("smtp {}: {} recipients refused in this session, {} of them not logged one by one", client(),
+                         refused_rcpts_, refused_rcpts_ - kRefusedRcptsLogged);
+    }
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
 
     // run - the session to its end.
     awaitable<SmtpSessionEnd> run();
@@ -156,6 +172,7 @@ private:
     std::string auth_user_;   // the local user's name once authenticated
     std::string out_;         // replies not yet written
     unsigned bad_ = 0;
+    unsigned refused_rcpts_ = 0;      // RCPTs refused (unknown user, no relaying): the tarpit's count
     std::size_t accepted_ = 0;        // messages answered 250 after DATA
     std::uint64_t commands_ = 0;              // commands read (bounded by kMaxCommands, see there)
     std::uint64_t commands_at_last_message_ = 0;   // commands_ when the last message was accepted
@@ -376,7 +393,16 @@ awaitable<void> Session::on_rcpt(std::string_view args) {
     }
     RouteResult route = route_recipient(*config_, parsed.value->recipient, relay_allowed());
     if (!route.accepted()) {
-        spdlog::info("{}: reject: RCPT from {}: <{}>: {}", id_, client(), parsed.value->recipient.str(), route.reason);
+        ++bad_;
+        if (++refused_rcpts_ <= kRefusedRcptsLogged)
+            spdlog::info("{}: reject: RCPT from {}: <{}>: {}", id_, client(), parsed.value->recipient.str(), route.reason);
+        if (refused_rcpts_ > kRefusedRcptsFree && svc_.rcpt_tarpit.count() > 0) {
+            co_await flush();   // what was answered before goes out now; this answer waits
+            const auto executor = co_await asio::this_coro::executor;
+            asio::steady_timer tarpit(executor, svc_.rcpt_tarpit);
+            boost::system::error_code ec;
+            co_await tarpit.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
         std::string_view text = route.code == 554 && route.esc == esc::kRelayDenied ? "relay access denied"
                                 : route.code == 550                                  ? "no such user here"
                                                                                      : "recipient refused";

@@ -76,6 +76,7 @@ struct Household {
         if (offer_tls) services.tls = tls.server;
         services.intake = &intake;
         services.throttle = AuthThrottle(std::chrono::milliseconds(0), std::chrono::milliseconds(0));
+        services.rcpt_tarpit = std::chrono::milliseconds(0);
     }
     // deliver - a message into user's Maildir through the intake, as SMTP would.
     void deliver(const std::string& user, std::string_view message) {

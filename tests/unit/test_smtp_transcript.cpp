@@ -509,6 +509,29 @@ TEST(SmtpTranscript, CommandCapRestartsWithEachMessage) {
     EXPECT_TRUE(d.closed());
 }
 
+// Recipient harvesting: every refused RCPT is an error, kBadCommandCap of them end the session, and
+// after the first three each refusal is answered Services::rcpt_tarpit late.
+TEST(SmtpTranscript, RefusedRecipientsAreErrorsAndSlowedDown) {
+    World w;
+    std::vector<Step> steps{{"", kGreeting}, {"EHLO client.test\r\n", ehlo(true, true)}, {"MAIL FROM:<>\r\n", "250 2.1.0 ok\r\n"}};
+    for (unsigned i = 1; i < kBadCommandCap; ++i)
+        steps.push_back({fmt::format("RCPT TO:<nobody{}@home.arpa>\r\n", i), "550 5.1.1 no such user here\r\n"});
+    steps.push_back({"RCPT TO:<last@home.arpa>\r\n", "550 5.1.1 no such user here\r\n421 4.0.0 too many errors, closing\r\n"});
+    steps.push_back({"NOOP\r\n", ""});
+    expect_transcript(w.session(SmtpRole::mx), steps);
+
+    w.services.rcpt_tarpit = std::chrono::milliseconds(200);
+    SessionDriver d(w.session(SmtpRole::mx));
+    EXPECT_EQ(d.exchange("EHLO client.test\r\n", Feed::whole), kGreeting + ehlo(true, true));
+    EXPECT_EQ(d.exchange("MAIL FROM:<>\r\n", Feed::whole), "250 2.1.0 ok\r\n");
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(d.exchange("RCPT TO:<x@home.arpa>\r\n", Feed::whole), "550 5.1.1 no such user here\r\n");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));   // the first three: at once
+    EXPECT_EQ(d.exchange("RCPT TO:<x@home.arpa>\r\n", Feed::whole), "550 5.1.1 no such user here\r\n");
+    EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));   // the fourth: late
+    EXPECT_EQ(d.exchange("RCPT TO:<anna@home.arpa>\r\n", Feed::whole), "250 2.1.5 ok\r\n");   // a real one: at once
+}
+
 TEST(SmtpTranscript, RecipientLimit) {
     World w;
     expect_transcript(w.session(SmtpRole::mx), {
