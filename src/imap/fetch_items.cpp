@@ -131,14 +131,17 @@ bool needs_file(const FetchAtt& a) {
 MessageItems message_items(const std::vector<FetchAtt>& atts, const MessageRecord& r, bool recent,
                            const std::filesystem::path& folder, const ItemCache& cached) {
     MessageItems out;
-    std::string message;
+    // The file is read at most once, and parsed only for an item that needs its MIME tree (BODY[]
+    // and RFC822 are the bytes as they are).
+    std::optional<std::string> loaded;
     std::optional<BodyPart> root;
-    auto need_message = [&]() -> std::string_view {
-        if (!root) {
-            message = load_message(folder, r);
-            root = parse(message);
-        }
-        return message;
+    std::string_view message;
+    auto need_bytes = [&] {
+        if (!loaded) message = *(loaded = load_message(folder, r));
+    };
+    auto need_message = [&] {
+        need_bytes();
+        if (!root) root = parse(message);
     };
     auto add = [&](std::string_view name, std::string_view value) {
         if (!out.text.empty()) out.text += ' ';
@@ -182,7 +185,7 @@ MessageItems message_items(const std::vector<FetchAtt>& atts, const MessageRecor
                     }));
                 break;
             case K::rfc822:
-                need_message();
+                need_bytes();
                 add("RFC822", literal(message));
                 break;
             case K::rfc822_header:
@@ -194,6 +197,11 @@ MessageItems message_items(const std::vector<FetchAtt>& atts, const MessageRecor
                 add("RFC822.TEXT", literal(root->body.of(message)));
                 break;
             case K::body_section:
+                if (a.section.part.empty() && a.section.text == Section::Text::all) {
+                    need_bytes();
+                    add(a.name, a.partial ? literal(partial_of(std::string(message), a.partial)) : literal(message));
+                    break;
+                }
                 need_message();
                 add(a.name, literal(partial_of(section_bytes(*root, message, a.section), a.partial)));
                 break;

@@ -1159,7 +1159,7 @@ awaitable<Done> Session::cmd_fetch(const Command& c) {
     if (c.vanished) co_await tell_vanished_since(*c.changed_since, c.set);
     bool set_seen = false;
     // Items the index record answers (FLAGS, UID, RFC822.SIZE, INTERNALDATE, MODSEQ) are built here;
-    // only a fetch that reads the file or the cache takes a hop to the pool (one per message).
+    // only a fetch that reads the file or the cache takes hops to the pool (windows of messages).
     bool blocking = false;
     for (const FetchAtt& a : c.fetch) {
         using K = FetchAtt::Kind;
@@ -1192,33 +1192,56 @@ awaitable<Done> Session::cmd_fetch(const Command& c) {
         }
     }
     const std::filesystem::path dir = index_->folder_path(folder_);
-    for (std::uint32_t i : indexes) {
+    auto build = [&](std::uint32_t i) {
         const MessageRecord& r = view_.messages[i];
-        const bool flags_changed = std::binary_search(reflagged.begin(), reflagged.end(), r.uid);
-        auto build = [&] {
-            return imap::message_items(c.fetch, r, recent(r), dir,
-                                       [&](std::string_view key, const std::function<std::string()>& make) {
-                                           if (auto v = index_->cached(folder_, r.uid, key)) return *v;
-                                           std::string v = make();
-                                           index_->cache(folder_, r.uid, key, v);
-                                           return v;
-                                       });
-        };
-        imap::MessageItems items;
-        if (blocking) items = co_await offload([&] { return build(); });
-        else items = build();
-        if (items.unknown_cte) co_return no("[UNKNOWN-CTE] cannot decode the part's content transfer encoding");
-        std::string& text = items.text;
-        auto add = [&](std::string_view name, const std::string& value) {
-            if (!text.empty()) text += ' ';
-            text += fmt::format("{} {}", name, value);
-        };
-        if (c.uid && !items.uid) add("UID", std::to_string(r.uid));
-        if (flags_changed && !items.flags) add("FLAGS", flags_text(r, recent(r)));
-        if ((c.changed_since || (condstore_ && flags_changed)) && !items.modseq) add("MODSEQ", fmt::format("({})", r.modseq));
-        out_ += fmt::format("* {} FETCH ({})\r\n", i + 1, text);
-        // Bodies go out message by message: a FETCH of many large messages does not pile up here.
-        if (out_.size() >= kLiteralChunk) co_await flush();
+        return imap::message_items(c.fetch, r, recent(r), dir,
+                                   [&](std::string_view key, const std::function<std::string()>& make) {
+                                       if (auto v = index_->cached(folder_, r.uid, key)) return *v;
+                                       std::string v = make();
+                                       index_->cache(folder_, r.uid, key, v);
+                                       return v;
+                                   });
+    };
+    // Messages whose items need the file are built on the pool a window at a time (one hop for many
+    // small messages, one message when it is large), and written before the next window is read.
+    constexpr std::size_t kWindowMessages = 64;
+    constexpr std::size_t kWindowBytes = 1024 * 1024;
+    std::vector<imap::MessageItems> window;
+    for (std::size_t next = 0; next < indexes.size();) {
+        const std::size_t first = next;
+        window.clear();
+        if (blocking) {
+            co_await offload([&] {
+                std::size_t bytes = 0;
+                while (next < indexes.size() && window.size() < kWindowMessages && bytes < kWindowBytes) {
+                    window.push_back(build(indexes[next++]));
+                    bytes += window.back().text.size();
+                }
+            });
+        } else {
+            window.push_back(build(indexes[next++]));
+        }
+        for (std::size_t k = 0; k < window.size(); ++k) {
+            const std::uint32_t i = indexes[first + k];
+            const MessageRecord& r = view_.messages[i];
+            imap::MessageItems& items = window[k];
+            if (items.unknown_cte) co_return no("[UNKNOWN-CTE] cannot decode the part's content transfer encoding");
+            const bool flags_changed = std::binary_search(reflagged.begin(), reflagged.end(), r.uid);
+            std::string& text = items.text;
+            auto add = [&](std::string_view name, const std::string& value) {
+                if (!text.empty()) text += ' ';
+                text += fmt::format("{} {}", name, value);
+            };
+            if (c.uid && !items.uid) add("UID", std::to_string(r.uid));
+            if (flags_changed && !items.flags) add("FLAGS", flags_text(r, recent(r)));
+            if ((c.changed_since || (condstore_ && flags_changed)) && !items.modseq)
+                add("MODSEQ", fmt::format("({})", r.modseq));
+            out_ += fmt::format("* {} FETCH (", i + 1);
+            out_ += text;
+            out_ += ")\r\n";
+            // Bodies go out as they are made: a FETCH of many large messages does not pile up here.
+            if (out_.size() >= kLiteralChunk) co_await flush();
+        }
     }
     if (c.uid) co_await report_changes();
     co_return ok("FETCH completed");
