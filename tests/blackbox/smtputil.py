@@ -39,6 +39,13 @@ def send(mk, sender, rcpts, msg, role="smtp", auth=None, mail_options=(), rcpt_o
         return refused
 
 
+def accepts_rcpt(mk, rcpt):
+    """accepts_rcpt - whether the smtp listener takes rcpt in a transaction (a user the config has)."""
+    with connect(mk) as s:
+        s.mail("sender@example.org")
+        return s.rcpt(rcpt)[0] == 250
+
+
 def enhanced(resp):
     """enhanced - the RFC 3463 status code at the start of a reply text (bytes or str)."""
     if isinstance(resp, bytes):

@@ -6,7 +6,7 @@
 import imaplib
 import re
 
-from imapraw import ANNA_PW, MSG, Session
+from imapraw import ANNA_PW, Session
 
 
 def message(n):

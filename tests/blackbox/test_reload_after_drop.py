@@ -7,7 +7,6 @@
 import os
 import shutil
 import signal
-import smtplib
 import socket
 import ssl
 import subprocess
@@ -15,17 +14,10 @@ import subprocess
 import pytest
 
 from harness import crypt_hash, make_cert, wait_until
-from smtputil import HELO
+from smtputil import accepts_rcpt
 from test_run_as import NOBODY, open_to_nobody, owned_by_nobody
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
-
-
-def accepts_rcpt(mk, rcpt):
-    with smtplib.SMTP("127.0.0.1", mk.ports["smtp"], local_hostname=HELO, timeout=10) as s:
-        s.ehlo()
-        s.mail("sender@example.org")
-        return s.rcpt(rcpt)[0] == 250
 
 
 def served_cn(mk):

@@ -2,10 +2,9 @@
 # session in the middle of DATA finish, then exits 0); SIGHUP reloads the config, every time it comes, and
 # a bad config is refused with a log line while the old one stays in force.
 import signal
-import smtplib
 
 from harness import crypt_hash, make_message, port_accepts, sanitizer_report, split_trace, wait_until
-from smtputil import HELO
+from smtputil import accepts_rcpt
 from wire import Smtp
 
 
@@ -28,13 +27,6 @@ def test_sigterm_drains_session_in_data(mailkeep):
     wait_until(lambda: not mailkeep.running(), 10, "exit after the last session ended")
     assert mailkeep.proc.returncode == 0, mailkeep.proc.returncode
     assert split_trace(mailkeep.maildir_messages("anna")[0])[2] == msg
-
-
-def accepts_rcpt(mk, rcpt):
-    with smtplib.SMTP("127.0.0.1", mk.ports["smtp"], local_hostname=HELO, timeout=10) as s:
-        s.ehlo()
-        s.mail("sender@example.org")
-        return s.rcpt(rcpt)[0] == 250
 
 
 def test_sighup_reloads_config(mailkeep):

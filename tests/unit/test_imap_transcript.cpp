@@ -47,15 +47,7 @@ const std::string kCafe =
 const std::string kNote = "Subject: note\r\n\r\nremember the milk\r\n";
 const std::string kDraft = "Subject: draft\r\n\r\nhalf a thought\r\n";
 
-// plain - a SASL PLAIN response: authzid NUL authcid NUL password, base64.
-std::string plain(std::string_view authzid, std::string_view authcid, std::string_view password) {
-    std::string raw(authzid);
-    raw += '\0';
-    raw += authcid;
-    raw += '\0';
-    raw += password;
-    return base64_encode(raw);
-}
+using test::plain;
 
 // The household behind an IMAP session, with three messages in anna's INBOX.
 struct World : test::Household {

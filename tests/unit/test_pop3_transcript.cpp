@@ -32,15 +32,7 @@ const std::string kFirstStuffed = "Subject: one\r\n\r\n..starts with a dot\r\n..
 const std::string kGreeting = "+OK mailkeep POP3 ready\r\n";
 const std::string kNotNow = "-ERR command not valid in this state\r\n";
 
-// plain - an AUTH PLAIN response: authzid NUL authcid NUL password, base64.
-std::string plain(std::string_view authzid, std::string_view authcid, std::string_view password) {
-    std::string raw(authzid);
-    raw += '\0';
-    raw += authcid;
-    raw += '\0';
-    raw += password;
-    return base64_encode(raw);
-}
+using test::plain;
 
 // The household behind a POP3 session, with two messages waiting for anna.
 struct World : test::Household {

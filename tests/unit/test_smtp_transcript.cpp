@@ -31,15 +31,7 @@ constexpr std::size_t kAuthLineLimit = 12288;
 
 const ip::address kRemoteClient = ip::make_address("192.0.2.7");   // RFC 5737 documentation address
 
-// plain - an AUTH PLAIN response: authzid NUL authcid NUL password, base64.
-std::string plain(std::string_view authzid, std::string_view authcid, std::string_view password) {
-    std::string raw(authzid);
-    raw += '\0';
-    raw += authcid;
-    raw += '\0';
-    raw += password;
-    return base64_encode(raw);
-}
+using test::plain;
 
 // The household behind an SMTP session, with limits reached in a few lines.
 struct World : test::Household {

@@ -25,6 +25,8 @@
 #include <boost/asio/ssl.hpp>
 #include <fmt/format.h>
 
+#include "core/base64.hpp"
+
 #include "household.hpp"
 #include "net/connection.hpp"
 #include "net/pipe.hpp"
@@ -36,6 +38,16 @@ using namespace std::chrono_literals;
 // How long the session may go without answering or waiting before the test calls it stuck (it
 // normally takes microseconds; the bound only keeps a hung test from hanging the suite).
 constexpr std::chrono::seconds kStuck{20};
+
+// plain - a SASL PLAIN response (AUTH PLAIN, AUTHENTICATE PLAIN): authzid NUL authcid NUL password, base64.
+inline std::string plain(std::string_view authzid, std::string_view authcid, std::string_view password) {
+    std::string raw(authzid);
+    raw += '\0';
+    raw += authcid;
+    raw += '\0';
+    raw += password;
+    return base64_encode(raw);
+}
 
 enum class Feed { whole, bytewise };
 
