@@ -59,6 +59,10 @@ class Factory:
         return problems
 
 
+PORT_CLASH = "Address already in use"   # a port the harness chose was taken before the daemon bound it
+PORT_RETRIES = 2
+
+
 def run_area(area, variant, factory, root, seed, kills):
     """run_area - one trial of area (variant: the ODMR side or the IMAP operation) -> Outcome."""
     if area == "intake":
@@ -106,6 +110,7 @@ class Tally:
         self.rows = {a: dict(trials=0, failed=0, acked=0, lost=0, duplicated=0, in_window=0, errors=0, seconds=0.0)
                      for a in areas}
         self.failures = []
+        self.retried = 0   # trials run again (same seed) after a port clash at a daemon's start
 
     def add(self, area, out, seconds, failed):
         r = self.rows[area]
@@ -183,13 +188,26 @@ def main():
             if args.minutes is not None and time.monotonic() - start > args.minutes * 60:
                 stopped = f"stopped by --minutes {args.minutes:g} after {i} of {len(items)} trials"
                 break
-            root = work / f"{i:04d}-{area}-{tseed}"
-            root.mkdir()
-            factory = Factory(root, tls)
-            t0 = time.monotonic()
             name = f"{area}{'-' + variant if variant else ''}"
+            t0 = time.monotonic()
             try:
-                out = run_area(area, variant, factory, root, tseed, kills)
+                for attempt in range(PORT_RETRIES + 1):
+                    root = work / f"{i:04d}-{area}-{tseed}" / str(attempt)
+                    root.mkdir(parents=True)
+                    factory = Factory(root, tls)
+                    try:
+                        out = run_area(area, variant, factory, root, tseed, kills)
+                        break
+                    except AssertionError as e:
+                        # The harness picks free ports, then starts the daemon: in between, under a
+                        # soak's thousands of connections (or another test run), one may be taken.
+                        # That is no trial: run it again, same seed, on new ports.
+                        if PORT_CLASH not in str(e) or attempt == PORT_RETRIES:
+                            raise
+                        factory.close()
+                        tally.retried += 1
+                        print(f"{name} CRASH_SEED={tseed}: a port was taken before the daemon bound it: again",
+                              flush=True)
                 out.problems += factory.close()
                 seconds = time.monotonic() - t0
                 failed = bool(out.problems) or out.lost > 0 or out.duplicated > out.window * out.kills
@@ -219,12 +237,15 @@ def main():
                   f"dup {out.duplicated}, {seconds:.1f} s" + (f": {rec.get('error') or out.problems[:3]}" if failed else ""),
                   flush=True)
             if not failed:
-                shutil.rmtree(root, ignore_errors=True)
+                shutil.rmtree(work / f"{i:04d}-{area}-{tseed}", ignore_errors=True)
     minutes = (time.monotonic() - start) / 60
     report = [f"mailkeep SIGKILL soak, --seed {seed}, {done_kills} of {args.trials} SIGKILLs in {minutes:.1f} min"
               + (f" ({stopped})" if stopped else ""),
               f"binary: {os.environ.get('MAILKEEP_BIN', 'build/mailkeep')}; trials: {trials_path}", "",
               tally.table()]
+    if tally.retried:
+        report.append(f"{tally.retried} trial(s) run again with the same seed: a port the harness had chosen "
+                      "was taken before the daemon bound it")
     if tally.failures:
         report += ["", f"{len(tally.failures)} failed trial(s); replay one with CRASH_SEED=S and the area's test:"]
         for area, tseed, note, problems in tally.failures[:50]:
