@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# scripts/fuzz.sh OUT_DIR — build every tests/fuzz/fuzz_*.cpp (or those matching the glob FUZZ_ONLY)
-# with libFuzzer + ASan/UBSan and run each for FUZZ_SECONDS (default 10).
+# scripts/fuzz.sh [--minutes N] OUT_DIR — build every tests/fuzz/fuzz_*.cpp (or those matching the glob
+# FUZZ_ONLY) with libFuzzer + ASan/UBSan and run each for FUZZ_SECONDS (default 10): CI's bounded run,
+# which replays tests/fuzz/seeds/<target>/ (a finding kept there fails it until fixed).
+#
+# With --minutes N, a campaign instead (outside CI, issue 15): each target N minutes on the committed
+# corpus tests/fuzz/corpus/<target>/ and its seeds, restarted after a finding (at most 3 per target);
+# at the end the corpus is minimized (libFuzzer -merge=1 of the old corpus and the new inputs into an
+# empty directory, which then replaces it), every finding (crash-*, leak-*, timeout-*, oom-*) is copied
+# into tests/fuzz/seeds/<target>/, and a table of execs/s, coverage (cov and ft of libFuzzer's last
+# status line), corpus size and findings per target is printed and written to OUT_DIR/campaign.txt.
 #
 # The code under test is compiled once into an archive that every target links: the pure parsers, and
 # for the session targets (fuzz_*_session, a whole server session over the in-memory pipe) what the
@@ -10,6 +18,12 @@
 # a header it includes changed (clang's dependency files), so a second run only fuzzes.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+minutes=
+if [ "${1:-}" = --minutes ]; then
+  minutes=${2:?--minutes needs a number}
+  if ! [[ $minutes =~ ^[1-9][0-9]*$ ]]; then echo "fuzz: --minutes takes a whole number above 0"; exit 2; fi
+  shift 2
+fi
 out=${1:-$top/build/fuzz}
 seconds=${FUZZ_SECONDS:-10}
 jobs=${JOBS:-2}
@@ -111,9 +125,75 @@ build_target() {
   spawn "$cxx" "${target_flags[@]}" $([ "$name" = fuzz_multidrop ] && pkg-config --cflags gmime-3.0) "$src" "${libs[@]}" -o "$bin"
 }
 
+# last_status - "cov ft execs exec/s" from a libFuzzer log: the last status line ("#N ... cov: C ft: F ...
+# exec/s: E") and the final stats (-print_final_stats=1) when the run ended by itself.
+last_status() {
+  local log=$1 line execs rate
+  line=$(grep -E '^#[0-9]+.*cov: [0-9]+ ft: [0-9]+' "$log" | tail -n 1)
+  execs=$(sed -n 's/^stat::number_of_executed_units: //p' "$log" | tail -n 1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: //p' "$log" | tail -n 1)
+  [ -n "$execs" ] || execs=$(sed -E 's/^#([0-9]+).*/\1/' <<<"$line")
+  [ -n "$rate" ] || rate=$(sed -nE 's/.*exec\/s: ([0-9]+).*/\1/p' <<<"$line")
+  echo "$(sed -nE 's/.* cov: ([0-9]+) .*/\1/p' <<<"$line") $(sed -nE 's/.* ft: ([0-9]+) .*/\1/p' <<<"$line") ${execs:-0} ${rate:-0}"
+}
+
+# campaign - run target $1 for $minutes minutes on its committed corpus, keep the findings as seeds,
+# minimize the corpus back into tests/fuzz/corpus/$1; one row of the table on stdout.
+campaign() {
+  local name=$1 bin="$out/$1" corpus="$top/tests/fuzz/corpus/$1" seeds_dir="$top/tests/fuzz/seeds/$1"
+  local work="$out/campaign/$1" findings="$out/campaign/$1-findings/" merged="$out/campaign/$1-merged"
+  local deadline=$((SECONDS + minutes * 60)) runs=0 execs=0 cov=0 ft=0 rate=0 left f n
+  local inputs=("$work" "$corpus")
+  [ -d "$seeds_dir" ] && inputs+=("$seeds_dir")
+  rm -rf "$work" "$findings" "$merged"
+  mkdir -p "$work" "$findings" "$merged" "$corpus"
+  # A finding stops libFuzzer: start again on what was learnt, for the time left (at most 3 findings).
+  while left=$((deadline - SECONDS)); [ "$left" -gt 5 ] && [ "$(find "$findings" -type f | wc -l)" -lt 3 ]; do
+    runs=$((runs + 1))
+    "$bin" -max_total_time="$left" -max_len=4096 -rss_limit_mb=1024 -timeout=25 -print_final_stats=1 \
+      -artifact_prefix="$findings" "${inputs[@]}" >"$out/campaign/$name.$runs.log" 2>&1 || true
+    read -r cov ft n rate < <(last_status "$out/campaign/$name.$runs.log")
+    execs=$((execs + n))
+  done
+  # Minimize: the old corpus and the new inputs merged into an empty directory, which replaces the old.
+  "$bin" -merge=1 -max_len=4096 -rss_limit_mb=1024 -timeout=25 "$merged" "$corpus" "$work" \
+    >"$out/campaign/$name.merge.log" 2>&1 || echo "fuzz: $name: merge failed (see $out/campaign/$name.merge.log)" >&2
+  if [ -n "$(ls -A "$merged")" ]; then
+    find "$corpus" -type f -delete
+    cp "$merged"/* "$corpus"/
+  fi
+  n=0
+  for f in "$findings"*; do
+    [ -f "$f" ] || continue
+    case $(basename "$f") in crash-* | leak-* | timeout-* | oom-*) ;; *) continue ;; esac
+    mkdir -p "$seeds_dir"
+    cp "$f" "$seeds_dir/"
+    n=$((n + 1))
+  done
+  printf '%-22s %4s %4s %11s %8s %6s %7s %7s %8s\n' "$name" "$minutes" "$runs" "$execs" \
+    "$((execs / (minutes * 60)))" "$cov" "$ft" "$(find "$corpus" -type f | wc -l)" "$n"
+}
+
 build_lib
 for name in $(targets); do build_target "$name"; done
 drain || { echo "fuzz: a target did not build"; exit 1; }
+if [ -n "$minutes" ]; then
+  mkdir -p "$out/campaign"
+  table="$out/campaign.txt"
+  {
+    echo "fuzz campaign: $minutes min per target, $(date -u '+%Y-%m-%d %H:%M') UTC, $(git -C "$top" rev-parse --short HEAD 2>/dev/null)"
+    printf '%-22s %4s %4s %11s %8s %6s %7s %7s %8s\n' target min runs execs exec/s cov ft corpus findings
+  } >"$table"
+  for name in $(targets); do
+    echo "fuzz: $name for ${minutes} min (campaign)"
+    campaign "$name" | tee -a "$table"
+  done
+  echo "execs/s: executions over the whole time (restarts included); cov, ft: libFuzzer's last status line;" >>"$table"
+  echo "corpus: files in tests/fuzz/corpus/<target> after the merge; findings: copied to tests/fuzz/seeds/<target>" >>"$table"
+  echo; cat "$table"
+  grep -qE ' [1-9][0-9]*$' <(tail -n +3 "$table" | head -n -2) && exit 1
+  exit 0
+fi
 status=0
 for name in $(targets); do
   corpus="$out/corpus-$name"

@@ -4,14 +4,15 @@
 # the same data, the customer pulls again (`mailkeep odmr`) until the hold is empty. Every message
 # arrives, complete; a message leaves the hold only after the customer's 250, so at any moment each
 # one is in the hold or in carl's Maildir, and only the one whose 250 was in flight can come twice.
-# Several trials per side (ODMR_CRASH_TRIALS, default 3), each with its own seed; CRASH_SEED replays one.
+# Several trials per side (ODMR_CRASH_TRIALS, default 3), each with its own seed; CRASH_SEED replays one;
+# scripts/soak.sh runs many (kill_mid_reversal, tests/blackbox/soak.py).
 import hashlib
-import os
 import random
 import re
 import subprocess
 import time
 
+from crashutil import Outcome, seeds as crash_seeds
 from harness import MAILKEEP_BIN, sanitizer_report, wait_until
 from smtputil import connect
 from test_odmr_customer import customer, odmr_line, provider_with_hold
@@ -25,7 +26,7 @@ SENDER = "stranger@example.org"
 # of one message and the provider's durable removal of it: that one message is pulled again. A
 # larger count means the hold let messages go lazily (or the customer acknowledged one it lost).
 MAX_DUPLICATES_PER_KILL = 1
-TRIALS = int(os.environ.get("ODMR_CRASH_TRIALS", "3"))
+TRIALS = 3   # per side (ODMR_CRASH_TRIALS)
 TRIAL_BUDGET = 30.0   # seconds a trial may take, set-up included; every wait below is bounded by it
 MAX_PULLS = 25        # `mailkeep odmr` runs after the restart before the hold must be empty (each is quick)
 JITTER = 0.004        # seconds: the kill lands up to this long after the K-th message is seen (a message or two)
@@ -58,13 +59,6 @@ class Budget:
         if rest <= 0:
             raise AssertionError(f"the trial's {TRIAL_BUDGET:.0f} s budget ran out before {what}")
         return rest
-
-
-def seeds():
-    """seeds - one seed per trial: CRASH_SEED alone if set (a replay), else TRIALS fresh ones."""
-    if "CRASH_SEED" in os.environ:
-        return [int(os.environ["CRASH_SEED"])]
-    return [random.randrange(1 << 30) for _ in range(TRIALS)]
 
 
 def hold_all(provider, budget):
@@ -103,7 +97,8 @@ def kill_mid_reversal(mailkeep_factory, side, seed):
     odmr` once its start-up run found nothing: the seed chooses), SIGKILL side ("provider" or
     "customer") once carl holds K messages (K and a short jitter from the seed), check that nothing
     is outside both the hold and the Maildir, restart it, pull until the hold is empty, and check
-    every message once (plus at most the one in flight). Returns the number of duplicates."""
+    every message once (plus at most the one in flight). Returns the Outcome: the held messages
+    (acknowledged to the stranger), those that never arrived (lost), the extra copies (duplicated)."""
     rng = random.Random(seed)
     trigger = rng.choice(("start", "cli"))
     kill_at = rng.randint(1, N - 40)
@@ -148,7 +143,9 @@ def kill_mid_reversal(mailkeep_factory, side, seed):
         report = sanitizer_report(out)
         assert report is None, f"{context}: `mailkeep odmr`: sanitizer report:\n{report}"
         context += f"; its `mailkeep odmr`: rc {first_run.returncode}, {out.strip()!r}"
-    assert pulled_at_kill < N, f"{context}: the reversal was over before the kill; the trial proved nothing"
+    result = Outcome("odmr-" + side, seed, acked=N, window=MAX_DUPLICATES_PER_KILL)
+    if pulled_at_kill >= N:
+        result.problems.append("the reversal was over before the kill; the trial proved nothing")
 
     # At any moment each message is in the hold or in carl's Maildir: it leaves the hold only after the
     # customer's 250, which the customer gives only once it is stored. The dead side's files do not
@@ -156,9 +153,8 @@ def kill_mid_reversal(mailkeep_factory, side, seed):
     held = ids_in(provider.queue_files(".eml"))
     stored = ids_in(cust.maildir_files("carl"))
     nowhere = sorted(set(range(N)) - set(held) - set(stored))
-    assert not nowhere, (f"{context}: {len(nowhere)} message(s) neither held nor stored right after the kill: "
-                         f"{nowhere[:20]}\n--- provider ---\n{odmr_log_lines(provider)}\n"
-                         f"--- customer ---\n{odmr_log_lines(cust)}")
+    if nowhere:
+        result.problems.append(f"{len(nowhere)} message(s) neither held nor stored right after the kill: {nowhere[:20]}")
 
     # Restart the dead side on its data. A restarted customer pulls by itself at start; either way the
     # CLI then asks for runs of its own (each waits for a running one) until the hold is empty.
@@ -167,7 +163,7 @@ def kill_mid_reversal(mailkeep_factory, side, seed):
     while provider.queue_list() and len(pulls) < MAX_PULLS:
         r = cust.cli("odmr", timeout=min(20.0, budget.left(f"pull {len(pulls) + 1}")))
         pulls.append((r.returncode, (r.stdout + r.stderr).strip()))
-    problems = []
+    problems = result.problems
     left = provider.queue_list()
     if left:
         problems.append(f"the hold did not empty after {len(pulls)} pulls: {len(left)} left, e.g. {left[:3]}")
@@ -204,6 +200,7 @@ def kill_mid_reversal(mailkeep_factory, side, seed):
     missing = [n for n in range(N) if n not in copies]
     dups = sorted(n for n, names in copies.items() if len(names) > 1)
     extra = sum(len(names) - 1 for names in copies.values())
+    result.lost, result.duplicated = len(missing), extra
     if missing:
         problems.append(f"never arrived: {missing[:20]} ({len(missing)} in all)")
     if extra > MAX_DUPLICATES_PER_KILL:
@@ -212,21 +209,26 @@ def kill_mid_reversal(mailkeep_factory, side, seed):
     summary = (f"{context}: {len(copies)} distinct, {extra} duplicate(s) {dups}, pulls after the restart: "
                f"{received}, {time.monotonic() - t0:.1f} s")
     print(summary)
-    assert not problems, (f"{summary}\n" + "\n".join(problems[:40]) +
-                          f"\n--- provider ---\n{odmr_log_lines(provider)}\n--- customer ---\n{odmr_log_lines(cust)}")
+    result.note = summary
+    if problems:
+        problems.append(f"--- provider ---\n{odmr_log_lines(provider)}\n--- customer ---\n{odmr_log_lines(cust)}")
+        return result
 
     # The trial's daemons stop here (SIGTERM, exit 0), so that the next trial has the machine.
     for mk in (cust, provider):
         rc, needed_kill = mk.stop()
-        assert rc == 0 and not needed_kill, f"{context}: {mk.root} on SIGTERM: rc={rc}, SIGKILL needed={needed_kill}"
-    return extra
+        if rc != 0 or needed_kill:
+            problems.append(f"{mk.root} on SIGTERM: rc={rc}, SIGKILL needed={needed_kill}")
+    return result
 
 
 def run_trials(mailkeep_factory, side):
     results = []
-    for i, seed in enumerate(seeds()):
+    for i, seed in enumerate(crash_seeds("ODMR_CRASH_TRIALS", TRIALS)):
         print(f"trial {i + 1}, {side} killed: CRASH_SEED={seed}")
-        results.append((seed, kill_mid_reversal(mailkeep_factory, side, seed)))
+        out = kill_mid_reversal(mailkeep_factory, side, seed)
+        out.check()
+        results.append((seed, out.duplicated))
     print(f"{side} killed: (seed, duplicates) per trial: {results}")
 
 

@@ -1,12 +1,13 @@
 # tests/blackbox/test_relay_crash.py — durability of the outbound queue: 200 messages queue while the
 # smarthost (a provider mailkeep) is down; it starts, mailkeep begins to flush, and is SIGKILLed after
 # a random number of deliveries; restarted on the same config and data, it delivers the rest. Every
-# message arrives, complete, and at most the in-flight window is delivered twice. CRASH_SEED replays.
+# message arrives, complete, and at most the in-flight window is delivered twice. RELAY_CRASH_TRIALS
+# trials (default 1), each with its own seed; CRASH_SEED replays one; scripts/soak.sh runs many.
 import hashlib
-import os
 import random
 import re
 
+from crashutil import Outcome, seeds
 from harness import split_trace, wait_until
 from relayutil import CONNECTIONS_PER_HOP, provider_options, smarthost, strip_received, wait_queue_empty
 from smtputil import connect
@@ -36,9 +37,11 @@ def build(n):
     return (head + body).encode()
 
 
-def test_sigkill_mid_flush(mailkeep_factory):
-    seed = int(os.environ.get("CRASH_SEED", random.randrange(1 << 30)))
-    print(f"CRASH_SEED={seed}")
+def relay_trial(mailkeep_factory, seed):
+    """relay_trial - one trial: N messages queued while the smarthost is down, the smarthost started,
+    mailkeep SIGKILLed after a random number of deliveries (from seed), restarted; the Outcome counts
+    the acknowledged (queued) messages, those never delivered (lost) and the extra deliveries
+    (duplicated; window: how many of them the in-flight window allows)."""
     kill_after = random.Random(seed).randint(5, 120)
 
     provider = mailkeep_factory(name="provider", start=False,
@@ -59,44 +62,53 @@ def test_sigkill_mid_flush(mailkeep_factory):
     count = wait_until(delivered_enough, 30, f"{kill_after} deliveries to the provider", interval=0.002)
     home.kill()
     at_kill = len(provider.maildir_files("friend"))
-    print(f"SIGKILL after {count} deliveries seen ({at_kill} once the process was gone), aimed at {kill_after}")
-    assert at_kill < N, f"the flush had finished before the kill ({at_kill}/{N}): the test proved nothing"
+    out = Outcome("relay", seed, acked=N, window=MAX_DUPLICATES,
+                  note=f"SIGKILL after {count} deliveries seen ({at_kill} once the process was gone), "
+                       f"aimed at {kill_after}")
+    if at_kill >= N:
+        out.problems.append(f"the flush had finished before the kill ({at_kill}/{N}): the trial proved nothing")
 
     home.start()
-    wait_until(lambda: len(set(ids_at(provider))) >= N, 60,
-               f"all {N} Message-IDs at the provider after the restart")
     try:
+        wait_until(lambda: len(set(ids_at(provider))) >= N, 60,
+                   f"all {N} Message-IDs at the provider after the restart")
         wait_queue_empty(home, 20)
-        queue_problem = None
     except AssertionError as e:
-        queue_problem = f"queue not emptied after the restart ({len(home.queue_list())} left): {e}"
+        out.problems.append(f"after the restart ({len(home.queue_list())} left in the queue): {str(e)[:3000]}")
 
-    seen, problems = {}, []
+    seen = {}
     for f in provider.maildir_files("friend"):
         raw = f.read_bytes()
         m = re.search(rb"^Message-ID: <relay-crash-(\d+)@home\.arpa>\r$", raw, re.M)
         if not m:
-            problems.append(f"{f.name}: no Message-ID ({len(raw)} bytes)")
+            out.problems.append(f"{f.name}: no Message-ID ({len(raw)} bytes)")
             continue
         n = int(m.group(1))
         _, _, rest = split_trace(raw)
         _, original = strip_received(rest)
         if original != build(n):
-            problems.append(f"{f.name}: message {n} incomplete or altered")
+            out.problems.append(f"{f.name}: message {n} incomplete or altered")
         seen.setdefault(n, []).append(f.name)
     missing = [n for n in range(N) if n not in seen]
     dups = {n: names for n, names in seen.items() if len(names) > 1}
-    extra = sum(len(v) - 1 for v in dups.values())
+    out.lost = len(missing)
+    out.duplicated = sum(len(v) - 1 for v in dups.values())
     if missing:
-        problems.append(f"never delivered: {missing[:20]} ({len(missing)} in all)")
-    if extra > MAX_DUPLICATES:
-        problems.append(f"{extra} duplicate deliveries (allowed {MAX_DUPLICATES}): "
-                        f"{sorted(dups)[:20]}")
-    if queue_problem:
-        problems.append(queue_problem[:3000])
-    print(f"{len(seen)} distinct, {extra} duplicate(s): {sorted(dups)}")
-    assert not problems, f"seed {seed}:\n" + "\n".join(problems[:40])
-    assert home.maildir_files("anna") == [], "the sender got a DSN for mail that was delivered"
+        out.problems.append(f"never delivered: {missing[:20]} ({len(missing)} in all)")
+    if out.duplicated > MAX_DUPLICATES:
+        out.problems.append(f"{out.duplicated} duplicate deliveries (allowed {MAX_DUPLICATES}): {sorted(dups)[:20]}")
+    if home.maildir_files("anna"):
+        out.problems.append("the sender got a DSN for mail that was delivered")
+    out.note += f"; {len(seen)} distinct, {out.duplicated} duplicate(s): {sorted(dups)}"
+    return out
+
+
+def test_sigkill_mid_flush(mailkeep_factory):
+    for seed in seeds("RELAY_CRASH_TRIALS", 1):
+        print(f"CRASH_SEED={seed}")
+        out = relay_trial(mailkeep_factory, seed)
+        print(out.note)
+        out.check()
 
 
 def ids_at(provider):
